@@ -1,0 +1,95 @@
+# snaprotate: one non-recursive Makefile.
+#   make            build ./snaprotate
+#   make check      install test dependencies, build, run unit and system tests
+#   make demo       the main job on a throwaway loop-device btrfs
+#   make deps       install the Debian packages the build and the tests need
+#   make install    DESTDIR, PREFIX honoured
+
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := mount json-c libbtrfsutil inih
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c17 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wshadow -Wformat=2 -Werror \
+	  -Wno-format-nonliteral -fno-strict-aliasing -MMD -MP
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+
+CORE_SRCS := \
+	src/core/err.c \
+	src/core/debug.c \
+	src/core/util.c \
+	src/core/stamp.c \
+	src/core/snapshot.c \
+	src/core/meta.c \
+	src/core/config.c \
+	src/core/lock.c
+
+BACKEND_SRCS := \
+	src/backends/backend.c \
+	src/backends/mounts.c \
+	src/backends/btrfs.c \
+	src/backends/lvm.c
+
+POLICY_SRCS := \
+	src/policy/retention.c
+
+CLI_SRCS := \
+	src/cli/cli.c
+
+SRCS := $(CORE_SRCS) $(BACKEND_SRCS) $(POLICY_SRCS) $(CLI_SRCS)
+LIB_OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
+OBJS := $(LIB_OBJS) build/cli/main.o
+
+UNIT_TESTS := test-stamp test-config test-snapshot test-retention test-year
+UNIT_BINS := $(addprefix build/tests/,$(UNIT_TESTS))
+
+PYTHON ?= /usr/bin/python3
+
+all: snaprotate
+
+snaprotate: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
+
+build/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+build/tests/%: tests/unit/%.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -lcmocka
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+check: deps
+	$(MAKE) all unit
+	$(PYTHON) -m pytest -v tests/system
+
+deps:
+	@scripts/deps.sh
+
+demo: deps
+	$(MAKE) all
+	scripts/demo.sh ./snaprotate
+
+asan:
+	$(MAKE) clean
+	$(MAKE) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" all $(UNIT_BINS)
+
+install: snaprotate
+	install -Dm755 snaprotate $(DESTDIR)$(SBINDIR)/snaprotate
+	install -Dm644 rotate.conf.example $(DESTDIR)$(SYSCONFDIR)/snaprotate/rotate.conf.example
+
+clean:
+	rm -rf build snaprotate
+
+.PHONY: all unit check deps demo asan install clean
+
+-include $(OBJS:.o=.d)

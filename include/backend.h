@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The storage interface: one const struct of function pointers per backend
+ * (btrfs, LVM). A backend knows its storage and where it keeps metadata, and
+ * nothing of policy: which snapshots to take or delete is decided above it.
+ */
+#ifndef SNAPROTATE_BACKEND_H
+#define SNAPROTATE_BACKEND_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+#include "snapshot.h"
+
+struct fs_space {
+	uint64_t size;		/* bytes */
+	uint64_t avail;		/* bytes a new snapshot can still use */
+};
+
+struct backend {
+	const char *name;		/* "btrfs", "lvm": matches backend= in rotate.conf */
+	enum backend_kind kind;
+
+	/*
+	 * Whether the volume can be used as configured: 0 yes; <0 no, with
+	 * @ret_key set to the config key to blame.
+	 */
+	int (*probe)(const struct volume *v, enum volume_key *ret_key, struct rerr *e);
+
+	/* Every snapshot of @v, foreign and incomplete ones included, sorted oldest first. */
+	int (*list)(const struct volume *v, struct snapshot_list *ret, struct rerr *e);
+
+	/*
+	 * Take a snapshot with @s's metadata (created, kind, description, pinned,
+	 * pre); fills in @s->name, @s->seq and @s->uuid. The snapshot is complete
+	 * only once its metadata is durable; a failure leaves nothing behind.
+	 */
+	int (*create)(const struct volume *v, struct snapshot *s, struct rerr *e);
+
+	/* Delete one of our snapshots (complete or incomplete); refuses a foreign one. */
+	int (*remove)(const struct volume *v, const struct snapshot *s, struct rerr *e);
+
+	/* Rewrite the metadata of a complete snapshot (pin, unpin, sent_to). */
+	int (*update)(const struct volume *v, const struct snapshot *s, struct rerr *e);
+
+	/* Free space where new snapshots go. */
+	int (*space)(const struct volume *v, struct fs_space *ret, struct rerr *e);
+};
+
+extern const struct backend backend_btrfs;
+extern const struct backend backend_lvm;
+
+/* Return: the backend for @kind (never NULL for a valid kind). */
+const struct backend *backend_find(enum backend_kind kind);
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Error record: a function that fails returns a negative errno and fills one
+ * struct rerr with the context it knows (paths, names). The first error wins;
+ * only the command line prints it.
+ */
+#ifndef SNAPROTATE_ERR_H
+#define SNAPROTATE_ERR_H
+
+struct rerr {
+	int code;		/* positive errno of the first failure, 0 if none */
+	char msg[512];		/* "cannot snapshot '/srv' as '/srv/.snap/x'" */
+};
+
+/**
+ * rerr_set() - Record an error unless one is recorded already.
+ * @e: The record (may be NULL: then nothing is recorded).
+ * @errnum: errno value, either sign; 0 is taken as EIO.
+ * Return: -abs(@errnum), so that callers can `return rerr_set(...)`.
+ */
+int rerr_set(struct rerr *e, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/**
+ * rerr_clear() - Forget a recorded error, so the record can be reused for the next item.
+ */
+void rerr_clear(struct rerr *e);
+
+#endif

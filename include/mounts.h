@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * libmount queries: which mount backs a path. Read-only; never changes a mount.
+ */
+#ifndef SNAPROTATE_MOUNTS_H
+#define SNAPROTATE_MOUNTS_H
+
+#include "err.h"
+
+struct mount_info {
+	char *target;		/* mount point */
+	char *fstype;		/* "btrfs" */
+	char *source;		/* "/dev/loop0" */
+	char *root;		/* the fs root mounted there: "/@home" for a btrfs subvolume */
+};
+
+/**
+ * mounts_find() - The mount that @path is on, from /proc/self/mountinfo.
+ * @path: An existing path.
+ * @ret: On success filled; release with mount_info_done().
+ * Return: 0 or -errno with @e naming @path.
+ */
+int mounts_find(const char *path, struct mount_info *ret, struct rerr *e);
+
+void mount_info_done(struct mount_info *m);
+
+#endif

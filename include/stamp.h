@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Names, timestamps and durations: the text forms of SPEC 2, 3 and 5.
+ *
+ * A snapshot NAME is VOLUME.YYYYMMDDTHHMMSSZ (UTC), followed by _2, _3, ... when
+ * that second is taken already. Everything here is pure: no I/O, no clock.
+ */
+#ifndef SNAPROTATE_STAMP_H
+#define SNAPROTATE_STAMP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#define VOLUME_NAME_MAX	64
+/* "." + "20261127T090512Z" + "_" + up to 5 digits */
+#define SNAP_NAME_MAX	(VOLUME_NAME_MAX + 1 + 16 + 6)
+#define ISO_TIME_LEN	sizeof("2026-11-27T09:05:12Z")
+#define SEQ_MAX		99999U
+
+/**
+ * volume_name_valid() - Whether @name may name a volume, group or target.
+ *
+ * The alphabet is [A-Za-z0-9_.-] (a subset of LVM's), at most VOLUME_NAME_MAX
+ * characters, not "." or "..", and not starting with '-' so it cannot be taken
+ * for an option by LVM or any other tool it reaches.
+ */
+bool volume_name_valid(const char *name);
+
+/**
+ * time_parse_iso() - Parse an ISO 8601 time.
+ * @s: "2026-11-27T09:05:12Z", "2026-11-27T10:05:12+01:00", "2026-11-27 09:05",
+ *     "2026-11-27" (midnight). Without a zone the time is local (TZ).
+ * @ret: On success the time.
+ * Return: 0 or -EINVAL.
+ */
+int time_parse_iso(const char *s, time_t *ret);
+
+/**
+ * time_format_iso() - Format @t as "2026-11-27T09:05:12Z" into @buf (ISO_TIME_LEN bytes).
+ * Return: @buf.
+ */
+char *time_format_iso(time_t t, char buf[static ISO_TIME_LEN]);
+
+/**
+ * duration_parse() - Parse "90m", "1h", "7d", "2w", "30s" or "0".
+ * @ret: On success seconds.
+ * Return: 0 or -EINVAL (no unit, unknown unit, negative, overflow, trailing text).
+ */
+int duration_parse(const char *s, int64_t *ret);
+
+/**
+ * duration_format() - Format seconds with the largest unit that divides them exactly.
+ * Return: @buf.
+ */
+char *duration_format(int64_t secs, char *buf, size_t len);
+
+/**
+ * snap_name_format() - Build "VOLUME.YYYYMMDDTHHMMSSZ", with "_SEQ" when @seq > 1.
+ * Return: 0, -EINVAL for an invalid volume or sequence, -ENAMETOOLONG.
+ */
+int snap_name_format(const char *volume, time_t t, unsigned seq, char *buf, size_t len);
+
+/**
+ * snap_name_parse() - Whether @name is one of @volume's snapshot names.
+ * @ret_time: On success the UTC time of the stamp (may be NULL).
+ * @ret_seq: On success the collision sequence, 1 without a suffix (may be NULL).
+ * Return: 0, or -EINVAL when @name is not VOLUME.STAMP[_N] (with N >= 2, no
+ * leading zero) for this @volume, or the stamp is not a real UTC time.
+ */
+int snap_name_parse(const char *volume, const char *name, time_t *ret_time, unsigned *ret_seq);
+
+#endif

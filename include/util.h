@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Small helpers shared by every module: scope-bound cleanup (systemd style, kept
+ * C17-clean like bubblewrap) and a few string and fd helpers.
+ */
+#ifndef SNAPROTATE_UTIL_H
+#define SNAPROTATE_UTIL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define _cleanup_(f)	__attribute__((cleanup(f)))
+#define _unused_	__attribute__((unused))
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+/* Keeps errno intact, so an error path can close and still report errno. */
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+
+		(void) close(*fd);
+		errno = saved;
+	}
+}
+
+#define _cleanup_free_	_cleanup_(freep)
+#define _cleanup_close_	_cleanup_(closep)
+
+/* DEFINE_CLEANUP_FUNC(struct foo *, foo_free) defines foo_freep() for _cleanup_. */
+#define DEFINE_CLEANUP_FUNC(type, func)			\
+	static inline void func##p(type *p)		\
+	{						\
+		if (*p)					\
+			func(*p);			\
+	}
+
+static inline void *take_ptr_(void *pp)
+{
+	void **p = pp;
+	void *v = *p;
+
+	*p = NULL;
+	return v;
+}
+
+static inline int take_fd_(int *fd)
+{
+	int v = *fd;
+
+	*fd = -1;
+	return v;
+}
+
+#define TAKE_PTR(p)	(0 ? (p) : take_ptr_(&(p)))
+#define TAKE_FD(fd)	take_fd_(&(fd))
+
+static inline bool streq(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+static inline bool startswith(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/**
+ * xstrdup_or_null() - strdup() that maps NULL to NULL.
+ * Return: a copy the caller must free(), NULL for NULL; sets errno on failure.
+ */
+static inline char *xstrdup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/**
+ * write_all() - write() until done, retrying on EINTR.
+ * Return: 0 or -errno.
+ */
+int write_all(int fd, const void *buf, size_t len);
+
+/**
+ * read_all_at() - Read a whole small file relative to a directory fd.
+ * @dirfd: Directory the @name is relative to.
+ * @name: File name.
+ * @max: Larger files are refused with -EFBIG.
+ * @ret_buf: On success a NUL-terminated buffer the caller must free().
+ * @ret_len: On success its length, without the NUL (may be NULL).
+ * Return: 0 or -errno.
+ */
+int read_all_at(int dirfd, const char *name, size_t max, char **ret_buf, size_t *ret_len);
+
+/* read_all_fd() - As read_all_at() for an open fd, read from its current offset. */
+int read_all_fd(int fd, size_t max, char **ret_buf, size_t *ret_len);
+
+/**
+ * write_file_atomic_at() - Replace @name in @dirfd: temporary file, fsync, rename, fsync dir.
+ * Return: 0 or -errno; on failure @name is untouched and no temporary file is left.
+ */
+int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t len, mode_t mode);
+
+#endif

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs the Debian packages that building and testing snaprotate need.
+# Idempotent and quick when everything is there already.
+set -eu
+
+PKGS="build-essential pkg-config libbtrfsutil-dev libmount-dev libjson-c-dev libinih-dev
+libcmocka-dev linux-libc-dev btrfs-progs util-linux e2fsprogs python3 python3-pytest"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

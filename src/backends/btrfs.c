@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * btrfs backend through libbtrfsutil.
+ *
+ * Layout (SPEC 5): SNAPSHOT_DIR/NAME/snapshot is the read-only snapshot and
+ * SNAPSHOT_DIR/NAME/info.json its metadata. The order of steps is the whole
+ * crash-safety argument:
+ *   create: mkdir NAME (claims the name atomically) -> snapshot (atomic, born
+ *           read-only) -> info.json (tmp, fsync, rename, fsync dir).
+ *   remove: unlink info.json and fsync (now it is visibly incomplete) ->
+ *           delete the subvolume -> rmdir NAME.
+ * So at every instant a NAME with a valid info.json has a whole snapshot, and
+ * anything else with our NAME pattern is incomplete and safe to remove.
+ *
+ * Listing is one readdir of SNAPSHOT_DIR plus, per entry, one read of
+ * info.json and one fstatat(): no ioctl per snapshot, no walk of the content.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <btrfsutil.h>
+#include <linux/btrfs.h>
+
+#include "backend.h"
+#include "debug.h"
+#include "meta.h"
+#include "mounts.h"
+#include "stamp.h"
+#include "util.h"
+#include "version.h"
+
+#define SNAPSHOT_SUBVOL		"snapshot"
+/* The root directory of every btrfs subvolume has this inode number. */
+#define BTRFS_SUBVOL_INO	256
+
+static int btrfs_fail(struct rerr *e, enum btrfs_util_error be, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* libbtrfsutil reports an enum and errno: keep errno before anything can change it. */
+static int btrfs_fail(struct rerr *e, enum btrfs_util_error be, const char *fmt, ...)
+{
+	int saved = be == BTRFS_UTIL_ERROR_NO_MEMORY ? ENOMEM : errno;
+	char msg[400];
+	va_list ap;
+
+	if (be == BTRFS_UTIL_ERROR_NOT_BTRFS)
+		saved = ENOTTY;
+	else if (be == BTRFS_UTIL_ERROR_NOT_SUBVOLUME)
+		saved = EINVAL;
+	if (saved == 0)
+		saved = EIO;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return rerr_set(e, saved, "%s (%s)", msg, btrfs_util_strerror(be));
+}
+
+static bool btrfs_is_subvol_at(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	       st.st_ino == BTRFS_SUBVOL_INO;
+}
+
+/* The filesystem UUID of the btrfs that @path is on. */
+static int btrfs_fsid(const char *path, unsigned char fsid[BTRFS_FSID_SIZE])
+{
+	_cleanup_close_ int fd = -1;
+	struct btrfs_ioctl_fs_info_args args = { 0 };
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, BTRFS_IOC_FS_INFO, &args) < 0)
+		return -errno;
+	memcpy(fsid, args.fsid, BTRFS_FSID_SIZE);
+	return 0;
+}
+
+/* The longest existing prefix of @path (where a missing snapshot_dir will be made). */
+static void btrfs_existing_ancestor(const char *path, char *buf, size_t len)
+{
+	struct stat st;
+	char *slash;
+
+	snprintf(buf, len, "%s", path);
+	while (stat(buf, &st) < 0 && (slash = strrchr(buf, '/'))) {
+		if (slash == buf) {
+			buf[1] = '\0';
+			break;
+		}
+		*slash = '\0';
+	}
+}
+
+static int btrfs_be_probe(const struct volume *v, enum volume_key *ret_key, struct rerr *e)
+{
+	struct mount_info m = { 0 };
+	unsigned char fsid_path[BTRFS_FSID_SIZE], fsid_dir[BTRFS_FSID_SIZE];
+	char dir[PATH_MAX];
+	enum btrfs_util_error be;
+	struct stat st;
+	int r;
+
+	*ret_key = VKEY_PATH;
+	if (stat(v->path, &st) < 0)
+		return rerr_set(e, errno, "volume '%s': path '%s' does not exist", v->name, v->path);
+	r = mounts_find(v->path, &m, e);
+	if (r < 0)
+		return r;
+	if (!streq(m.fstype, "btrfs")) {
+		r = rerr_set(e, ENOTTY, "volume '%s': path '%s' is on %s (mounted at '%s'), not btrfs",
+			     v->name, v->path, m.fstype, m.target);
+		mount_info_done(&m);
+		return r;
+	}
+	mount_info_done(&m);
+	be = btrfs_util_is_subvolume(v->path);
+	if (be != BTRFS_UTIL_OK)
+		return btrfs_fail(e, be, "volume '%s': path '%s' is not a btrfs subvolume", v->name,
+				  v->path);
+	r = btrfs_fsid(v->path, fsid_path);
+	if (r < 0)
+		return rerr_set(e, r, "volume '%s': cannot read the filesystem of '%s'", v->name,
+				v->path);
+
+	*ret_key = VKEY_SNAPSHOT_DIR;
+	btrfs_existing_ancestor(v->snapshot_dir, dir, sizeof(dir));
+	r = btrfs_fsid(dir, fsid_dir);
+	if (r == -ENOTTY || (r == 0 && memcmp(fsid_path, fsid_dir, BTRFS_FSID_SIZE) != 0))
+		return rerr_set(e, EXDEV,
+				"volume '%s': snapshot_dir '%s' is not on the btrfs filesystem of '%s'",
+				v->name, v->snapshot_dir, v->path);
+	if (r < 0)
+		return rerr_set(e, r, "volume '%s': cannot read the filesystem of '%s'", v->name, dir);
+	if (stat(v->snapshot_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+		return rerr_set(e, ENOTDIR, "volume '%s': snapshot_dir '%s' is not a directory",
+				v->name, v->snapshot_dir);
+	return 0;
+}
+
+/* Opens snapshot_dir; with @create, makes the missing components (mode 0700). */
+static int btrfs_open_dir(const struct volume *v, bool create, struct rerr *e)
+{
+	char buf[PATH_MAX];
+	int fd;
+
+	fd = open(v->snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 || errno != ENOENT || !create) {
+		if (fd < 0 && !(errno == ENOENT && !create))
+			return rerr_set(e, errno, "%s: cannot open snapshot_dir '%s'", v->name,
+					v->snapshot_dir);
+		return fd < 0 ? -ENOENT : fd;
+	}
+	if (snprintf(buf, sizeof(buf), "%s", v->snapshot_dir) >= (int)sizeof(buf))
+		return rerr_set(e, ENAMETOOLONG, "%s: snapshot_dir too long", v->name);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return rerr_set(e, errno, "%s: cannot create '%s'", v->name, buf);
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	fd = open(v->snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return rerr_set(e, errno, "%s: cannot open snapshot_dir '%s'", v->name,
+				v->snapshot_dir);
+	return fd;
+}
+
+/* Reads one NAME entry into @s; never fails for bad content (that is "incomplete"). */
+static int btrfs_read_entry(const struct volume *v, int dirfd, const char *name,
+			    struct snapshot *s)
+{
+	_cleanup_close_ int nfd = -1;
+	_cleanup_free_ char *text = NULL;
+	struct snapshot n = { 0 };
+	time_t t;
+	unsigned seq;
+	int r;
+
+	if (snap_name_parse(v->name, name, &t, &seq) < 0)
+		return -EINVAL;
+	nfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (nfd < 0)
+		return errno == ENOTDIR || errno == ELOOP ? -EINVAL : -errno;
+	r = read_all_at(nfd, META_FILE, META_MAX_SIZE, &text, NULL);
+	if (r == 0)
+		r = meta_parse_info(v->name, name, text, &n);
+	if (r == -ENOMEM)
+		return r;
+	if (r == 0 && btrfs_is_subvol_at(nfd, SNAPSHOT_SUBVOL)) {
+		*s = n;
+		return 0;
+	}
+	snapshot_done(&n);
+	n = (struct snapshot){ .name = strdup(name), .created = t, .seq = seq };
+	if (!n.name)
+		return -ENOMEM;
+	*s = n;
+	return 0;
+}
+
+static int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e)
+{
+	struct snapshot_list l = { 0 };
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	fd = btrfs_open_dir(v, false, e);
+	if (fd == -ENOENT) {
+		*ret = l;
+		return 0;
+	}
+	if (fd < 0)
+		return fd;
+	d = fdopendir(fd);
+	if (!d) {
+		r = rerr_set(e, errno, "%s: cannot read '%s'", v->name, v->snapshot_dir);
+		close(fd);
+		return r;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		struct snapshot s = { 0 };
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		r = btrfs_read_entry(v, fd, de->d_name, &s);
+		if (r == -EINVAL) {
+			s = (struct snapshot){ .name = strdup(de->d_name), .foreign = true };
+			r = s.name ? 0 : -ENOMEM;
+		}
+		if (r < 0) {
+			r = rerr_set(e, r, "%s: cannot read '%s/%s'", v->name, v->snapshot_dir,
+				     de->d_name);
+			break;
+		}
+		r = snapshot_list_append(&l, &s);
+		if (r < 0) {
+			snapshot_done(&s);
+			r = rerr_set(e, r, "%s: out of memory", v->name);
+			break;
+		}
+	}
+	if (r == 0 && errno != 0)
+		r = rerr_set(e, errno, "%s: cannot read '%s'", v->name, v->snapshot_dir);
+	closedir(d);
+	if (r < 0) {
+		snapshot_list_clear(&l);
+		return r;
+	}
+	snapshot_list_sort(&l);
+	*ret = l;
+	return 0;
+}
+
+static void btrfs_uuid_format(const uint8_t u[16], char out[37])
+{
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
+}
+
+static bool btrfs_uuid_is_null(const uint8_t u[16])
+{
+	for (int i = 0; i < 16; i++)
+		if (u[i])
+			return false;
+	return true;
+}
+
+static int btrfs_write_info(const struct volume *v, int nfd, const struct snapshot *s,
+			    struct rerr *e)
+{
+	_cleanup_free_ char *text = meta_format_info(s, v->name);
+	int r;
+
+	if (!text)
+		return rerr_set(e, ENOMEM, "%s: out of memory", v->name);
+	r = write_file_atomic_at(nfd, META_FILE, text, strlen(text), 0644);
+	if (r < 0)
+		return rerr_set(e, r, "%s: cannot write '%s/%s/%s'", v->name, v->snapshot_dir,
+				s->name, META_FILE);
+	return 0;
+}
+
+/* Undo a half-made NAME (best effort; the first error is reported already). */
+static void btrfs_discard(const struct volume *v, int dirfd, int nfd, const char *name)
+{
+	enum btrfs_util_error be;
+
+	(void) unlinkat(nfd, META_FILE, 0);
+	if (btrfs_is_subvol_at(nfd, SNAPSHOT_SUBVOL)) {
+		be = btrfs_util_delete_subvolume_fd(nfd, SNAPSHOT_SUBVOL, 0);
+		if (be != BTRFS_UTIL_OK)
+			DBG(BTRFS, "%s: cannot delete '%s/%s': %s", v->name, name, SNAPSHOT_SUBVOL,
+			    btrfs_util_strerror(be));
+	}
+	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0)
+		DBG(BTRFS, "%s: cannot remove '%s': %m", v->name, name);
+}
+
+static int btrfs_be_create(const struct volume *v, struct snapshot *s, struct rerr *e)
+{
+	_cleanup_close_ int dirfd = -1, nfd = -1, srcfd = -1, snapfd = -1;
+	struct btrfs_util_subvolume_info info;
+	char name[SNAP_NAME_MAX + 1], uuid[37], puuid[37];
+	enum btrfs_util_error be;
+	unsigned seq;
+	int r;
+
+	dirfd = btrfs_open_dir(v, true, e);
+	if (dirfd < 0)
+		return dirfd;
+	srcfd = open(v->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (srcfd < 0)
+		return rerr_set(e, errno, "%s: cannot open '%s'", v->name, v->path);
+
+	/* mkdir claims a name atomically, also against a concurrent snaprotate. */
+	for (seq = 1;; seq++) {
+		r = snap_name_format(v->name, s->created, seq, name, sizeof(name));
+		if (r < 0)
+			return rerr_set(e, r, "%s: cannot name a snapshot", v->name);
+		if (mkdirat(dirfd, name, 0700) == 0)
+			break;
+		if (errno != EEXIST || seq == SEQ_MAX)
+			return rerr_set(e, errno, "%s: cannot create '%s/%s'", v->name,
+					v->snapshot_dir, name);
+	}
+	nfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (nfd < 0) {
+		r = rerr_set(e, errno, "%s: cannot open '%s/%s'", v->name, v->snapshot_dir, name);
+		(void) unlinkat(dirfd, name, AT_REMOVEDIR);
+		return r;
+	}
+	be = btrfs_util_create_snapshot_fd2(srcfd, nfd, SNAPSHOT_SUBVOL,
+					    BTRFS_UTIL_CREATE_SNAPSHOT_READ_ONLY, NULL, NULL);
+	if (be != BTRFS_UTIL_OK) {
+		r = btrfs_fail(e, be, "%s: cannot snapshot '%s' as '%s/%s/%s'", v->name, v->path,
+			       v->snapshot_dir, name, SNAPSHOT_SUBVOL);
+		btrfs_discard(v, dirfd, nfd, name);
+		return r;
+	}
+	snapfd = openat(nfd, SNAPSHOT_SUBVOL, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (snapfd < 0) {
+		r = rerr_set(e, errno, "%s: cannot open the new snapshot '%s'", v->name, name);
+		btrfs_discard(v, dirfd, nfd, name);
+		return r;
+	}
+	be = btrfs_util_subvolume_info_fd(snapfd, 0, &info);
+	if (be != BTRFS_UTIL_OK) {
+		r = btrfs_fail(e, be, "%s: cannot read the new snapshot '%s'", v->name, name);
+		btrfs_discard(v, dirfd, nfd, name);
+		return r;
+	}
+	btrfs_uuid_format(info.uuid, uuid);
+	btrfs_uuid_format(info.parent_uuid, puuid);
+
+	free(s->name);
+	free(s->uuid);
+	free(s->parent_uuid);
+	s->name = strdup(name);
+	s->uuid = strdup(uuid);
+	s->parent_uuid = btrfs_uuid_is_null(info.parent_uuid) ? NULL : strdup(puuid);
+	s->seq = seq;
+	if (!s->description)
+		s->description = strdup("");
+	if (!s->name || !s->uuid || !s->description) {
+		r = rerr_set(e, ENOMEM, "%s: out of memory", v->name);
+		btrfs_discard(v, dirfd, nfd, name);
+		return r;
+	}
+	r = btrfs_write_info(v, nfd, s, e);
+	if (r < 0) {
+		btrfs_discard(v, dirfd, nfd, name);
+		return r;
+	}
+	s->complete = true;
+	DBG(BTRFS, "%s: created '%s/%s'", v->name, v->snapshot_dir, name);
+	return 0;
+}
+
+static int btrfs_be_remove(const struct volume *v, const struct snapshot *s, struct rerr *e)
+{
+	_cleanup_close_ int dirfd = -1, nfd = -1;
+	enum btrfs_util_error be;
+	struct stat st;
+
+	if (s->foreign || snap_name_parse(v->name, s->name, NULL, NULL) < 0)
+		return rerr_set(e, EPERM, "%s: '%s' was not made by snaprotate, not deleting it",
+				v->name, s->name);
+	dirfd = btrfs_open_dir(v, false, e);
+	if (dirfd < 0)
+		return dirfd == -ENOENT ? rerr_set(e, ENOENT, "%s: no snapshot_dir '%s'", v->name,
+						    v->snapshot_dir) : dirfd;
+	nfd = openat(dirfd, s->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (nfd < 0)
+		return rerr_set(e, errno, "%s: cannot open '%s/%s'", v->name, v->snapshot_dir,
+				s->name);
+	/* First make it visibly incomplete, so a crash from here on cannot leave a fake. */
+	if (unlinkat(nfd, META_FILE, 0) < 0 && errno != ENOENT)
+		return rerr_set(e, errno, "%s: cannot remove '%s/%s/%s'", v->name, v->snapshot_dir,
+				s->name, META_FILE);
+	if (fsync(nfd) < 0)
+		return rerr_set(e, errno, "%s: cannot sync '%s/%s'", v->name, v->snapshot_dir,
+				s->name);
+	(void) unlinkat(nfd, "." META_FILE ".tmp", 0);
+	if (fstatat(nfd, SNAPSHOT_SUBVOL, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!S_ISDIR(st.st_mode) || st.st_ino != BTRFS_SUBVOL_INO)
+			return rerr_set(e, ENOTEMPTY,
+					"%s: '%s/%s/%s' is not a subvolume, leaving it alone",
+					v->name, v->snapshot_dir, s->name, SNAPSHOT_SUBVOL);
+		be = btrfs_util_delete_subvolume_fd(nfd, SNAPSHOT_SUBVOL, 0);
+		if (be != BTRFS_UTIL_OK)
+			return btrfs_fail(e, be, "%s: cannot delete '%s/%s/%s'", v->name,
+					  v->snapshot_dir, s->name, SNAPSHOT_SUBVOL);
+	}
+	if (unlinkat(dirfd, s->name, AT_REMOVEDIR) < 0)
+		return rerr_set(e, errno, "%s: cannot remove '%s/%s'", v->name, v->snapshot_dir,
+				s->name);
+	DBG(BTRFS, "%s: deleted '%s/%s'", v->name, v->snapshot_dir, s->name);
+	return 0;
+}
+
+static int btrfs_be_update(const struct volume *v, const struct snapshot *s, struct rerr *e)
+{
+	_cleanup_close_ int dirfd = -1, nfd = -1;
+
+	if (!s->complete || s->foreign)
+		return rerr_set(e, EINVAL, "%s: '%s' is not a complete snapshot", v->name, s->name);
+	dirfd = btrfs_open_dir(v, false, e);
+	if (dirfd < 0)
+		return dirfd;
+	nfd = openat(dirfd, s->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (nfd < 0)
+		return rerr_set(e, errno, "%s: cannot open '%s/%s'", v->name, v->snapshot_dir,
+				s->name);
+	return btrfs_write_info(v, nfd, s, e);
+}
+
+static int btrfs_be_space(const struct volume *v, struct fs_space *ret, struct rerr *e)
+{
+	struct statvfs sv;
+
+	if (statvfs(v->path, &sv) < 0)
+		return rerr_set(e, errno, "%s: cannot read free space of '%s'", v->name, v->path);
+	ret->size = (uint64_t)sv.f_blocks * sv.f_frsize;
+	ret->avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	return 0;
+}
+
+const struct backend backend_btrfs = {
+	.name = "btrfs",
+	.kind = BACKEND_BTRFS,
+	.probe = btrfs_be_probe,
+	.list = btrfs_be_list,
+	.create = btrfs_be_create,
+	.remove = btrfs_be_remove,
+	.update = btrfs_be_update,
+	.space = btrfs_be_space,
+};

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libmount.h>
+
+#include "mounts.h"
+#include "util.h"
+
+DEFINE_CLEANUP_FUNC(struct libmnt_table *, mnt_unref_table)
+
+int mounts_find(const char *path, struct mount_info *ret, struct rerr *e)
+{
+	_cleanup_(mnt_unref_tablep) struct libmnt_table *tb = NULL;
+	struct libmnt_fs *fs;
+	struct mount_info m = { 0 };
+
+	tb = mnt_new_table_from_file("/proc/self/mountinfo");
+	if (!tb)
+		return rerr_set(e, errno ?: EIO, "cannot read the mount table");
+	fs = mnt_table_find_mountpoint(tb, path, MNT_ITER_BACKWARD);
+	if (!fs)
+		return rerr_set(e, ENOENT, "cannot find the mount of '%s'", path);
+	m.target = xstrdup_or_null(mnt_fs_get_target(fs));
+	m.fstype = xstrdup_or_null(mnt_fs_get_fstype(fs));
+	m.source = xstrdup_or_null(mnt_fs_get_srcpath(fs) ?: mnt_fs_get_source(fs));
+	m.root = xstrdup_or_null(mnt_fs_get_root(fs));
+	if (!m.target || !m.fstype) {
+		mount_info_done(&m);
+		return rerr_set(e, ENOMEM, "out of memory");
+	}
+	*ret = m;
+	return 0;
+}
+
+void mount_info_done(struct mount_info *m)
+{
+	free(m->target);
+	free(m->fstype);
+	free(m->source);
+	free(m->root);
+	memset(m, 0, sizeof(*m));
+}

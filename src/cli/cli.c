@@ -1,0 +1,811 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The command line: parses argv (GNU order: options anywhere after the
+ * command), loads the config, and runs one verb. The only module that prints:
+ * results to stdout (one JSON document with --json), errors to stderr as
+ * "snaprotate: VOLUME: what failed: why".
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cli.h"
+#include "config.h"
+#include "debug.h"
+#include "lock.h"
+#include "meta.h"
+#include "stamp.h"
+#include "util.h"
+#include "version.h"
+
+#define DESCRIPTION_MAX	1024
+
+static const char *arg_config = CONFIG_DEFAULT_PATH;
+static bool arg_json;
+static bool arg_dry_run;
+static int arg_verbosity;		/* -1 quiet, 0 normal, 1 verbose */
+static time_t arg_now;
+static bool arg_wait;
+static enum snap_kind arg_kind = _SNAP_KIND_INVALID;
+static const char *arg_description;
+static bool arg_pin;
+static const char *arg_pre;
+static bool arg_force;
+
+/* Which verb-specific options were given, to refuse them elsewhere. */
+enum {
+	OPT_KIND = 1U << 0,
+	OPT_DESCRIPTION = 1U << 1,
+	OPT_PIN = 1U << 2,
+	OPT_PRE = 1U << 3,
+	OPT_FORCE = 1U << 4,
+};
+static unsigned arg_given;
+
+struct verb {
+	const char *name;
+	int min_args;
+	int max_args;		/* -1: any number */
+	unsigned options;	/* OPT_* it accepts */
+	bool needs_config;
+	int (*run)(struct config *cfg, int argc, char **argv);
+};
+
+static void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void log_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("snaprotate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Human progress lines: stdout, silenced by -q and by --json (stdout is the document). */
+static void log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (arg_verbosity < 0 || arg_json)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* Prints @e and maps its errno to an exit code: 3 for a held lock, else 1. */
+static int report(int r, const struct rerr *e)
+{
+	int code = e->code ? e->code : -r;
+
+	if (e->msg[0])
+		log_error("%s: %s", e->msg, strerror(code));
+	else
+		log_error("%s", strerror(code));
+	return code == EAGAIN ? EXIT_LOCKED : EXIT_FAILED;
+}
+
+/* For input that names something wrong (an unknown or ambiguous snapshot): exit 2. */
+static int report_usage(const struct rerr *e)
+{
+	log_error("%s", e->msg);
+	return EXIT_USAGE;
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("snaprotate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'snaprotate --help'.\n", stderr);
+	return EXIT_USAGE;
+}
+
+static int print_json(struct json_object *o)
+{
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						       JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	if (!s)
+		return -ENOMEM;
+	puts(s);
+	return 0;
+}
+
+static void help(void)
+{
+	printf("Usage: snaprotate [OPTIONS] COMMAND [ARGS]\n"
+	       "\n"
+	       "Snapshot and rotation manager for btrfs and LVM.\n"
+	       "\n"
+	       "Commands:\n"
+	       "  snapshot [--kind K] [--description TEXT] [--pin] [--pre NAME] VOLUME|GROUP...\n"
+	       "                       take a snapshot now (K: manual, timeline, pre, post, boot)\n"
+	       "  list [VOLUME...]     every snapshot, oldest first\n"
+	       "  delete [--force] VOLUME SNAPSHOT...\n"
+	       "                       delete snapshots (--force: pinned ones too)\n"
+	       "  pin VOLUME SNAPSHOT  never prune this snapshot\n"
+	       "  unpin VOLUME SNAPSHOT\n"
+	       "  config-check         validate the config and print it normalised\n"
+	       "\n"
+	       "A SNAPSHOT is a full name, a unique prefix of its stamp, or 'latest'.\n"
+	       "\n"
+	       "Options:\n"
+	       "  -c, --config FILE    config file (default %s)\n"
+	       "      --json           machine-readable output on stdout\n"
+	       "  -n, --dry-run        say what would be done, change nothing\n"
+	       "  -v, --verbose        more detail\n"
+	       "  -q, --quiet          errors only\n"
+	       "      --now TIME       act as if it were TIME (ISO 8601); also SNAPROTATE_NOW\n"
+	       "      --wait           wait for a volume's lock instead of exiting 3\n"
+	       "  -h, --help           this help\n"
+	       "  -V, --version        the version\n"
+	       "\n"
+	       "Exit: 0 success, 1 failed or refused, 2 usage or config error, 3 locked.\n",
+	       CONFIG_DEFAULT_PATH);
+}
+
+/* --- volumes ------------------------------------------------------------ */
+
+/* Locks held until exit: the kernel releases them if we die. */
+static int held_locks[64];
+static size_t n_held_locks;
+
+static int volume_lock(const struct config *cfg, const struct volume *v, struct rerr *e)
+{
+	int fd, r;
+
+	if (n_held_locks == ARRAY_SIZE(held_locks))
+		return rerr_set(e, EMFILE, "%s: too many volumes locked at once", v->name);
+	r = lock_volume(cfg->lock_dir, v->name, arg_wait, &fd, e);
+	if (r < 0)
+		return r;
+	held_locks[n_held_locks++] = fd;
+	return 0;
+}
+
+/* Resolves VOLUME|GROUP arguments (all volumes if none) into a unique, ordered list. */
+static int select_volumes(const struct config *cfg, int argc, char **argv, bool groups,
+			  struct volume ***ret, size_t *ret_n)
+{
+	_cleanup_free_ struct volume **sel = NULL;
+	size_t n = 0;
+
+	sel = calloc(cfg->n_volumes + 1, sizeof(*sel));
+	if (!sel)
+		return -ENOMEM;
+	if (argc == 0) {
+		for (size_t i = 0; i < cfg->n_volumes; i++)
+			sel[n++] = &cfg->volumes[i];
+	}
+	for (int a = 0; a < argc; a++) {
+		struct volume *v = config_volume(cfg, argv[a]);
+		struct group *g = groups ? config_group(cfg, argv[a]) : NULL;
+		struct volume *add[64];
+		size_t n_add = 0;
+
+		if (v) {
+			add[n_add++] = v;
+		} else if (g) {
+			for (size_t m = 0; m < g->n_volumes && n_add < ARRAY_SIZE(add); m++)
+				add[n_add++] = config_volume(cfg, g->volumes[m]);
+		} else {
+			log_error("unknown %s '%s' (not in %s)", groups ? "volume or group" : "volume",
+				  argv[a], cfg->path);
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < n_add; i++) {
+			bool dup = false;
+
+			for (size_t j = 0; j < n; j++)
+				dup |= sel[j] == add[i];
+			if (!dup)
+				sel[n++] = add[i];
+		}
+	}
+	*ret = TAKE_PTR(sel);
+	*ret_n = n;
+	return 0;
+}
+
+/* A volume that does not probe is a config error: FILE:LINE of the key to blame. */
+static int probe_volume(const struct config *cfg, const struct volume *v)
+{
+	const struct backend *be = backend_find(v->backend);
+	enum volume_key key = VKEY_PATH;
+	struct rerr e = { 0 };
+	int r;
+
+	r = be->probe(v, &key, &e);
+	if (r < 0) {
+		log_error("%s:%u: %s: %s", cfg->path, config_volume_line(v, key), e.msg,
+			  strerror(-r));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int probe_volumes(const struct config *cfg, struct volume **vols, size_t n)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (probe_volume(cfg, vols[i]) < 0)
+			r = -EINVAL;
+	return r;
+}
+
+static int description_valid(const char *s)
+{
+	if (strlen(s) > DESCRIPTION_MAX)
+		return usage_error("--description: longer than %d bytes", DESCRIPTION_MAX);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return usage_error("--description: control characters are not allowed");
+	return 0;
+}
+
+/* --- verbs -------------------------------------------------------------- */
+
+static int verb_snapshot(struct config *cfg, int argc, char **argv)
+{
+	_cleanup_free_ struct volume **vols = NULL;
+	_cleanup_(json_object_putp) struct json_object *out = NULL, *arr = NULL;
+	enum snap_kind kind = arg_kind;
+	size_t n;
+	int r, ret = EXIT_OK;
+
+	if (arg_pre) {
+		if (kind != _SNAP_KIND_INVALID && kind != SNAP_POST)
+			return usage_error("--pre goes with --kind post");
+		kind = SNAP_POST;
+	} else if (kind == SNAP_POST) {
+		return usage_error("--kind post needs --pre NAME (the pre snapshot it belongs to)");
+	}
+	if (kind == _SNAP_KIND_INVALID)
+		kind = SNAP_MANUAL;
+	if (arg_description && description_valid(arg_description))
+		return EXIT_USAGE;
+	r = select_volumes(cfg, argc, argv, true, &vols, &n);
+	if (r < 0)
+		return r == -EINVAL ? EXIT_USAGE : report(r, &(struct rerr){ 0 });
+	if (probe_volumes(cfg, vols, n) < 0)
+		return EXIT_USAGE;
+
+	/* Sorted lock order: two runs over overlapping groups cannot deadlock with --wait. */
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (strcmp(vols[j]->name, vols[i]->name) < 0) {
+				struct volume *t = vols[i];
+
+				vols[i] = vols[j];
+				vols[j] = t;
+			}
+	if (!arg_dry_run)
+		for (size_t i = 0; i < n; i++) {
+			struct rerr e = { 0 };
+
+			r = volume_lock(cfg, vols[i], &e);
+			if (r < 0)
+				return report(r, &e);
+		}
+
+	out = json_object_new_object();
+	arr = json_object_new_array();
+	if (!out || !arr)
+		return report(-ENOMEM, &(struct rerr){ 0 });
+	for (size_t i = 0; i < n; i++) {
+		const struct volume *v = vols[i];
+		const struct backend *be = backend_find(v->backend);
+		struct snapshot s = { .created = arg_now, .kind = kind, .pinned = arg_pin };
+		struct rerr e = { 0 };
+
+		if (arg_pre) {
+			struct snapshot_list l = { 0 };
+			size_t idx;
+
+			r = be->list(v, &l, &e);
+			if (r == 0)
+				r = snapshot_resolve(&l, v->name, arg_pre, &idx, &e);
+			if (r == 0 && l.items[idx].kind != SNAP_PRE) {
+				r = rerr_set(&e, ENOENT, "%s: '%s' is a %s snapshot, not a pre snapshot",
+					     v->name, l.items[idx].name,
+					     l.items[idx].complete ? snap_kind_to_string(l.items[idx].kind)
+								   : "incomplete");
+			}
+			if (r == 0)
+				s.pre = strdup(l.items[idx].name);
+			snapshot_list_clear(&l);
+			if (r == -ENOENT || r == -ENOTUNIQ)
+				return report_usage(&e);
+			if (r < 0) {
+				ret = report(r, &e);
+				continue;
+			}
+		}
+		s.description = strdup(arg_description ?: "");
+		if (!s.description || (arg_pre && !s.pre)) {
+			snapshot_done(&s);
+			return report(-ENOMEM, &e);
+		}
+		if (arg_dry_run) {
+			log_info("would snapshot %s (%s%s)", v->name, snap_kind_to_string(kind),
+				 arg_pin ? ", pinned" : "");
+			snapshot_done(&s);
+			continue;
+		}
+		r = be->create(v, &s, &e);
+		if (r < 0) {
+			ret = report(r, &e);
+			snapshot_done(&s);
+			continue;
+		}
+		log_info("%s", s.name);
+		{
+			struct json_object *o = json_object_new_object();
+
+			if (!o || meta_add(o, "volume", json_object_new_string(v->name)) < 0 ||
+			    meta_add(o, "name", json_object_new_string(s.name)) < 0 ||
+			    meta_add(o, "kind", json_object_new_string(snap_kind_to_string(kind))) < 0 ||
+			    json_object_array_add(arr, o) < 0) {
+				json_object_put(o);
+				snapshot_done(&s);
+				return report(-ENOMEM, &e);
+			}
+		}
+		snapshot_done(&s);
+	}
+	if (arg_json) {
+		if (meta_add(out, "format", json_object_new_int(1)) < 0 ||
+		    meta_add(out, "snapshots", TAKE_PTR(arr)) < 0 || print_json(out) < 0)
+			return report(-ENOMEM, &(struct rerr){ 0 });
+	}
+	return ret;
+}
+
+static void format_local(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	if (!localtime_r(&t, &tm) || strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "?");
+}
+
+static void print_table(const struct volume *v, const struct snapshot_list *l)
+{
+	size_t w = strlen("NAME");
+
+	for (size_t i = 0; i < l->n; i++)
+		if (strlen(l->items[i].name) > w)
+			w = strlen(l->items[i].name);
+	printf("%s (%s, %s)\n", v->name, backend_find(v->backend)->name,
+	       v->backend == BACKEND_BTRFS ? v->snapshot_dir : v->lv);
+	if (l->n == 0) {
+		printf("  no snapshots\n");
+		return;
+	}
+	printf("  %-*s  %-19s  %-10s  %-3s  %-12s  %s\n", (int)w, "NAME", "CREATED", "KIND", "PIN",
+	       "SENT TO", "DESCRIPTION");
+	for (size_t i = 0; i < l->n; i++) {
+		const struct snapshot *s = &l->items[i];
+		char when[32] = "-", sent[64] = "-";
+		const char *kind;
+		size_t off = 0;
+
+		if (s->foreign)
+			kind = "foreign";
+		else if (!s->complete)
+			kind = "incomplete";
+		else
+			kind = snap_kind_to_string(s->kind);
+		if (!s->foreign)
+			format_local(s->created, when, sizeof(when));
+		for (size_t j = 0; j < s->n_sent && off < sizeof(sent); j++)
+			off += (size_t)snprintf(sent + off, sizeof(sent) - off, "%s%s", j ? "," : "",
+						s->sent[j].target);
+		printf("  %-*s  %-19s  %-10s  %-3s  %-12s  %s", (int)w, s->name, when, kind,
+		       s->pinned ? "yes" : "", sent, s->description ?: "");
+		if (s->pre)
+			printf("%s(pre %s)", s->description && *s->description ? " " : "", s->pre);
+		putchar('\n');
+	}
+}
+
+static struct json_object *volume_json(const struct volume *v, const struct snapshot_list *l)
+{
+	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+	struct json_object *arr = json_object_new_array_ext((int)l->n);
+
+	if (!o || !arr || meta_add(o, "volume", json_object_new_string(v->name)) < 0 ||
+	    meta_add(o, "backend", json_object_new_string(backend_find(v->backend)->name)) < 0 ||
+	    meta_add(o, "snapshots", arr) < 0)
+		return NULL;
+	for (size_t i = 0; i < l->n; i++) {
+		struct json_object *s = meta_snapshot_json(&l->items[i]);
+
+		if (!s || json_object_array_add(arr, s) < 0) {
+			json_object_put(s);
+			return NULL;
+		}
+	}
+	return TAKE_PTR(o);
+}
+
+static int verb_list(struct config *cfg, int argc, char **argv)
+{
+	_cleanup_free_ struct volume **vols = NULL;
+	_cleanup_(json_object_putp) struct json_object *out = NULL;
+	struct json_object *arr = NULL;
+	size_t n;
+	int r, ret = EXIT_OK;
+
+	r = select_volumes(cfg, argc, argv, true, &vols, &n);
+	if (r < 0)
+		return EXIT_USAGE;
+	if (probe_volumes(cfg, vols, n) < 0)
+		return EXIT_USAGE;
+	out = json_object_new_object();
+	arr = json_object_new_array();
+	if (!out || !arr || meta_add(out, "format", json_object_new_int(1)) < 0 ||
+	    meta_add(out, "volumes", arr) < 0)
+		return report(-ENOMEM, &(struct rerr){ 0 });
+	for (size_t i = 0; i < n; i++) {
+		struct snapshot_list l = { 0 };
+		struct rerr e = { 0 };
+
+		r = backend_find(vols[i]->backend)->list(vols[i], &l, &e);
+		if (r < 0) {
+			ret = report(r, &e);
+			continue;
+		}
+		if (arg_json) {
+			struct json_object *o = volume_json(vols[i], &l);
+
+			if (!o || json_object_array_add(arr, o) < 0) {
+				json_object_put(o);
+				snapshot_list_clear(&l);
+				return report(-ENOMEM, &e);
+			}
+		} else {
+			if (i > 0)
+				putchar('\n');
+			print_table(vols[i], &l);
+		}
+		snapshot_list_clear(&l);
+	}
+	if (arg_json && print_json(out) < 0)
+		return report(-ENOMEM, &(struct rerr){ 0 });
+	return ret;
+}
+
+/*
+ * Common to delete/pin/unpin: the volume from argv[0], locked, probed and listed.
+ * Return: 0, or an exit code > 0 after printing why.
+ */
+static int open_volume(struct config *cfg, const char *name, bool lock, struct volume **ret_v,
+		       struct snapshot_list *ret_l)
+{
+	struct volume *v = config_volume(cfg, name);
+	struct rerr e = { 0 };
+	int r;
+
+	if (!v) {
+		log_error("unknown volume '%s' (not in %s)", name, cfg->path);
+		return EXIT_USAGE;
+	}
+	if (probe_volume(cfg, v) < 0)
+		return EXIT_USAGE;
+	if (lock && !arg_dry_run) {
+		r = volume_lock(cfg, v, &e);
+		if (r < 0)
+			return report(r, &e);
+	}
+	r = backend_find(v->backend)->list(v, ret_l, &e);
+	if (r < 0)
+		return report(r, &e);
+	*ret_v = v;
+	return 0;
+}
+
+static int verb_delete(struct config *cfg, int argc, char **argv)
+{
+	struct snapshot_list l = { 0 };
+	_cleanup_free_ size_t *idx = NULL;
+	struct volume *v;
+	int r, ret = EXIT_OK;
+
+	r = open_volume(cfg, argv[0], true, &v, &l);
+	if (r > 0)
+		return r;
+	idx = calloc((size_t)argc, sizeof(*idx));
+	if (!idx) {
+		snapshot_list_clear(&l);
+		return report(-ENOMEM, &(struct rerr){ 0 });
+	}
+	/* Resolve every name first: a typo deletes nothing. */
+	for (int a = 1; a < argc; a++) {
+		struct rerr e = { 0 };
+
+		r = snapshot_resolve(&l, v->name, argv[a], &idx[a], &e);
+		if (r < 0) {
+			snapshot_list_clear(&l);
+			return report_usage(&e);
+		}
+	}
+	for (int a = 1; a < argc; a++) {
+		const struct snapshot *s = &l.items[idx[a]];
+		struct rerr e = { 0 };
+		bool dup = false;
+
+		for (int b = 1; b < a; b++)
+			dup |= idx[b] == idx[a];
+		if (dup)
+			continue;
+		if (s->foreign) {
+			log_error("%s: '%s' was not made by snaprotate, refusing to delete it",
+				  v->name, s->name);
+			ret = EXIT_FAILED;
+			continue;
+		}
+		if (s->pinned && !arg_force) {
+			log_error("%s: '%s' is pinned, refusing to delete it (unpin it, or use --force)",
+				  v->name, s->name);
+			ret = EXIT_FAILED;
+			continue;
+		}
+		if (arg_dry_run) {
+			log_info("would delete %s", s->name);
+			continue;
+		}
+		r = backend_find(v->backend)->remove(v, s, &e);
+		if (r < 0) {
+			ret = report(r, &e);
+			continue;
+		}
+		log_info("deleted %s", s->name);
+	}
+	snapshot_list_clear(&l);
+	return ret;
+}
+
+static int set_pinned(struct config *cfg, char **argv, bool pinned)
+{
+	struct snapshot_list l = { 0 };
+	struct rerr e = { 0 };
+	struct snapshot *s;
+	struct volume *v;
+	size_t idx;
+	int r;
+
+	r = open_volume(cfg, argv[0], true, &v, &l);
+	if (r > 0)
+		return r;
+	r = snapshot_resolve(&l, v->name, argv[1], &idx, &e);
+	if (r < 0) {
+		snapshot_list_clear(&l);
+		return report_usage(&e);
+	}
+	s = &l.items[idx];
+	if (!s->complete || s->foreign) {
+		r = rerr_set(&e, EINVAL, "%s: '%s' is %s, it cannot be %s", v->name, s->name,
+			     s->foreign ? "foreign" : "incomplete", pinned ? "pinned" : "unpinned");
+		goto out;
+	}
+	if (s->pinned == pinned) {
+		log_info("%s is %s already", s->name, pinned ? "pinned" : "not pinned");
+		goto out;
+	}
+	if (arg_dry_run) {
+		log_info("would %s %s", pinned ? "pin" : "unpin", s->name);
+		goto out;
+	}
+	s->pinned = pinned;
+	r = backend_find(v->backend)->update(v, s, &e);
+	if (r == 0)
+		log_info("%s %s", pinned ? "pinned" : "unpinned", s->name);
+out:
+	snapshot_list_clear(&l);
+	return r < 0 ? report(r, &e) : EXIT_OK;
+}
+
+static int verb_pin(struct config *cfg, int argc, char **argv)
+{
+	(void) argc;
+	return set_pinned(cfg, argv, true);
+}
+
+static int verb_unpin(struct config *cfg, int argc, char **argv)
+{
+	(void) argc;
+	return set_pinned(cfg, argv, false);
+}
+
+static int verb_config_check(struct config *cfg, int argc, char **argv)
+{
+	_cleanup_free_ struct volume **vols = NULL;
+	_cleanup_free_ char *text = NULL;
+	size_t n;
+
+	if (select_volumes(cfg, argc, argv, false, &vols, &n) < 0)
+		return EXIT_USAGE;
+	if (probe_volumes(cfg, vols, n) < 0)
+		return EXIT_USAGE;
+	text = config_format(cfg);
+	if (!text)
+		return report(-ENOMEM, &(struct rerr){ 0 });
+	fputs(text, stdout);
+	return EXIT_OK;
+}
+
+static const struct verb verbs[] = {
+	{ "snapshot", 1, -1, OPT_KIND | OPT_DESCRIPTION | OPT_PIN | OPT_PRE, true, verb_snapshot },
+	{ "list", 0, -1, 0, true, verb_list },
+	{ "delete", 2, -1, OPT_FORCE, true, verb_delete },
+	{ "pin", 2, 2, 0, true, verb_pin },
+	{ "unpin", 2, 2, 0, true, verb_unpin },
+	{ "config-check", 0, 0, 0, true, verb_config_check },
+	{ NULL },
+};
+
+/* --- argv --------------------------------------------------------------- */
+
+static const char *const opt_names[] = { "--kind", "--description", "--pin", "--pre", "--force" };
+
+/* Return: <0 error (exit 2), 0 done (help/version), >0 go on. */
+static int parse_argv(int argc, char *argv[])
+{
+	enum { ARG_JSON = 0x100, ARG_NOW, ARG_WAIT, ARG_KIND, ARG_DESCRIPTION, ARG_PIN, ARG_PRE,
+	       ARG_FORCE };
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, ARG_JSON },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "now", required_argument, NULL, ARG_NOW },
+		{ "wait", no_argument, NULL, ARG_WAIT },
+		{ "kind", required_argument, NULL, ARG_KIND },
+		{ "description", required_argument, NULL, ARG_DESCRIPTION },
+		{ "pin", no_argument, NULL, ARG_PIN },
+		{ "pre", required_argument, NULL, ARG_PRE },
+		{ "force", no_argument, NULL, ARG_FORCE },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL },
+	};
+	const char *now = getenv("SNAPROTATE_NOW");
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:nvqhV", options, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			arg_config = optarg;
+			break;
+		case ARG_JSON:
+			arg_json = true;
+			break;
+		case 'n':
+			arg_dry_run = true;
+			break;
+		case 'v':
+			arg_verbosity = 1;
+			break;
+		case 'q':
+			arg_verbosity = -1;
+			break;
+		case ARG_NOW:
+			now = optarg;
+			break;
+		case ARG_WAIT:
+			arg_wait = true;
+			break;
+		case ARG_KIND:
+			arg_kind = snap_kind_from_string(optarg);
+			if (arg_kind == _SNAP_KIND_INVALID)
+				return usage_error("--kind '%s': expected manual, timeline, pre, post or boot",
+						   optarg), -EINVAL;
+			arg_given |= OPT_KIND;
+			break;
+		case ARG_DESCRIPTION:
+			arg_description = optarg;
+			arg_given |= OPT_DESCRIPTION;
+			break;
+		case ARG_PIN:
+			arg_pin = true;
+			arg_given |= OPT_PIN;
+			break;
+		case ARG_PRE:
+			arg_pre = optarg;
+			arg_given |= OPT_PRE;
+			break;
+		case ARG_FORCE:
+			arg_force = true;
+			arg_given |= OPT_FORCE;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'V':
+			printf("%s\n", SNAPROTATE_CREATOR);
+			return 0;
+		case '?':
+			if (optopt)
+				return usage_error("invalid option '-%c'", optopt), -EINVAL;
+			return usage_error("invalid option '%s'", argv[optind - 1]), -EINVAL;
+		case ':':
+			return usage_error("option '%s' needs an argument", argv[optind - 1]), -EINVAL;
+		default:
+			return usage_error("invalid option"), -EINVAL;
+		}
+	}
+	if (now && *now) {
+		if (time_parse_iso(now, &arg_now) < 0)
+			return usage_error("%s '%s': expected an ISO 8601 time such as 2026-11-27T09:05:12Z",
+					   getenv("SNAPROTATE_NOW") == now ? "SNAPROTATE_NOW" : "--now",
+					   now), -EINVAL;
+	} else {
+		arg_now = time(NULL);
+	}
+	return 1;
+}
+
+int cli_main(int argc, char *argv[])
+{
+	_cleanup_(config_freep) struct config *cfg = NULL;
+	const struct verb *verb = NULL;
+	struct rerr e = { 0 };
+	int r, nargs;
+
+	debug_init();
+	r = parse_argv(argc, argv);
+	if (r <= 0)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	if (optind >= argc)
+		return usage_error("no command given");
+	for (const struct verb *vb = verbs; vb->name; vb++)
+		if (streq(vb->name, argv[optind]))
+			verb = vb;
+	if (!verb)
+		return usage_error("unknown command '%s'", argv[optind]);
+	nargs = argc - optind - 1;
+	if (nargs < verb->min_args || (verb->max_args >= 0 && nargs > verb->max_args))
+		return usage_error("%s: wrong number of arguments", verb->name);
+	for (size_t i = 0; i < ARRAY_SIZE(opt_names); i++)
+		if ((arg_given & (1U << i)) && !(verb->options & (1U << i)))
+			return usage_error("%s does not take %s", verb->name, opt_names[i]);
+
+	if (verb->needs_config) {
+		r = config_load(arg_config, true, &cfg, &e);
+		if (r < 0) {
+			if (r == -EINVAL)
+				log_error("%s", e.msg);
+			else
+				log_error("%s: %s", e.msg, strerror(-r));
+			return EXIT_USAGE;
+		}
+	}
+	r = verb->run(cfg, nargs, argv + optind + 1);
+	if (fflush(stdout) != 0 && r == EXIT_OK) {
+		log_error("cannot write output: %m");
+		return EXIT_FAILED;
+	}
+	return r;
+}
