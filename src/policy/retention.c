@@ -34,7 +34,9 @@
  *   - the newest complete snapshot, a pinned one or a foreign one marked for
  *     deletion;
  *   - a post kept by pre/post without its pre being kept by the same rule;
- *   - a decision that depends on the order of @snaps.
+ *   - a decision that depends on the order of @snaps (entries equal in created,
+ *     seq and name are indistinguishable; which of them is "oldest" then
+ *     follows their position, which changes nothing a caller can tell).
  */
 
 #include <assert.h>
@@ -265,19 +267,20 @@ static int retention_rule_pre_post(const struct snapshot *snaps, const size_t *o
 				   unsigned count, struct decision *d)
 {
 	_cleanup_free_ const char **kept = NULL;
-	size_t nk = 0, i;
+	size_t nk = 0, left = count, i;
 
-	if (count == 0)
+	if (count == 0 || m == 0)
 		return 0;
 	kept = calloc(count < m ? count : m, sizeof(*kept));
-	if (m > 0 && !kept)
+	if (!kept)
 		return -ENOMEM;
-	for (i = m; i-- > 0 && nk < count;) {
+	for (i = m; i-- > 0 && left > 0;) {
 		const struct snapshot *s = &snaps[order[i]];
 
 		if (s->kind != SNAP_PRE)
 			continue;
 		retention_keep(&d[order[i]], "pre/post");
+		left--;
 		if (s->name)
 			kept[nk++] = s->name;
 	}

@@ -764,7 +764,7 @@ static void test_ten_thousand(void **state)
 	c0 = clock();
 	assert_int_equal(retention_plan(s, N, &pol, base + N * 900, &p), 0);
 	secs = (double)(clock() - c0) / CLOCKS_PER_SEC;
-	assert_true(secs < 0.5);
+	assert_true(secs < 1.0);
 	/* keep_target_base with a target per snapshot keeps them all */
 	for (size_t i = 0; i < N; i++)
 		kept += p->d[i].keep;
@@ -783,7 +783,7 @@ static void test_ten_thousand(void **state)
 	c0 = clock();
 	assert_int_equal(retention_plan(s, N, &pol, base + N * 900, &p), 0);
 	secs = (double)(clock() - c0) / CLOCKS_PER_SEC;
-	assert_true(secs < 0.5);
+	assert_true(secs < 1.0);
 	/*
 	 * Timeline snapshots (i % 5 is 0 or 4, so every hour has some) from
 	 * 2026-01-01 to mid-April: hourly 24 + daily 7 + weekly 4 + monthly 4 +
