@@ -1,0 +1,80 @@
+#!/bin/bash
+# The main job on a throwaway loop-device btrfs: make a filesystem, write a
+# config, take snapshots across a simulated week with --now, show them, and
+# remove everything that was made, also when a step fails.
+set -euo pipefail
+
+SNAPROTATE=$(realpath "${1:-./snaprotate}")
+[ "$(id -u)" -eq 0 ] || { echo "demo: run as root (it makes a loop device)" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/snaprotate-demo.XXXXXX)
+loop=""
+cleanup() {
+	mountpoint -q "$work/mnt" && umount "$work/mnt"
+	[ -n "$loop" ] && losetup -d "$loop"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '$ %s\n' "$*"; "$@"; }
+
+step "A throwaway btrfs on a loop device"
+truncate -s 1G "$work/fs.img"
+mkfs.btrfs -q -f "$work/fs.img" >/dev/null
+loop=$(losetup --find --show "$work/fs.img")
+mkdir "$work/mnt"
+mount "$loop" "$work/mnt"
+btrfs -q subvolume create "$work/mnt/data"
+echo "mounted $loop at $work/mnt, subvolume $work/mnt/data"
+
+conf="$work/rotate.conf"
+cat >"$conf" <<CONF
+[global]
+lock_dir = $work/lock
+state_dir = $work/state
+
+[volume data]
+backend = btrfs
+path = $work/mnt/data
+snapshot_dir = $work/mnt/.snapshots
+retain = hourly=6 daily=7 weekly=4
+retain_pre_post = 2
+interval = 6h
+CONF
+chmod 600 "$conf"
+step "The config, as snaprotate understands it"
+show "$SNAPROTATE" -c "$conf" config-check
+
+sr() { "$SNAPROTATE" -c "$conf" "$@"; }
+
+step "A simulated week: four timeline snapshots a day, an upgrade, a pinned golden state"
+for day in 21 22 23 24 25 26 27; do
+	for hour in 00 06 12 18; do
+		echo "day $day hour $hour" >>"$work/mnt/data/journal.txt"
+		sr -q snapshot --kind timeline data --now "2026-11-${day}T${hour}:00:00Z"
+	done
+	if [ "$day" = 24 ]; then
+		pre=$(sr snapshot --kind pre --description "apt upgrade: linux-image-amd64" data \
+			--now "2026-11-24T09:30:00Z")
+		echo "upgraded" >>"$work/mnt/data/journal.txt"
+		sr -q snapshot --pre "$pre" --description "apt upgrade: linux-image-amd64" data \
+			--now "2026-11-24T09:31:00Z"
+	fi
+	if [ "$day" = 25 ]; then
+		sr -q snapshot --pin --description "known good" data --now "2026-11-25T15:00:00Z"
+	fi
+done
+show "$SNAPROTATE" -c "$conf" list
+
+step "Each snapshot is a read-only subvolume holding the content of its moment"
+first=$(sr list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["snapshots"][0]["name"])')
+show cat "$work/mnt/.snapshots/$first/snapshot/journal.txt"
+show cat "$work/mnt/.snapshots/$first/info.json"
+
+step "A pinned snapshot refuses deletion; others go"
+show "$SNAPROTATE" -c "$conf" delete data 20261125T150000Z || echo "(exit $? as expected)"
+show "$SNAPROTATE" -c "$conf" delete data 20261121T0000 20261121T0600
+show "$SNAPROTATE" -c "$conf" list --json data | head -n 20
+
+step "Cleaning up: unmount, detach $loop, remove $work"
