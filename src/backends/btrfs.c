@@ -29,6 +29,8 @@
 
 #include <btrfsutil.h>
 #include <linux/btrfs.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 
 #include "backend.h"
 #include "debug.h"
@@ -70,6 +72,13 @@ static bool btrfs_is_subvol_at(int dirfd, const char *name)
 
 	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
 	       st.st_ino == BTRFS_SUBVOL_INO;
+}
+
+static bool btrfs_is_dir_at(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* The filesystem UUID of the btrfs that @path is on. */
@@ -183,28 +192,62 @@ static int btrfs_open_dir(const struct volume *v, bool create, struct rerr *e)
 	return fd;
 }
 
-/* Reads one NAME entry into @s; never fails for bad content (that is "incomplete"). */
+/* openat() that refuses symbolic links anywhere in @path, so NAME/info.json stays inside NAME. */
+static int btrfs_open_beneath(int dirfd, const char *path)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_XDEV,
+	};
+	long fd;
+
+	fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/*
+ * Reads one NAME entry into @s; bad content is not an error but "incomplete".
+ * Three syscalls in the common case (open, read, close) plus one fstatat(): this
+ * loop is what listing 10,000 snapshots costs.
+ */
 static int btrfs_read_entry(const struct volume *v, int dirfd, const char *name,
 			    struct snapshot *s)
 {
-	_cleanup_close_ int nfd = -1;
-	_cleanup_free_ char *text = NULL;
+	_cleanup_free_ char *big = NULL;
+	char path[SNAP_NAME_MAX + sizeof("/" SNAPSHOT_SUBVOL)];
+	char buf[8192];
+	const char *text = NULL;
 	struct snapshot n = { 0 };
+	struct stat st;
 	time_t t;
 	unsigned seq;
-	int r;
+	int fd, r;
 
 	if (snap_name_parse(v->name, name, &t, &seq) < 0)
 		return -EINVAL;
-	nfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (nfd < 0)
-		return errno == ENOTDIR || errno == ELOOP ? -EINVAL : -errno;
-	r = read_all_at(nfd, META_FILE, META_MAX_SIZE, &text, NULL);
-	if (r == 0)
-		r = meta_parse_info(v->name, name, text, &n);
+	snprintf(path, sizeof(path), "%s/%s", name, META_FILE);
+	fd = btrfs_open_beneath(dirfd, path);
+	if (fd >= 0) {
+		ssize_t k;
+
+		do
+			k = read(fd, buf, sizeof(buf) - 1);
+		while (k < 0 && errno == EINTR);
+		if (k >= 0 && (size_t)k < sizeof(buf) - 1) {
+			buf[k] = '\0';
+			text = buf;
+		} else if (k > 0 && lseek(fd, 0, SEEK_SET) == 0 &&
+			   read_all_fd(fd, META_MAX_SIZE, &big, NULL) == 0) {
+			text = big;
+		}
+		close(fd);
+	}
+	r = text ? meta_parse_info(v->name, name, text, &n) : -EINVAL;
 	if (r == -ENOMEM)
 		return r;
-	if (r == 0 && btrfs_is_subvol_at(nfd, SNAPSHOT_SUBVOL)) {
+	snprintf(path, sizeof(path), "%s/%s", name, SNAPSHOT_SUBVOL);
+	if (r == 0 && fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	    st.st_ino == BTRFS_SUBVOL_INO) {
 		*s = n;
 		return 0;
 	}
@@ -241,7 +284,11 @@ static int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, stru
 
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
-		r = btrfs_read_entry(v, fd, de->d_name, &s);
+		/* Only a directory can be one of ours; a symlink never is. */
+		if (de->d_type == DT_DIR || (de->d_type == DT_UNKNOWN && btrfs_is_dir_at(fd, de->d_name)))
+			r = btrfs_read_entry(v, fd, de->d_name, &s);
+		else
+			r = -EINVAL;
 		if (r == -EINVAL) {
 			s = (struct snapshot){ .name = strdup(de->d_name), .foreign = true };
 			r = s.name ? 0 : -ENOMEM;
