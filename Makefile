@@ -39,10 +39,13 @@ BACKEND_SRCS := \
 POLICY_SRCS := \
 	src/policy/retention.c
 
+ENGINE_SRCS := \
+	src/engine/rotate.c
+
 CLI_SRCS := \
 	src/cli/cli.c
 
-SRCS := $(CORE_SRCS) $(BACKEND_SRCS) $(POLICY_SRCS) $(CLI_SRCS)
+SRCS := $(CORE_SRCS) $(BACKEND_SRCS) $(POLICY_SRCS) $(ENGINE_SRCS) $(CLI_SRCS)
 LIB_OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
 OBJS := $(LIB_OBJS) build/cli/main.o
 

@@ -44,6 +44,14 @@ struct backend {
 	/* Rewrite the metadata of a complete snapshot (pin, unpin, sent_to). */
 	int (*update)(const struct volume *v, const struct snapshot *s, struct rerr *e);
 
+	/*
+	 * Pace deletions: wait until fewer than @max_pending deleted snapshots
+	 * are still being cleaned up by the storage (btrfs cleaner). Optional.
+	 * Return: how many are still pending (< @max_pending, or any number when
+	 * the cleaner stalls), or <0.
+	 */
+	int (*settle)(const struct volume *v, unsigned max_pending, struct rerr *e);
+
 	/* Free space where new snapshots go. */
 	int (*space)(const struct volume *v, struct fs_space *ret, struct rerr *e);
 };

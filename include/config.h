@@ -81,6 +81,8 @@ struct volume {
 struct group {
 	char *name;
 	unsigned line;
+	unsigned volumes_line;		/* 0: not set */
+	unsigned freeze_line;
 	char **volumes;
 	size_t n_volumes;
 	bool freeze;

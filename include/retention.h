@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "snapshot.h"
+#include "util.h"
 
 enum retain_gran {
 	RETAIN_HOURLY,
@@ -70,6 +71,8 @@ int retention_plan(const struct snapshot *snaps, size_t n, const struct policy *
 
 /* Return: NULL. */
 struct plan *plan_free(struct plan *p);
+
+DEFINE_CLEANUP_FUNC(struct plan *, plan_free)
 
 /**
  * retention_finest() - The finest granularity with a non-zero count.

@@ -31,6 +31,7 @@
 #include <linux/btrfs.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 #include "backend.h"
 #include "debug.h"
@@ -43,6 +44,7 @@
 #define SNAPSHOT_SUBVOL		"snapshot"
 /* The root directory of every btrfs subvolume has this inode number. */
 #define BTRFS_SUBVOL_INO	256
+#define BTRFS_SETTLE_STALL_SEC	60
 
 static int btrfs_fail(struct rerr *e, enum btrfs_util_error be, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -461,13 +463,15 @@ static int btrfs_be_remove(const struct volume *v, const struct snapshot *s, str
 	if (nfd < 0)
 		return rerr_set(e, errno, "%s: cannot open '%s/%s'", v->name, v->snapshot_dir,
 				s->name);
-	/* First make it visibly incomplete, so a crash from here on cannot leave a fake. */
+	/*
+	 * First make it visibly incomplete, so a crash from here on cannot leave a
+	 * fake. No fsync is needed: btrfs commits metadata operations in transaction
+	 * order, so the subvolume deletion below never becomes durable before this
+	 * unlink does (and 1,000 fsyncs would dominate a large prune).
+	 */
 	if (unlinkat(nfd, META_FILE, 0) < 0 && errno != ENOENT)
 		return rerr_set(e, errno, "%s: cannot remove '%s/%s/%s'", v->name, v->snapshot_dir,
 				s->name, META_FILE);
-	if (fsync(nfd) < 0)
-		return rerr_set(e, errno, "%s: cannot sync '%s/%s'", v->name, v->snapshot_dir,
-				s->name);
 	(void) unlinkat(nfd, "." META_FILE ".tmp", 0);
 	if (fstatat(nfd, SNAPSHOT_SUBVOL, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISDIR(st.st_mode) || st.st_ino != BTRFS_SUBVOL_INO)
@@ -502,6 +506,60 @@ static int btrfs_be_update(const struct volume *v, const struct snapshot *s, str
 	return btrfs_write_info(v, nfd, s, e);
 }
 
+/*
+ * Deleted subvolumes are freed later by the btrfs cleaner, which starts at a
+ * transaction commit. Deleting hundreds at once queues all that work and can
+ * stall the machine; so wait, committing to wake the cleaner and polling its
+ * queue briefly, until fewer than @max_pending are left.
+ */
+static int btrfs_be_settle(const struct volume *v, unsigned max_pending, struct rerr *e)
+{
+	_cleanup_close_ int fd = -1;
+	struct timespec poll = { .tv_nsec = 5 * 1000 * 1000 };
+	enum btrfs_util_error be;
+	bool committed = false;
+
+	fd = open(v->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return rerr_set(e, errno, "%s: cannot open '%s'", v->name, v->path);
+	size_t last = SIZE_MAX;
+	struct timespec progress = { 0 }, now;
+
+	for (;;) {
+		_cleanup_free_ uint64_t *ids = NULL;
+		size_t n = 0;
+
+		be = btrfs_util_deleted_subvolumes_fd(fd, &ids, &n);
+		if (be != BTRFS_UTIL_OK)
+			return btrfs_fail(e, be, "%s: cannot list deleted subvolumes", v->name);
+		if (n < max_pending)
+			return (int)n;
+		/*
+		 * A deleted snapshot that something still holds open stays queued until
+		 * it is closed: pace while the cleaner makes progress, not forever.
+		 */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (n < last) {
+			last = n;
+			progress = now;
+		} else if (now.tv_sec - progress.tv_sec > BTRFS_SETTLE_STALL_SEC) {
+			DBG(BTRFS, "%s: the cleaner made no progress for %ds, not pacing", v->name,
+			    BTRFS_SETTLE_STALL_SEC);
+			return (int)n;
+		}
+		if (!committed) {
+			be = btrfs_util_sync_fd(fd);
+			if (be != BTRFS_UTIL_OK)
+				return btrfs_fail(e, be, "%s: cannot commit '%s'", v->name, v->path);
+			committed = true;
+		}
+		DBG(BTRFS, "%s: %zu deleted subvolumes await the cleaner", v->name, n);
+		(void) nanosleep(&poll, NULL);
+		if (poll.tv_nsec < 100 * 1000 * 1000)
+			poll.tv_nsec *= 2;
+	}
+}
+
 static int btrfs_be_space(const struct volume *v, struct fs_space *ret, struct rerr *e)
 {
 	struct statvfs sv;
@@ -521,5 +579,6 @@ const struct backend backend_btrfs = {
 	.create = btrfs_be_create,
 	.remove = btrfs_be_remove,
 	.update = btrfs_be_update,
+	.settle = btrfs_be_settle,
 	.space = btrfs_be_space,
 };

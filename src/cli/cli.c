@@ -20,6 +20,7 @@
 #include "debug.h"
 #include "lock.h"
 #include "meta.h"
+#include "rotate.h"
 #include "stamp.h"
 #include "util.h"
 #include "version.h"
@@ -139,6 +140,8 @@ static void help(void)
 	       "  snapshot [--kind K] [--description TEXT] [--pin] [--pre NAME] VOLUME|GROUP...\n"
 	       "                       take a snapshot now (K: manual, timeline, pre, post, boot)\n"
 	       "  list [VOLUME...]     every snapshot, oldest first\n"
+	       "  prune [VOLUME...]    apply retention; print each decision and its reason\n"
+	       "  run [VOLUME...]      the timer job: a timeline snapshot if due, then prune\n"
 	       "  delete [--force] VOLUME SNAPSHOT...\n"
 	       "                       delete snapshots (--force: pinned ones too)\n"
 	       "  pin VOLUME SNAPSHOT  never prune this snapshot\n"
@@ -654,9 +657,280 @@ static int verb_config_check(struct config *cfg, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* --- prune and run ------------------------------------------------------ */
+
+static void print_decisions(const struct volume_report *r, bool all)
+{
+	size_t w = 0;
+
+	if (!r->plan)
+		return;
+	for (size_t i = 0; i < r->snaps.n; i++)
+		if (strlen(r->snaps.items[i].name) > w)
+			w = strlen(r->snaps.items[i].name);
+	for (size_t i = 0; i < r->snaps.n; i++) {
+		const struct decision *d = &r->plan->d[i];
+
+		if (d->keep && !all)
+			continue;
+		printf("%s  %-6s  %-*s", r->volume->name,
+		       d->keep ? "keep" : arg_dry_run ? "DELETE" : "delete", (int)w,
+		       r->snaps.items[i].name);
+		for (unsigned k = 0; k < d->n_reasons; k++)
+			printf("%s%s", k ? ", " : "  ", d->reasons[k]);
+		putchar('\n');
+	}
+}
+
+static void print_report(const struct volume_report *r, bool run)
+{
+	size_t kept = 0;
+
+	if (arg_verbosity < 0)
+		return;
+	for (size_t i = 0; i < r->n_repaired; i++)
+		printf("%s: %s incomplete %s (left by an interrupted run)\n", r->volume->name,
+		       arg_dry_run ? "would remove" : "removed", r->repaired[i]);
+	if (run) {
+		if (r->created)
+			printf("%s: %s %s\n", r->volume->name,
+			       arg_dry_run ? "would take" : "took", r->created);
+		else if (!r->due)
+			printf("%s: no timeline snapshot due\n", r->volume->name);
+	}
+	/* prune shows every decision; run only the deletions unless -v. */
+	print_decisions(r, !run || arg_verbosity > 0);
+	if (r->plan) {
+		for (size_t i = 0; i < r->snaps.n; i++)
+			kept += r->plan->d[i].keep;
+		printf("%s: kept %zu, %s %zu\n", r->volume->name, kept,
+		       arg_dry_run ? "would delete" : "deleted",
+		       arg_dry_run ? r->snaps.n - kept : r->n_deleted);
+	}
+}
+
+static struct json_object *report_json(const struct volume_report *r, bool run)
+{
+	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+	struct json_object *dec = json_object_new_array(), *rep = json_object_new_array(),
+			   *errs = json_object_new_array();
+
+	if (!o || meta_add(o, "volume", json_object_new_string(r->volume->name)) < 0 ||
+	    meta_add(o, "decisions", dec) < 0 || meta_add(o, "repaired", rep) < 0 ||
+	    meta_add(o, "errors", errs) < 0)
+		return NULL;
+	if (run && (meta_add(o, "due", json_object_new_boolean(r->due)) < 0 ||
+		    meta_add(o, "snapshot", r->created ? json_object_new_string(r->created)
+						       : NULL) < 0))
+		return NULL;
+	for (size_t i = 0; i < r->n_repaired; i++)
+		if (json_object_array_add(rep, json_object_new_string(r->repaired[i])) < 0)
+			return NULL;
+	for (size_t i = 0; i < r->n_errors; i++)
+		if (json_object_array_add(errs, json_object_new_string(r->errors[i])) < 0)
+			return NULL;
+	for (size_t i = 0; r->plan && i < r->snaps.n; i++) {
+		const struct decision *d = &r->plan->d[i];
+		struct json_object *x = json_object_new_object(), *reasons = json_object_new_array();
+
+		if (!x || !reasons || meta_add(x, "name",
+					       json_object_new_string(r->snaps.items[i].name)) < 0 ||
+		    meta_add(x, "action", json_object_new_string(d->keep ? "keep" : "delete")) < 0 ||
+		    meta_add(x, "reasons", reasons) < 0 || json_object_array_add(dec, x) < 0) {
+			json_object_put(x);
+			return NULL;
+		}
+		reasons = NULL;
+		for (unsigned k = 0; k < d->n_reasons; k++)
+			if (json_object_array_add(json_object_object_get(x, "reasons"),
+						  json_object_new_string(d->reasons[k])) < 0)
+				return NULL;
+	}
+	return TAKE_PTR(o);
+}
+
+/* Locks every volume of @vols in name order (no deadlock between waiting runs). */
+static int lock_sorted(const struct config *cfg, struct volume **vols, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (strcmp(vols[j]->name, vols[i]->name) < 0) {
+				struct volume *t = vols[i];
+
+				vols[i] = vols[j];
+				vols[j] = t;
+			}
+	if (arg_dry_run)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct rerr e = { 0 };
+		int r = volume_lock(cfg, vols[i], &e);
+
+		if (r < 0)
+			return report(r, &e);
+	}
+	return 0;
+}
+
+static int verb_prune(struct config *cfg, int argc, char **argv)
+{
+	_cleanup_free_ struct volume **vols = NULL;
+	_cleanup_(json_object_putp) struct json_object *out = NULL;
+	struct json_object *arr;
+	size_t n;
+	int r, ret = EXIT_OK;
+
+	if (select_volumes(cfg, argc, argv, true, &vols, &n) < 0)
+		return EXIT_USAGE;
+	if (probe_volumes(cfg, vols, n) < 0)
+		return EXIT_USAGE;
+	r = lock_sorted(cfg, vols, n);
+	if (r > 0)
+		return r;
+	out = json_object_new_object();
+	arr = json_object_new_array();
+	if (!out || !arr || meta_add(out, "format", json_object_new_int(1)) < 0 ||
+	    meta_add(out, "volumes", arr) < 0)
+		return report(-ENOMEM, &(struct rerr){ 0 });
+	for (size_t i = 0; i < n; i++) {
+		struct volume_report rep = { 0 };
+
+		if (rotate_prune(cfg, vols[i], arg_now, arg_dry_run, &rep) < 0)
+			ret = EXIT_FAILED;
+		for (size_t k = 0; k < rep.n_errors; k++)
+			log_error("%s", rep.errors[k]);
+		if (arg_json) {
+			struct json_object *o = report_json(&rep, false);
+
+			if (!o || json_object_array_add(arr, o) < 0) {
+				json_object_put(o);
+				volume_report_done(&rep);
+				return report(-ENOMEM, &(struct rerr){ 0 });
+			}
+		} else {
+			print_report(&rep, false);
+		}
+		volume_report_done(&rep);
+	}
+	if (arg_json && print_json(out) < 0)
+		return report(-ENOMEM, &(struct rerr){ 0 });
+	return ret;
+}
+
+/*
+ * run: each volume, or each group as a whole, independently; one failing does
+ * not stop the others. Volumes that do not probe (not mounted, say) fail alone.
+ */
+static int verb_run(struct config *cfg, int argc, char **argv)
+{
+	_cleanup_free_ struct volume **vols = NULL;
+	_cleanup_free_ bool *done = NULL;
+	_cleanup_(json_object_putp) struct json_object *out = NULL;
+	struct json_object *arr;
+	size_t n, n_failed = 0;
+	char failed[256] = "";
+	int ret = EXIT_OK;
+
+	if (select_volumes(cfg, argc, argv, true, &vols, &n) < 0)
+		return EXIT_USAGE;
+	done = calloc(n + 1, sizeof(*done));
+	out = json_object_new_object();
+	arr = json_object_new_array();
+	if (!done || !out || !arr || meta_add(out, "format", json_object_new_int(1)) < 0 ||
+	    meta_add(out, "volumes", arr) < 0)
+		return report(-ENOMEM, &(struct rerr){ 0 });
+	for (size_t i = 0; i < n; i++) {
+		struct volume *unit[64];
+		struct volume_report reps[64];
+		const struct group *g;
+		size_t m = 0;
+		bool ok = true;
+		int r;
+
+		if (done[i])
+			continue;
+		g = vols[i]->group ? config_group(cfg, vols[i]->group) : NULL;
+		if (g) {
+			for (size_t k = 0; k < g->n_volumes && m < ARRAY_SIZE(unit); k++)
+				unit[m++] = config_volume(cfg, g->volumes[k]);
+		} else {
+			unit[m++] = vols[i];
+		}
+		for (size_t k = 0; k < n; k++)
+			for (size_t u = 0; u < m; u++)
+				if (vols[k] == unit[u])
+					done[k] = true;
+		memset(reps, 0, sizeof(reps));
+		for (size_t u = 0; u < m; u++)
+			if (probe_volume(cfg, unit[u]) < 0)
+				ok = false;
+		if (ok) {
+			r = lock_sorted(cfg, unit, m);
+			if (r > 0) {
+				ret = ret == EXIT_OK || r == EXIT_LOCKED ? r : ret;
+				ok = false;
+			}
+		}
+		if (ok && rotate_run(cfg, unit, m, arg_now, arg_dry_run, reps) < 0)
+			ok = false;
+		for (size_t u = 0; u < m; u++) {
+			struct rerr e = { 0 };
+
+			reps[u].volume = unit[u];
+			for (size_t k = 0; k < reps[u].n_errors; k++)
+				log_error("%s", reps[u].errors[k]);
+			if (!ok && reps[u].n_errors == 0 && !arg_dry_run) {
+				/* It never got as far as the engine: still record that it failed. */
+				char *msg = strdup("the volume could not be probed or locked");
+
+				reps[u].errors = calloc(1, sizeof(char *));
+				if (reps[u].errors && msg) {
+					reps[u].errors[0] = msg;
+					reps[u].n_errors = 1;
+				} else {
+					free(msg);
+				}
+			}
+			if (!arg_dry_run && rotate_save_state(cfg, &reps[u], arg_now, &e) < 0) {
+				report(-e.code, &e);
+				ok = false;
+			}
+			if (arg_json) {
+				struct json_object *o = report_json(&reps[u], true);
+
+				if (!o || json_object_array_add(arr, o) < 0)
+					json_object_put(o);
+			} else {
+				print_report(&reps[u], true);
+			}
+			if (reps[u].n_errors) {
+				size_t len = strlen(failed);
+
+				snprintf(failed + len, sizeof(failed) - len, "%s%s", n_failed ? " " : "",
+					 unit[u]->name);
+				n_failed++;
+			}
+			volume_report_done(&reps[u]);
+		}
+		/* Locks are per unit: release them before the next one. */
+		while (n_held_locks > 0)
+			close(held_locks[--n_held_locks]);
+		if (!ok && ret == EXIT_OK)
+			ret = EXIT_FAILED;
+	}
+	if (n_failed)
+		log_error("run failed for %zu volume%s: %s", n_failed, n_failed == 1 ? "" : "s",
+			  failed);
+	if (arg_json && print_json(out) < 0)
+		return report(-ENOMEM, &(struct rerr){ 0 });
+	return ret;
+}
+
 static const struct verb verbs[] = {
 	{ "snapshot", 1, -1, OPT_KIND | OPT_DESCRIPTION | OPT_PIN | OPT_PRE, true, verb_snapshot },
 	{ "list", 0, -1, 0, true, verb_list },
+	{ "prune", 0, -1, 0, true, verb_prune },
+	{ "run", 0, -1, 0, true, verb_run },
 	{ "delete", 2, -1, OPT_FORCE, true, verb_delete },
 	{ "pin", 2, 2, 0, true, verb_pin },
 	{ "unpin", 2, 2, 0, true, verb_unpin },

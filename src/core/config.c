@@ -25,6 +25,7 @@
 #include "util.h"
 
 #define CONFIG_MAX_SIZE		(1024 * 1024)
+/* inih's line buffer holds INI_MAX_LINE bytes with the NUL: 199 characters and the newline. */
 #define CONFIG_LINE_MAX		(INI_MAX_LINE - 1)
 
 enum section_type {
@@ -45,6 +46,8 @@ struct parse_ctx {
 	void *cur;			/* the struct of the current section */
 	unsigned global_line;
 	unsigned seen_line[32];		/* line each key of the current section was set on */
+	bool have_key;			/* a key was set in this section: continuations may follow */
+	unsigned err_line;		/* line of ctx->err */
 	char *retain_acc;		/* a retain value so far, with its continuation lines */
 	struct rerr *e;
 	int err;
@@ -103,6 +106,7 @@ static int ctx_fail(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	ctx->err_line = line;
 	if (line)
 		rerr_set(ctx->e, EINVAL, "%s:%u: %s", ctx->path, line, msg);
 	else
@@ -604,10 +608,13 @@ static int handle_group(struct parse_ctx *ctx, struct group *g, const char *key,
 			const char *value)
 {
 	if (streq(key, "freeze")) {
+		g->freeze_line = ctx->line;
 		if (parse_bool(value, &g->freeze) < 0)
 			return ctx_fail(ctx, ctx->line, "freeze = '%s': expected yes or no", value);
 		return 0;
 	}
+	if (!ctx->continuation)
+		g->volumes_line = ctx->line;
 	return strv_split_append(&g->volumes, &g->n_volumes, value);
 }
 
@@ -707,6 +714,7 @@ static int config_ini_handler(void *user, const char *section, const char *name,
 		ctx_fail(ctx, ctx->line, "'%s' has no value", name);
 		return 0;
 	}
+	ctx->have_key = true;
 	DBG(CONFIG, "%s:%u: %s = '%s'", ctx->path, ctx->line, name, value);
 	switch (ctx->section) {
 	case SECTION_GLOBAL:
@@ -766,6 +774,9 @@ static int start_section(struct parse_ctx *ctx, const char *line)
 	memcpy(inner, line + 1, len);
 	inner[len] = '\0';
 	memset(ctx->seen_line, 0, sizeof(ctx->seen_line));
+	ctx->have_key = false;
+	free(ctx->retain_acc);
+	ctx->retain_acc = NULL;
 	n = sscanf(inner, "%15s %127s %1s", type, name, extra);
 	if (n == 1 && streq(type, "global")) {
 		if (ctx->global_line)
@@ -856,18 +867,30 @@ static char *config_ini_reader(char *buf, int size, void *stream)
 	ctx->line++;
 	if (len > 0 && ctx->text[len - 1] == '\r')
 		len--;
-	if (len > CONFIG_LINE_MAX || (int)len >= size - 1) {
+	if (len > CONFIG_LINE_MAX || (int)len > size - 1) {
 		ctx_fail(ctx, ctx->line, "line is longer than %d characters", CONFIG_LINE_MAX);
 		return NULL;
 	}
 	memcpy(buf, ctx->text, len);
-	buf[len] = '\n';
-	buf[len + 1] = '\0';
+	buf[len] = '\0';
 	ctx->text = nl ? nl + 1 : ctx->text + strlen(ctx->text);
 
 	for (p = buf; *p == ' ' || *p == '\t'; p++)
 		;
-	ctx->continuation = p > buf && *p != '\n' && *p != '#' && *p != ';';
+	ctx->continuation = p > buf && *p != '\0' && *p != '#' && *p != ';';
+	if (ctx->continuation && !ctx->have_key) {
+		ctx_fail(ctx, ctx->line, "keys start at column 1 (an indented line continues a value)");
+		return NULL;
+	}
+	/* inih would drop "; text" silently and keep "# text": both are mistakes here. */
+	if (*p != '#' && *p != ';')
+		for (const char *c = p + 1; *c; c++)
+			if ((*c == '#' || *c == ';') && (c[-1] == ' ' || c[-1] == '\t')) {
+				ctx_fail(ctx, ctx->line,
+					 "comments must be whole lines: '%c' after a value is not a comment",
+					 *c);
+				return NULL;
+			}
 	if (*p == '[') {
 		char line[CONFIG_LINE_MAX + 2];
 		size_t l = strlen(p);
@@ -1038,15 +1061,20 @@ static int config_validate(struct parse_ctx *ctx)
 		for (size_t m = 0; m < g->n_volumes; m++) {
 			struct volume *v = config_volume(c, g->volumes[m]);
 
+			for (size_t k = 0; k < m; k++)
+				if (streq(g->volumes[k], g->volumes[m]))
+					return ctx_fail(ctx, g->volumes_line,
+							"volumes: '%s' is named twice", g->volumes[m]);
 			if (!v)
-				return ctx_fail(ctx, g->line, "group '%s': no [volume %s] section",
-						g->name, g->volumes[m]);
+				return ctx_fail(ctx, g->volumes_line,
+						"volumes: no [volume %s] section (group '%s')",
+						g->volumes[m], g->name);
 			if (v->group)
-				return ctx_fail(ctx, g->line,
-						"group '%s': volume '%s' is in group '%s' already",
-						g->name, v->name, v->group);
+				return ctx_fail(ctx, g->volumes_line,
+						"volumes: volume '%s' is in group '%s' already",
+						v->name, v->group);
 			if (g->freeze && v->backend == BACKEND_BTRFS)
-				return ctx_fail(ctx, g->line,
+				return ctx_fail(ctx, g->freeze_line,
 						"group '%s': freeze = yes with btrfs volume '%s' (a btrfs snapshot of a frozen filesystem hangs in the kernel)",
 						g->name, v->name);
 			v->group = g->name;
@@ -1059,8 +1087,8 @@ static int config_validate(struct parse_ctx *ctx)
 	return 0;
 }
 
-static int config_parse_text(const char *path, const char *text, struct config **ret,
-			     struct rerr *e)
+static int config_parse_text(const char *path, const char *text, size_t len,
+			     struct config **ret, struct rerr *e)
 {
 	struct config *c = calloc(1, sizeof(*c));
 	_cleanup_(config_freep) struct config *owner = c;
@@ -1077,11 +1105,18 @@ static int config_parse_text(const char *path, const char *text, struct config *
 	c->lock_dir = strdup("/run/snaprotate");
 	if (!c->path || !c->state_dir || !c->lock_dir)
 		return -ENOMEM;
-	if (memchr(text, '\0', strlen(text)) != NULL)
-		return rerr_set(e, EINVAL, "%s: not a text file", path);
+	if (memchr(text, '\0', len) != NULL)
+		return rerr_set(e, EINVAL, "%s: not a text file (it holds a NUL byte)", path);
+	if (startswith(text, "\xef\xbb\xbf"))
+		ctx.text = text + 3;
 
 	line = ini_parse_stream(config_ini_reader, &ctx, config_ini_handler, &ctx);
 	free(ctx.retain_acc);
+	/* inih reads on after a bad line: an earlier syntax error is the first error. */
+	if (line > 0 && ctx.err && (unsigned)line < ctx.err_line) {
+		rerr_clear(e);
+		ctx.err = 0;
+	}
 	if (ctx.err)
 		return ctx.err;
 	if (line > 0)
@@ -1099,7 +1134,7 @@ static int config_parse_text(const char *path, const char *text, struct config *
 int config_parse_string(const char *path, const char *text, struct config **ret,
 			struct rerr *e)
 {
-	return config_parse_text(path, text, ret, e);
+	return config_parse_text(path, text, strlen(text), ret, e);
 }
 
 int config_load(const char *path, bool check_owner, struct config **ret, struct rerr *e)
@@ -1107,6 +1142,7 @@ int config_load(const char *path, bool check_owner, struct config **ret, struct 
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *text = NULL;
 	struct stat st;
+	size_t len;
 	int r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -1123,10 +1159,10 @@ int config_load(const char *path, bool check_owner, struct config **ret, struct 
 				path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	if (st.st_size > CONFIG_MAX_SIZE)
 		return rerr_set(e, EFBIG, "%s: larger than %d bytes", path, CONFIG_MAX_SIZE);
-	r = read_all_fd(fd, CONFIG_MAX_SIZE, &text, NULL);
+	r = read_all_fd(fd, CONFIG_MAX_SIZE, &text, &len);
 	if (r < 0)
 		return rerr_set(e, r, "%s: cannot read", path);
-	return config_parse_text(path, text, ret, e);
+	return config_parse_text(path, text, len, ret, e);
 }
 
 static void fmt_policy(FILE *f, const struct policy *p, bool full)

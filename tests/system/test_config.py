@@ -13,7 +13,7 @@ EXPECTED = ROOT / "tests" / "expected"
 
 @pytest.mark.parametrize("extra, line, message", [
     ("retian = daily=7\n", 9, "unknown key 'retian'"),
-    ("retain = daily=7 # a week\n", 9, "'#' is not GRANULARITY=N"),
+    ("retain = daily=7 # a week\n", 9, "comments must be whole lines"),
     ("interval = 1 hour\n", 9, "interval = '1 hour'"),
     ("backend = lvm\n", 9, "duplicate key 'backend' (first set on line 6)"),
     ("\n[volume data]\nbackend = btrfs\n", 10, "duplicate section [volume data]"),

@@ -24,7 +24,6 @@
 #include "retention.h"
 #include "util.h"
 
-DEFINE_CLEANUP_FUNC(struct plan *, plan_free)
 
 #define DAY	(24 * 3600)
 

@@ -31,7 +31,6 @@
 #include "retention.h"
 #include "util.h"
 
-DEFINE_CLEANUP_FUNC(struct plan *, plan_free)
 
 /* Local "2026-03-29 23:00", or UTC with a trailing 'Z'. */
 static time_t T(const char *s)

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The rotation engine. Order of every prune and run:
+ *   1. repair: remove the incomplete entries an interrupted run left behind;
+ *   2. (run) take a timeline snapshot if one is due and space permits;
+ *   3. plan retention over the complete and foreign snapshots;
+ *   4. refuse the whole plan if it deletes more than max_delete;
+ *   5. delete, paced by delete_batch.
+ * A failure on one snapshot is recorded and the rest go on; nothing here
+ * prints, and nothing deletes a snapshot that retention did not mark.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "debug.h"
+#include "meta.h"
+#include "rotate.h"
+#include "stamp.h"
+#include "util.h"
+
+/* Takes @msg (or drops it when out of memory: the exit code still says failure). */
+static void report_push(struct volume_report *r, char *msg)
+{
+	char **n;
+
+	if (!msg)
+		return;
+	n = realloc(r->errors, (r->n_errors + 1) * sizeof(*n));
+	if (!n) {
+		free(msg);
+		return;
+	}
+	r->errors = n;
+	r->errors[r->n_errors++] = msg;
+}
+
+static void report_error(struct volume_report *r, int err, const struct rerr *e)
+{
+	int code = e && e->code ? e->code : abs(err);
+	char *msg;
+
+	if (asprintf(&msg, "%s: %s", e && e->msg[0] ? e->msg : r->volume->name,
+		     strerror(code)) < 0)
+		msg = NULL;
+	report_push(r, msg);
+}
+
+static void report_errorf(struct volume_report *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* A message that is whole already: no strerror() after it. */
+static void report_errorf(struct volume_report *r, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	report_push(r, msg);
+}
+
+static int report_add_repaired(struct volume_report *r, const char *name)
+{
+	char **n = realloc(r->repaired, (r->n_repaired + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	r->repaired = n;
+	r->repaired[r->n_repaired] = strdup(name);
+	if (!r->repaired[r->n_repaired])
+		return -ENOMEM;
+	r->n_repaired++;
+	return 0;
+}
+
+void volume_report_done(struct volume_report *r)
+{
+	for (size_t i = 0; i < r->n_repaired; i++)
+		free(r->repaired[i]);
+	free(r->repaired);
+	for (size_t i = 0; i < r->n_errors; i++)
+		free(r->errors[i]);
+	free(r->errors);
+	snapshot_list_clear(&r->snaps);
+	plan_free(r->plan);
+	free(r->created);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * Lists @v, removes the incomplete entries, and keeps the rest (complete and
+ * foreign) in @r->snaps. An entry that cannot be removed is reported and left
+ * out of retention, so it is never counted or deleted twice.
+ */
+static int rotate_repair(const struct volume *v, bool dry_run, struct volume_report *r)
+{
+	const struct backend *be = backend_find(v->backend);
+	struct snapshot_list all = { 0 };
+	struct rerr e = { 0 };
+	int ret = 0;
+
+	ret = be->list(v, &all, &e);
+	if (ret < 0) {
+		report_error(r, ret, &e);
+		return ret;
+	}
+	for (size_t i = 0; i < all.n; i++) {
+		struct snapshot *s = &all.items[i];
+
+		if (!s->complete && !s->foreign) {
+			int k = 0;
+
+			rerr_clear(&e);
+			if (!dry_run)
+				k = be->remove(v, s, &e);
+			if (k < 0) {
+				report_error(r, k, &e);
+				ret = -EIO;
+			} else if (report_add_repaired(r, s->name) < 0) {
+				ret = -ENOMEM;
+			}
+			continue;
+		}
+		if (snapshot_list_append(&r->snaps, s) < 0) {
+			ret = -ENOMEM;
+			break;
+		}
+	}
+	snapshot_list_clear(&all);
+	if (ret == -ENOMEM)
+		report_error(r, ret, NULL);
+	return ret;
+}
+
+static int rotate_apply(const struct volume *v, time_t now, bool dry_run,
+			struct volume_report *r)
+{
+	const struct backend *be = backend_find(v->backend);
+	struct policy policy = v->policy;
+	size_t n_delete = 0;
+	long budget = -1;
+	int ret = 0, k;
+
+	policy.keep_target_base = true;
+	k = retention_plan(r->snaps.items, r->snaps.n, &policy, now, &r->plan);
+	if (k < 0) {
+		report_error(r, k, NULL);
+		return k;
+	}
+	for (size_t i = 0; i < r->snaps.n; i++)
+		if (!r->plan->d[i].keep)
+			n_delete++;
+	if (v->max_delete >= 0 && n_delete > (size_t)v->max_delete) {
+		report_errorf(r, "%s: retention would delete %zu snapshots, more than max_delete = %ld; deleted none",
+			      v->name, n_delete, v->max_delete);
+		return -EIO;
+	}
+	if (dry_run)
+		return 0;
+	for (size_t i = 0; i < r->snaps.n; i++) {
+		struct rerr e = { 0 };
+
+		if (r->plan->d[i].keep)
+			continue;
+		/* Never more than delete_batch deleted snapshots waiting for the cleaner. */
+		if (v->delete_batch > 0 && be->settle && budget <= 0) {
+			k = be->settle(v, v->delete_batch, &e);
+			if (k < 0) {
+				report_error(r, k, &e);
+				rerr_clear(&e);
+				budget = 1;
+			} else {
+				budget = (long)v->delete_batch - k;
+				if (budget <= 0)
+					budget = 1;
+			}
+		}
+		k = be->remove(v, &r->snaps.items[i], &e);
+		if (k < 0) {
+			report_error(r, k, &e);
+			ret = -EIO;
+			continue;
+		}
+		budget--;
+		r->n_deleted++;
+		DBG(RETENTION, "deleted '%s'", r->snaps.items[i].name);
+	}
+	return ret;
+}
+
+int rotate_prune(const struct config *cfg, const struct volume *v, time_t now, bool dry_run,
+		 struct volume_report *r)
+{
+	int k, ret;
+
+	(void) cfg;
+	r->volume = v;
+	ret = rotate_repair(v, dry_run, r);
+	if (ret < 0 && r->snaps.n == 0 && r->n_errors && !r->n_repaired)
+		return -EIO;
+	k = rotate_apply(v, now, dry_run, r);
+	return ret < 0 || k < 0 ? -EIO : 0;
+}
+
+int rotate_free_space_ok(const struct volume *v, char *why, size_t why_len, struct rerr *e)
+{
+	const struct backend *be = backend_find(v->backend);
+	struct fs_space sp;
+	int r;
+
+	if (v->min_free.unit == MIN_FREE_NONE)
+		return 1;
+	r = be->space(v, &sp, e);
+	if (r < 0)
+		return r;
+	if (v->min_free.unit == MIN_FREE_PERCENT) {
+		/* avail/size < value/100, in integers */
+		if (sp.size > 0 && sp.avail * 100 < v->min_free.value * sp.size) {
+			snprintf(why, why_len, "%" PRIu64 "%% free, min_free is %" PRIu64 "%%",
+				 sp.avail * 100 / sp.size, v->min_free.value);
+			return 0;
+		}
+	} else if (sp.avail < v->min_free.value) {
+		snprintf(why, why_len, "%" PRIu64 " MiB free, min_free is %" PRIu64 " MiB",
+			 sp.avail >> 20, v->min_free.value >> 20);
+		return 0;
+	}
+	return 1;
+}
+
+/* The newest timeline snapshot not after @now (a clock that went back must not make one due per firing). */
+static bool rotate_last_timeline(const struct snapshot_list *l, time_t now, time_t *ret)
+{
+	for (size_t i = l->n; i > 0; i--) {
+		const struct snapshot *s = &l->items[i - 1];
+
+		if (!s->foreign && s->complete && s->kind == SNAP_TIMELINE && s->created <= now) {
+			*ret = s->created;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Adds what a dry run would have created, so that its plan shows the real outcome. */
+static int rotate_add_planned(const struct volume *v, time_t now, struct volume_report *r)
+{
+	char name[SNAP_NAME_MAX + 1];
+	struct snapshot s = { .created = now, .seq = 1, .kind = SNAP_TIMELINE, .complete = true };
+
+	if (snap_name_format(v->name, now, 1, name, sizeof(name)) < 0)
+		return -EINVAL;
+	s.name = strdup(name);
+	s.description = strdup("");
+	r->created = strdup(name);
+	if (!s.name || !s.description || !r->created || snapshot_list_append(&r->snaps, &s) < 0) {
+		snapshot_done(&s);
+		return -ENOMEM;
+	}
+	snapshot_list_sort(&r->snaps);
+	return 0;
+}
+
+int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, time_t now,
+	       bool dry_run, struct volume_report *reports)
+{
+	bool due = false, space_ok = true, failed = false;
+	int k;
+
+	(void) cfg;
+	for (size_t i = 0; i < n; i++) {
+		struct volume_report *r = &reports[i];
+		time_t last = 0;
+		bool have;
+
+		r->volume = vols[i];
+		if (rotate_repair(vols[i], dry_run, r) < 0)
+			failed = true;
+		have = rotate_last_timeline(&r->snaps, now, &last);
+		r->due = due_timeline(&vols[i]->policy, vols[i]->interval, have, last, now);
+		due |= r->due;
+	}
+	/* A group is snapshotted as a whole or not at all. */
+	if (due)
+		for (size_t i = 0; i < n; i++) {
+			struct rerr e = { 0 };
+			char why[128] = "";
+
+			reports[i].due = true;
+			k = rotate_free_space_ok(vols[i], why, sizeof(why), &e);
+			if (k < 0) {
+				report_error(&reports[i], k, &e);
+				space_ok = false;
+			} else if (k == 0) {
+				report_errorf(&reports[i], "%s: not enough free space for a snapshot (%s)",
+					      vols[i]->name, why);
+				space_ok = false;
+			}
+		}
+	if (due && space_ok)
+		for (size_t i = 0; i < n; i++) {
+			const struct backend *be = backend_find(vols[i]->backend);
+			struct snapshot s = { .created = now, .kind = SNAP_TIMELINE };
+			struct rerr e = { 0 };
+
+			if (dry_run) {
+				if (rotate_add_planned(vols[i], now, &reports[i]) < 0)
+					failed = true;
+				continue;
+			}
+			s.description = strdup("");
+			k = s.description ? be->create(vols[i], &s, &e) : -ENOMEM;
+			if (k < 0) {
+				report_error(&reports[i], k, &e);
+				snapshot_done(&s);
+				failed = true;
+				continue;
+			}
+			reports[i].created = strdup(s.name);
+			if (snapshot_list_append(&reports[i].snaps, &s) < 0) {
+				snapshot_done(&s);
+				failed = true;
+				continue;
+			}
+		}
+	else if (due)
+		failed = true;
+	for (size_t i = 0; i < n; i++)
+		if (rotate_apply(vols[i], now, dry_run, &reports[i]) < 0)
+			failed = true;
+	for (size_t i = 0; i < n; i++)
+		if (reports[i].n_errors)
+			failed = true;
+	return failed ? -EIO : 0;
+}
+
+static int rotate_mkdir_p(const char *path)
+{
+	char buf[4096];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = c;
+		if (c == '\0')
+			return 0;
+	}
+}
+
+int rotate_save_state(const struct config *cfg, const struct volume_report *r, time_t now,
+		      struct rerr *e)
+{
+	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+	_cleanup_close_ int dirfd = -1;
+	char when[ISO_TIME_LEN], file[VOLUME_NAME_MAX + 8];
+	const char *text;
+	int k;
+
+	if (!o ||
+	    meta_add(o, "format", json_object_new_int(1)) < 0 ||
+	    meta_add(o, "volume", json_object_new_string(r->volume->name)) < 0 ||
+	    meta_add(o, "time", json_object_new_string(time_format_iso(now, when))) < 0 ||
+	    meta_add(o, "success", json_object_new_boolean(r->n_errors == 0)) < 0 ||
+	    meta_add(o, "error", r->n_errors ? json_object_new_string(r->errors[0]) : NULL) < 0 ||
+	    meta_add(o, "snapshot", r->created ? json_object_new_string(r->created) : NULL) < 0 ||
+	    meta_add(o, "deleted", json_object_new_int64((int64_t)r->n_deleted)) < 0 ||
+	    meta_add(o, "bytes_sent", json_object_new_int64(0)) < 0)
+		return rerr_set(e, ENOMEM, "%s: out of memory", r->volume->name);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+	k = rotate_mkdir_p(cfg->state_dir);
+	if (k < 0)
+		return rerr_set(e, k, "%s: cannot create state_dir '%s'", r->volume->name,
+				cfg->state_dir);
+	dirfd = open(cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return rerr_set(e, errno, "%s: cannot open state_dir '%s'", r->volume->name,
+				cfg->state_dir);
+	snprintf(file, sizeof(file), "%s.json", r->volume->name);
+	k = write_file_atomic_at(dirfd, file, text, strlen(text), 0644);
+	if (k < 0)
+		return rerr_set(e, k, "%s: cannot write '%s/%s'", r->volume->name, cfg->state_dir,
+				file);
+	return 0;
+}
