@@ -354,7 +354,19 @@ static int verb_snapshot(struct config *cfg, int argc, char **argv)
 			snapshot_done(&s);
 			continue;
 		}
-		r = be->create(v, &s, &e);
+		{
+			char why[128] = "";
+
+			r = rotate_free_space_ok(v, why, sizeof(why), &e);
+			if (r == 0) {
+				log_error("%s: not enough free space for a snapshot (%s)", v->name, why);
+				ret = EXIT_FAILED;
+				snapshot_done(&s);
+				continue;
+			}
+		}
+		if (r >= 0)
+			r = be->create(v, &s, &e);
 		if (r < 0) {
 			ret = report(r, &e);
 			snapshot_done(&s);

@@ -110,7 +110,7 @@ class Env:
         return doc
 
     def snaps(self, volume="data"):
-        for v in self.list()["volumes"]:
+        for v in self.list(volume)["volumes"]:
             if v["volume"] == volume:
                 return v["snapshots"]
         raise KeyError(volume)
