@@ -48,11 +48,12 @@ show "$SNAPROTATE" -c "$conf" config-check
 
 sr() { "$SNAPROTATE" -c "$conf" "$@"; }
 
-step "A simulated week: four timeline snapshots a day, an upgrade, a pinned golden state"
+step "A simulated week: the hourly timer (run) fires 24 times a day; an upgrade; a golden state"
+# interval = 6h: only every sixth run takes a timeline snapshot; each run also prunes.
 for day in 21 22 23 24 25 26 27; do
-	for hour in 00 06 12 18; do
+	for hour in $(seq -w 0 23); do
 		echo "day $day hour $hour" >>"$work/mnt/data/journal.txt"
-		sr -q snapshot --kind timeline data --now "2026-11-${day}T${hour}:00:00Z"
+		sr -q run --now "2026-11-${day}T${hour}:07:00Z"
 	done
 	if [ "$day" = 24 ]; then
 		pre=$(sr snapshot --kind pre --description "apt upgrade: linux-image-amd64" data \
@@ -67,14 +68,20 @@ for day in 21 22 23 24 25 26 27; do
 done
 show "$SNAPROTATE" -c "$conf" list
 
+step "Why each snapshot is kept: prune explains every decision"
+show "$SNAPROTATE" -c "$conf" prune --dry-run --now 2026-11-27T23:30:00Z
+
+step "Two weeks later, with the timer off in between: what retention keeps"
+show "$SNAPROTATE" -c "$conf" run --now 2026-12-11T12:00:00Z
+
 step "Each snapshot is a read-only subvolume holding the content of its moment"
 first=$(sr list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["snapshots"][0]["name"])')
-show cat "$work/mnt/.snapshots/$first/snapshot/journal.txt"
+show tail -n 2 "$work/mnt/.snapshots/$first/snapshot/journal.txt"
 show cat "$work/mnt/.snapshots/$first/info.json"
 
 step "A pinned snapshot refuses deletion; others go"
 show "$SNAPROTATE" -c "$conf" delete data 20261125T150000Z || echo "(exit $? as expected)"
-show "$SNAPROTATE" -c "$conf" delete data 20261121T0000 20261121T0600
-show "$SNAPROTATE" -c "$conf" list --json data | head -n 20
+show "$SNAPROTATE" -c "$conf" delete data "$first"
+show "$SNAPROTATE" -c "$conf" list
 
 step "Cleaning up: unmount, detach $loop, remove $work"
