@@ -255,6 +255,29 @@ static int probe_volumes(const struct config *cfg, struct volume **vols, size_t 
 	return r;
 }
 
+/* Locks every volume of @vols in name order (no deadlock between waiting runs). */
+static int lock_sorted(const struct config *cfg, struct volume **vols, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (strcmp(vols[j]->name, vols[i]->name) < 0) {
+				struct volume *t = vols[i];
+
+				vols[i] = vols[j];
+				vols[j] = t;
+			}
+	if (arg_dry_run)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct rerr e = { 0 };
+		int r = volume_lock(cfg, vols[i], &e);
+
+		if (r < 0)
+			return report(r, &e);
+	}
+	return 0;
+}
+
 static int description_valid(const char *s)
 {
 	if (strlen(s) > DESCRIPTION_MAX)
@@ -292,23 +315,9 @@ static int verb_snapshot(struct config *cfg, int argc, char **argv)
 	if (probe_volumes(cfg, vols, n) < 0)
 		return EXIT_USAGE;
 
-	/* Sorted lock order: two runs over overlapping groups cannot deadlock with --wait. */
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = i + 1; j < n; j++)
-			if (strcmp(vols[j]->name, vols[i]->name) < 0) {
-				struct volume *t = vols[i];
-
-				vols[i] = vols[j];
-				vols[j] = t;
-			}
-	if (!arg_dry_run)
-		for (size_t i = 0; i < n; i++) {
-			struct rerr e = { 0 };
-
-			r = volume_lock(cfg, vols[i], &e);
-			if (r < 0)
-				return report(r, &e);
-		}
+	r = lock_sorted(cfg, vols, n);
+	if (r > 0)
+		return r;
 
 	out = json_object_new_object();
 	arr = json_object_new_array();
@@ -761,29 +770,6 @@ static struct json_object *report_json(const struct volume_report *r, bool run)
 	return TAKE_PTR(o);
 }
 
-/* Locks every volume of @vols in name order (no deadlock between waiting runs). */
-static int lock_sorted(const struct config *cfg, struct volume **vols, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = i + 1; j < n; j++)
-			if (strcmp(vols[j]->name, vols[i]->name) < 0) {
-				struct volume *t = vols[i];
-
-				vols[i] = vols[j];
-				vols[j] = t;
-			}
-	if (arg_dry_run)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		struct rerr e = { 0 };
-		int r = volume_lock(cfg, vols[i], &e);
-
-		if (r < 0)
-			return report(r, &e);
-	}
-	return 0;
-}
-
 static int verb_prune(struct config *cfg, int argc, char **argv)
 {
 	_cleanup_free_ struct volume **vols = NULL;
@@ -947,7 +933,7 @@ static const struct verb verbs[] = {
 	{ "pin", 2, 2, 0, true, verb_pin },
 	{ "unpin", 2, 2, 0, true, verb_unpin },
 	{ "config-check", 0, 0, 0, true, verb_config_check },
-	{ NULL },
+	{ .name = NULL },
 };
 
 /* --- argv --------------------------------------------------------------- */
@@ -974,7 +960,7 @@ static int parse_argv(int argc, char *argv[])
 		{ "force", no_argument, NULL, ARG_FORCE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
-		{ NULL },
+		{ .name = NULL },
 	};
 	const char *now = getenv("SNAPROTATE_NOW");
 	int c;
