@@ -3,11 +3,12 @@ model of SPEC 4 (model.py), over months of simulated time."""
 import json
 import os
 import random
+import subprocess
 from datetime import datetime, timezone
 
 import pytest
 
-from conftest import run
+from conftest import BINARY, run
 from model import Snap, due, expected_keep, iso, stamp
 
 TZ = "Europe/Vienna"
@@ -209,3 +210,36 @@ def test_run_repairs_and_one_failure_does_not_stop_the_others(rot, btrfs):
     assert data_state["success"] is True and data_state["snapshot"] == "data.20261127T150000Z"
     assert data_state["time"] == "2026-11-27T15:00:00Z"
     assert logs_state["success"] is False and logs_state["error"]
+
+
+def pending_deletions(mnt):
+    out = run("btrfs", "subvolume", "list", "-d", mnt).stdout
+    return len([l for l in out.splitlines() if l.strip()])
+
+
+@pytest.mark.parametrize("batch", [3, 0])
+def test_delete_batch_paces_the_cleaner(env, btrfs, batch):
+    """With delete_batch = N, never more than N deleted snapshots wait for the
+    btrfs cleaner; with 0 they pile up (which shows the probe sees them)."""
+    for d in range(1, 41):
+        (env.data / f"f{d}").write_bytes(os.urandom(64 * 1024))
+        env.ok("snapshot", "--kind", "timeline", "data", "--now", f"2026-10-{d % 28 + 1:02d}T"
+               f"{d % 24:02d}:00:00Z")
+    run("btrfs", "filesystem", "sync", btrfs.mnt)
+    env.write_config(extra_volume=f"retain = daily=1\ndelete_batch = {batch}\n")
+    p = subprocess.Popen([str(BINARY), "-c", str(env.conf), "prune", "--now",
+                          "2026-11-01T00:00:00Z"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env={**os.environ,
+                                                                 "SNAPROTATE_DEBUG": "btrfs"})
+    seen = [pending_deletions(btrfs.mnt)]
+    while p.poll() is None:
+        seen.append(pending_deletions(btrfs.mnt))
+    out, err = p.communicate()
+    seen.append(pending_deletions(btrfs.mnt))
+    assert p.returncode == 0, err
+    assert "deleted 39" in out
+    if batch:
+        assert max(seen) <= batch, seen
+        assert "await the cleaner" in err       # it did wait
+    else:
+        assert max(seen) > 3, seen
