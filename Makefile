@@ -26,6 +26,7 @@ CORE_SRCS := \
 	src/core/util.c \
 	src/core/stamp.c \
 	src/core/snapshot.c \
+	src/core/jsontext.c \
 	src/core/meta.c \
 	src/core/config.c \
 	src/core/lock.c
@@ -49,7 +50,7 @@ SRCS := $(CORE_SRCS) $(BACKEND_SRCS) $(POLICY_SRCS) $(ENGINE_SRCS) $(CLI_SRCS)
 LIB_OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
 OBJS := $(LIB_OBJS) build/cli/main.o
 
-UNIT_TESTS := test-stamp test-config test-snapshot test-retention test-year
+UNIT_TESTS := test-stamp test-config test-snapshot test-jsontext test-retention test-year
 UNIT_BINS := $(addprefix build/tests/,$(UNIT_TESTS))
 
 PYTHON ?= /usr/bin/python3

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "err.h"
+#include "jsontext.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -36,10 +37,9 @@ char *meta_format_info(const struct snapshot *s, const char *volume);
 int meta_parse_info(const char *volume, const char *name, const char *text, struct snapshot *s);
 
 /**
- * meta_snapshot_json() - The `list --json` object of one snapshot.
- * Return: a new object (caller puts it), or NULL on ENOMEM.
+ * meta_write_snapshot() - Write the `list --json` object of one snapshot (SPEC 2).
  */
-struct json_object *meta_snapshot_json(const struct snapshot *s);
+void meta_write_snapshot(struct jt_writer *w, const struct snapshot *s);
 
 /**
  * meta_add() - json_object_object_add() that owns @val on failure too.

@@ -452,31 +452,27 @@ static void print_table(const struct volume *v, const struct snapshot_list *l)
 	}
 }
 
-static struct json_object *volume_json(const struct volume *v, const struct snapshot_list *l)
+static void write_volume(struct jt_writer *w, const struct volume *v,
+			 const struct snapshot_list *l)
 {
-	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
-	struct json_object *arr = json_object_new_array_ext((int)l->n);
-
-	if (!o || !arr || meta_add(o, "volume", json_object_new_string(v->name)) < 0 ||
-	    meta_add(o, "backend", json_object_new_string(backend_find(v->backend)->name)) < 0 ||
-	    meta_add(o, "snapshots", arr) < 0)
-		return NULL;
-	for (size_t i = 0; i < l->n; i++) {
-		struct json_object *s = meta_snapshot_json(&l->items[i]);
-
-		if (!s || json_object_array_add(arr, s) < 0) {
-			json_object_put(s);
-			return NULL;
-		}
-	}
-	return TAKE_PTR(o);
+	jt_begin_object(w);
+	jt_key(w, "volume");
+	jt_string(w, v->name);
+	jt_key(w, "backend");
+	jt_string(w, backend_find(v->backend)->name);
+	jt_key(w, "snapshots");
+	jt_begin_array(w);
+	for (size_t i = 0; i < l->n; i++)
+		meta_write_snapshot(w, &l->items[i]);
+	jt_end_array(w);
+	jt_end_object(w);
 }
 
+/* Streams --json: 10,000 snapshots are written as they are formatted, not built as a tree. */
 static int verb_list(struct config *cfg, int argc, char **argv)
 {
 	_cleanup_free_ struct volume **vols = NULL;
-	_cleanup_(json_object_putp) struct json_object *out = NULL;
-	struct json_object *arr = NULL;
+	struct jt_writer w = { .f = stdout };
 	size_t n;
 	int r, ret = EXIT_OK;
 
@@ -485,11 +481,13 @@ static int verb_list(struct config *cfg, int argc, char **argv)
 		return EXIT_USAGE;
 	if (probe_volumes(cfg, vols, n) < 0)
 		return EXIT_USAGE;
-	out = json_object_new_object();
-	arr = json_object_new_array();
-	if (!out || !arr || meta_add(out, "format", json_object_new_int(1)) < 0 ||
-	    meta_add(out, "volumes", arr) < 0)
-		return report(-ENOMEM, &(struct rerr){ 0 });
+	if (arg_json) {
+		jt_begin_object(&w);
+		jt_key(&w, "format");
+		jt_int(&w, 1);
+		jt_key(&w, "volumes");
+		jt_begin_array(&w);
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct snapshot_list l = { 0 };
 		struct rerr e = { 0 };
@@ -500,13 +498,7 @@ static int verb_list(struct config *cfg, int argc, char **argv)
 			continue;
 		}
 		if (arg_json) {
-			struct json_object *o = volume_json(vols[i], &l);
-
-			if (!o || json_object_array_add(arr, o) < 0) {
-				json_object_put(o);
-				snapshot_list_clear(&l);
-				return report(-ENOMEM, &e);
-			}
+			write_volume(&w, vols[i], &l);
 		} else {
 			if (i > 0)
 				putchar('\n');
@@ -514,8 +506,10 @@ static int verb_list(struct config *cfg, int argc, char **argv)
 		}
 		snapshot_list_clear(&l);
 	}
-	if (arg_json && print_json(out) < 0)
-		return report(-ENOMEM, &(struct rerr){ 0 });
+	if (arg_json) {
+		jt_end_array(&w);
+		jt_end_object(&w);
+	}
 	return ret;
 }
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "jsontext.h"
 #include "meta.h"
 #include "stamp.h"
 #include "version.h"
@@ -76,118 +77,162 @@ char *meta_format_info(const struct snapshot *s, const char *volume)
 	}
 }
 
-/* Absent and null are the same; @ok turns false for a wrong type or a missing required key. */
-static const char *meta_get_string(struct json_object *o, const char *key, bool nullable,
-				   bool *ok)
-{
-	struct json_object *v = NULL;
+/* Which required members an info.json has shown so far. */
+enum {
+	META_HAVE_FORMAT = 1U << 0,
+	META_HAVE_VOLUME = 1U << 1,
+	META_HAVE_NAME = 1U << 2,
+	META_HAVE_CREATED = 1U << 3,
+	META_HAVE_KIND = 1U << 4,
+	META_HAVE_PINNED = 1U << 5,
+	META_HAVE_DESCRIPTION = 1U << 6,
+	META_HAVE_ALL = (1U << 7) - 1,
+};
 
-	if (!json_object_object_get_ex(o, key, &v) || !v) {
-		if (!nullable)
-			*ok = false;
-		return NULL;
+struct meta_parse {
+	const char *volume;
+	const char *name;
+	struct snapshot *s;
+	unsigned have;
+};
+
+/* A string member that may also be null (or absent). Return: 0, -EINVAL, -ENOMEM. */
+static int meta_opt_string(const struct jt_value *v, char **field)
+{
+	char *c = NULL;
+
+	if (v->type == JT_NULL) {
+		free(*field);
+		*field = NULL;
+		return 0;
 	}
-	if (!json_object_is_type(v, json_type_string)) {
-		*ok = false;
-		return NULL;
+	if (v->type != JT_STRING)
+		return -EINVAL;
+	c = strdup(v->str);
+	if (!c)
+		return -ENOMEM;
+	free(*field);
+	*field = c;
+	return 0;
+}
+
+static int meta_sent_member(void *user, const char *key, const struct jt_value *v)
+{
+	struct snapshot *s = user;
+	time_t when;
+
+	if (v->type != JT_STRING || time_parse_iso(v->str, &when) < 0 || !volume_name_valid(key))
+		return -EINVAL;
+	return snapshot_sent_set(s, key, when);
+}
+
+static int meta_member(void *user, const char *key, const struct jt_value *v)
+{
+	struct meta_parse *m = user;
+	struct snapshot *s = m->s;
+
+	if (streq(key, "format")) {
+		if (v->type != JT_NUMBER || !v->is_integer || v->integer != META_FORMAT)
+			return -EINVAL;
+		m->have |= META_HAVE_FORMAT;
+	} else if (streq(key, "volume")) {
+		if (v->type != JT_STRING || !streq(v->str, m->volume))
+			return -EINVAL;
+		m->have |= META_HAVE_VOLUME;
+	} else if (streq(key, "name")) {
+		if (v->type != JT_STRING || !streq(v->str, m->name))
+			return -EINVAL;
+		m->have |= META_HAVE_NAME;
+	} else if (streq(key, "created")) {
+		if (v->type != JT_STRING || time_parse_iso(v->str, &s->created) < 0)
+			return -EINVAL;
+		m->have |= META_HAVE_CREATED;
+	} else if (streq(key, "kind")) {
+		if (v->type != JT_STRING ||
+		    (s->kind = snap_kind_from_string(v->str)) == _SNAP_KIND_INVALID)
+			return -EINVAL;
+		m->have |= META_HAVE_KIND;
+	} else if (streq(key, "pinned")) {
+		if (v->type != JT_BOOL)
+			return -EINVAL;
+		s->pinned = v->boolean;
+		m->have |= META_HAVE_PINNED;
+	} else if (streq(key, "description")) {
+		if (v->type != JT_STRING)
+			return -EINVAL;
+		m->have |= META_HAVE_DESCRIPTION;
+		return meta_opt_string(v, &s->description);
+	} else if (streq(key, "pre")) {
+		return meta_opt_string(v, &s->pre);
+	} else if (streq(key, "uuid")) {
+		return meta_opt_string(v, &s->uuid);
+	} else if (streq(key, "parent_uuid")) {
+		return meta_opt_string(v, &s->parent_uuid);
+	} else if (streq(key, "creator")) {
+		return meta_opt_string(v, &s->creator);
+	} else if (streq(key, "sent_to")) {
+		if (v->type == JT_NULL)
+			return 0;
+		if (v->type != JT_OBJECT)
+			return -EINVAL;
+		while (s->n_sent > 0)
+			snapshot_sent_remove(s, s->sent[0].target);
+		return jt_parse_object(v->raw, v->raw_len, meta_sent_member, s);
 	}
-	return json_object_get_string(v);
+	/* Members a newer version added are ignored: the format only grows. */
+	return 0;
 }
 
 int meta_parse_info(const char *volume, const char *name, const char *text, struct snapshot *s)
 {
-	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	struct snapshot n = { 0 };
-	struct json_object *v;
-	const char *str;
-	bool ok = true;
-	int r = -EINVAL;
+	struct meta_parse m = { .volume = volume, .name = name, .s = &n };
+	int r;
 
-	o = json_tokener_parse(text);
-	if (!o || !json_object_is_type(o, json_type_object))
+	if (snap_name_parse(volume, name, NULL, &n.seq) < 0)
 		return -EINVAL;
-	if (!json_object_object_get_ex(o, "format", &v) || !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int(v) != META_FORMAT)
-		return -EINVAL;
-	str = meta_get_string(o, "volume", false, &ok);
-	if (!ok || !streq(str, volume))
-		return -EINVAL;
-	str = meta_get_string(o, "name", false, &ok);
-	if (!ok || !streq(str, name) || snap_name_parse(volume, name, NULL, &n.seq) < 0)
-		return -EINVAL;
-	str = meta_get_string(o, "created", false, &ok);
-	if (!ok || time_parse_iso(str, &n.created) < 0)
-		return -EINVAL;
-	str = meta_get_string(o, "kind", false, &ok);
-	if (!ok || (n.kind = snap_kind_from_string(str)) == _SNAP_KIND_INVALID)
-		return -EINVAL;
-	if (!json_object_object_get_ex(o, "pinned", &v) ||
-	    !json_object_is_type(v, json_type_boolean))
-		return -EINVAL;
-	n.pinned = json_object_get_boolean(v);
-
-	n.name = strdup(name);
-	str = meta_get_string(o, "description", false, &ok);
-	n.description = strdup(ok ? str : "");
-	if (!n.name || !n.description)
-		goto nomem;
-	if (!ok)
-		goto out;
-	/* Optional fields: null or absent is fine, a wrong type is not. */
-	str = meta_get_string(o, "pre", true, &ok);
-	if (str && !(n.pre = strdup(str)))
-		goto nomem;
-	str = meta_get_string(o, "uuid", true, &ok);
-	if (str && !(n.uuid = strdup(str)))
-		goto nomem;
-	str = meta_get_string(o, "parent_uuid", true, &ok);
-	if (str && !(n.parent_uuid = strdup(str)))
-		goto nomem;
-	str = meta_get_string(o, "creator", true, &ok);
-	if (str && !(n.creator = strdup(str)))
-		goto nomem;
-	if (!ok)
-		goto out;
-	if (json_object_object_get_ex(o, "sent_to", &v) && v) {
-		if (!json_object_is_type(v, json_type_object))
-			goto out;
-		json_object_object_foreach(v, key, val) {
-			time_t when;
-
-			if (!json_object_is_type(val, json_type_string) ||
-			    time_parse_iso(json_object_get_string(val), &when) < 0 ||
-			    !volume_name_valid(key))
-				goto out;
-			if (snapshot_sent_set(&n, key, when) < 0)
-				goto nomem;
-		}
+	r = jt_parse_object(text, strlen(text), meta_member, &m);
+	if (r == 0 && m.have != META_HAVE_ALL)
+		r = -EINVAL;
+	if (r == 0 && !(n.name = strdup(name)))
+		r = -ENOMEM;
+	if (r < 0) {
+		snapshot_done(&n);
+		return r;
 	}
 	n.complete = true;
 	*s = n;
 	return 0;
-nomem:
-	r = -ENOMEM;
-out:
-	snapshot_done(&n);
-	return r;
 }
 
-struct json_object *meta_snapshot_json(const struct snapshot *s)
+void meta_write_snapshot(struct jt_writer *w, const struct snapshot *s)
 {
-	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 	bool known = s->complete && !s->foreign;
+	char when[ISO_TIME_LEN];
 
-	if (!o ||
-	    meta_add(o, "name", json_object_new_string(s->name)) < 0 ||
-	    meta_add(o, "created", s->foreign ? NULL : meta_time(s->created)) < 0 ||
-	    meta_add(o, "kind", known ? json_object_new_string(snap_kind_to_string(s->kind))
-				      : NULL) < 0 ||
-	    meta_add(o, "pinned", json_object_new_boolean(s->pinned)) < 0 ||
-	    meta_add(o, "description", json_object_new_string(s->description ?: "")) < 0 ||
-	    meta_add(o, "pre", meta_string_or_null(s->pre)) < 0 ||
-	    meta_add(o, "complete", json_object_new_boolean(s->complete)) < 0 ||
-	    meta_add(o, "foreign", json_object_new_boolean(s->foreign)) < 0 ||
-	    meta_add(o, "sent_to", meta_sent_to(s)) < 0)
-		return NULL;
-	return TAKE_PTR(o);
+	jt_begin_object(w);
+	jt_key(w, "name");
+	jt_string(w, s->name);
+	jt_key(w, "created");
+	jt_string(w, s->foreign ? NULL : time_format_iso(s->created, when));
+	jt_key(w, "kind");
+	jt_string(w, known ? snap_kind_to_string(s->kind) : NULL);
+	jt_key(w, "pinned");
+	jt_bool(w, s->pinned);
+	jt_key(w, "description");
+	jt_string(w, s->description ?: "");
+	jt_key(w, "pre");
+	jt_string(w, s->pre);
+	jt_key(w, "complete");
+	jt_bool(w, s->complete);
+	jt_key(w, "foreign");
+	jt_bool(w, s->foreign);
+	jt_key(w, "sent_to");
+	jt_begin_object(w);
+	for (size_t i = 0; i < s->n_sent; i++) {
+		jt_key(w, s->sent[i].target);
+		jt_string(w, time_format_iso(s->sent[i].when, when));
+	}
+	jt_end_object(w);
+	jt_end_object(w);
 }
