@@ -12,7 +12,7 @@ DESTDIR ?=
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := mount json-c libbtrfsutil inih
+PKGS := mount json-c libbtrfsutil inih liburing
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c17 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wshadow -Wformat=2 -Werror \
@@ -29,7 +29,8 @@ CORE_SRCS := \
 	src/core/jsontext.c \
 	src/core/meta.c \
 	src/core/config.c \
-	src/core/lock.c
+	src/core/lock.c \
+	src/core/readmany.c
 
 BACKEND_SRCS := \
 	src/backends/backend.c \

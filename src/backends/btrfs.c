@@ -31,14 +31,13 @@
 #include <endian.h>
 #include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <time.h>
 
 #include "backend.h"
 #include "debug.h"
 #include "meta.h"
 #include "mounts.h"
+#include "readmany.h"
 #include "stamp.h"
 #include "util.h"
 #include "version.h"
@@ -279,24 +278,6 @@ static int btrfs_snapshot_dirs(int dirfd, uint64_t **ret, size_t *ret_n)
 	return 0;
 }
 
-/* openat() that refuses symbolic links anywhere in @path, so NAME/info.json stays inside NAME. */
-static int btrfs_open_beneath(int dirfd, const char *path)
-{
-	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
-		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_XDEV,
-	};
-	long fd;
-
-	fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-	return fd < 0 ? -errno : (int)fd;
-}
-
-/*
- * Reads one NAME entry into @s; bad content is not an error but "incomplete".
- * Three syscalls in the common case (open, read, close) plus one fstatat(): this
- * loop is what listing 10,000 snapshots costs.
- */
 struct btrfs_subvol_dirs {
 	uint64_t *ids;		/* sorted; NULL: unknown, ask fstatat() */
 	size_t n;
@@ -316,56 +297,73 @@ static bool btrfs_has_snapshot(const struct btrfs_subvol_dirs *dirs, int dirfd,
 	       st.st_ino == BTRFS_SUBVOL_INO;
 }
 
-static int btrfs_read_entry(const struct volume *v, int dirfd, const char *name, ino_t ino,
-			    const struct btrfs_subvol_dirs *dirs, struct snapshot *s)
-{
-	_cleanup_free_ char *big = NULL;
-	char path[SNAP_NAME_MAX + sizeof("/" SNAPSHOT_SUBVOL)];
-	char buf[8192];
-	const char *text = NULL;
-	struct snapshot n = { 0 };
+/* An entry with our NAME pattern, waiting for its info.json. */
+struct btrfs_candidate {
+	char path[SNAP_NAME_MAX + sizeof("/" META_FILE)];	/* "NAME/info.json" */
+	size_t name_len;
+	ino_t ino;
 	time_t t;
 	unsigned seq;
-	int fd, r;
+};
 
-	if (snap_name_parse(v->name, name, &t, &seq) < 0)
-		return -EINVAL;
-	snprintf(path, sizeof(path), "%s/%s", name, META_FILE);
-	fd = btrfs_open_beneath(dirfd, path);
-	if (fd >= 0) {
-		ssize_t k;
+struct btrfs_list_ctx {
+	const struct volume *v;
+	int dirfd;
+	struct btrfs_candidate *cand;
+	struct btrfs_subvol_dirs dirs;
+	struct snapshot_list *l;
+	struct rerr *e;
+};
 
-		do
-			k = read(fd, buf, sizeof(buf) - 1);
-		while (k < 0 && errno == EINTR);
-		if (k >= 0 && (size_t)k < sizeof(buf) - 1) {
-			buf[k] = '\0';
-			text = buf;
-		} else if (k > 0 && lseek(fd, 0, SEEK_SET) == 0 &&
-			   read_all_fd(fd, META_MAX_SIZE, &big, NULL) == 0) {
-			text = big;
-		}
-		close(fd);
+/*
+ * One info.json read: a complete snapshot, or an incomplete one when the file
+ * is missing or invalid or the subvolume is gone. Any other read error fails
+ * the listing: prune removes incomplete entries, so a transient EIO or EMFILE
+ * must never make a good snapshot look incomplete.
+ */
+static int btrfs_list_entry(void *user, size_t index, const char *text, ssize_t len)
+{
+	struct btrfs_list_ctx *c = user;
+	struct btrfs_candidate *cand = &c->cand[index];
+	char name[SNAP_NAME_MAX + 1];
+	struct snapshot n = { 0 };
+	int r = -EINVAL;
+
+	memcpy(name, cand->path, cand->name_len);
+	name[cand->name_len] = '\0';
+	if (text) {
+		r = meta_parse_info(c->v->name, name, text, &n);
+	} else if (len != -ENOENT && len != -ELOOP && len != -EFBIG && len != -ENOTDIR) {
+		return rerr_set(c->e, (int)len, "%s: cannot read '%s/%s'", c->v->name,
+				c->v->snapshot_dir, cand->path);
 	}
-	r = text ? meta_parse_info(v->name, name, text, &n) : -EINVAL;
 	if (r == -ENOMEM)
-		return r;
-	if (r == 0 && btrfs_has_snapshot(dirs, dirfd, name, ino)) {
-		*s = n;
-		return 0;
+		return rerr_set(c->e, ENOMEM, "%s: out of memory", c->v->name);
+	if (r < 0 || !btrfs_has_snapshot(&c->dirs, c->dirfd, name, cand->ino)) {
+		snapshot_done(&n);
+		n = (struct snapshot){ .name = strdup(name), .created = cand->t, .seq = cand->seq };
+		if (!n.name)
+			return rerr_set(c->e, ENOMEM, "%s: out of memory", c->v->name);
 	}
-	snapshot_done(&n);
-	n = (struct snapshot){ .name = strdup(name), .created = t, .seq = seq };
-	if (!n.name)
-		return -ENOMEM;
-	*s = n;
+	r = snapshot_list_append(c->l, &n);
+	if (r < 0) {
+		snapshot_done(&n);
+		return rerr_set(c->e, ENOMEM, "%s: out of memory", c->v->name);
+	}
 	return 0;
 }
 
+/*
+ * One readdir: a directory with our NAME pattern is a candidate, anything else
+ * is foreign. Then all the candidates' info.json in one batch (readmany).
+ */
 static int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e)
 {
 	struct snapshot_list l = { 0 };
-	struct btrfs_subvol_dirs dirs = { 0 };
+	struct btrfs_list_ctx c = { .v = v, .l = &l, .e = e };
+	_cleanup_free_ struct btrfs_candidate *cand = NULL;
+	_cleanup_free_ const char **paths = NULL;
+	size_t n_cand = 0, cap = 0;
 	struct dirent *de;
 	DIR *d;
 	int fd, r = 0;
@@ -377,48 +375,72 @@ static int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, stru
 	}
 	if (fd < 0)
 		return fd;
-	r = btrfs_snapshot_dirs(fd, &dirs.ids, &dirs.n);
-	if (r < 0 && r != -EPERM && r != -EACCES && r != -ENOTTY)
-		DBG(BTRFS, "%s: cannot search subvolumes (%s), checking each one", v->name,
-		    strerror(-r));
-	r = 0;
 	d = fdopendir(fd);
 	if (!d) {
-		free(dirs.ids);
 		r = rerr_set(e, errno, "%s: cannot read '%s'", v->name, v->snapshot_dir);
 		close(fd);
 		return r;
 	}
 	while ((errno = 0, de = readdir(d))) {
-		struct snapshot s = { 0 };
+		struct btrfs_candidate *x;
+		time_t t;
+		unsigned seq;
 
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
 		/* Only a directory can be one of ours; a symlink never is. */
-		if (de->d_type == DT_DIR || (de->d_type == DT_UNKNOWN && btrfs_is_dir_at(fd, de->d_name)))
-			r = btrfs_read_entry(v, fd, de->d_name, de->d_ino, &dirs, &s);
-		else
-			r = -EINVAL;
-		if (r == -EINVAL) {
-			s = (struct snapshot){ .name = strdup(de->d_name), .foreign = true };
-			r = s.name ? 0 : -ENOMEM;
+		if ((de->d_type == DT_DIR ||
+		     (de->d_type == DT_UNKNOWN && btrfs_is_dir_at(fd, de->d_name))) &&
+		    snap_name_parse(v->name, de->d_name, &t, &seq) == 0) {
+			if (n_cand == cap) {
+				cap = cap ? cap * 2 : 64;
+				x = realloc(cand, cap * sizeof(*cand));
+				if (!x) {
+					r = rerr_set(e, ENOMEM, "%s: out of memory", v->name);
+					break;
+				}
+				cand = x;
+			}
+			x = &cand[n_cand++];
+			x->name_len = strlen(de->d_name);
+			snprintf(x->path, sizeof(x->path), "%s/%s", de->d_name, META_FILE);
+			x->ino = de->d_ino;
+			x->t = t;
+			x->seq = seq;
+			continue;
 		}
-		if (r < 0) {
-			r = rerr_set(e, r, "%s: cannot read '%s/%s'", v->name, v->snapshot_dir,
-				     de->d_name);
-			break;
-		}
-		r = snapshot_list_append(&l, &s);
-		if (r < 0) {
-			snapshot_done(&s);
-			r = rerr_set(e, r, "%s: out of memory", v->name);
-			break;
+		{
+			struct snapshot s = { .name = strdup(de->d_name), .foreign = true };
+
+			if (!s.name || snapshot_list_append(&l, &s) < 0) {
+				free(s.name);
+				r = rerr_set(e, ENOMEM, "%s: out of memory", v->name);
+				break;
+			}
 		}
 	}
 	if (r == 0 && errno != 0)
 		r = rerr_set(e, errno, "%s: cannot read '%s'", v->name, v->snapshot_dir);
+	if (r == 0 && n_cand > 0) {
+		c.dirfd = fd;
+		c.cand = cand;
+		r = btrfs_snapshot_dirs(fd, &c.dirs.ids, &c.dirs.n);
+		if (r < 0)
+			DBG(BTRFS, "%s: cannot search subvolumes (%s), checking each one", v->name,
+			    strerror(-r));
+		paths = calloc(n_cand, sizeof(*paths));
+		if (!paths) {
+			r = rerr_set(e, ENOMEM, "%s: out of memory", v->name);
+		} else {
+			for (size_t i = 0; i < n_cand; i++)
+				paths[i] = cand[i].path;
+			r = readmany_at(fd, paths, n_cand, META_MAX_SIZE, btrfs_list_entry, &c);
+			if (r < 0)
+				r = rerr_set(e, r, "%s: cannot read '%s'", v->name, v->snapshot_dir);
+		}
+		free(c.dirs.ids);
+	}
 	closedir(d);
-	free(dirs.ids);
 	if (r < 0) {
 		snapshot_list_clear(&l);
 		return r;

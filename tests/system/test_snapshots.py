@@ -271,3 +271,28 @@ def test_usage_errors_exit_2_and_change_nothing(env, argv, message):
     assert r.returncode == 2, r.stderr
     assert message in r.stderr
     assert env.tree() == before
+
+
+def test_batched_and_plain_reads_agree(env):
+    """From 16 snapshots on, list reads info.json in io_uring batches; the plain
+    path (SNAPROTATE_NO_IO_URING) must see exactly the same, incomplete and
+    foreign entries included."""
+    for i in range(150):
+        env.ok("snapshot", "--kind", "timeline", "data", "--now",
+               f"2026-11-{1 + i // 24:02d}T{i % 24:02d}:00:00Z")
+    names = env.names()
+    (env.snapdir / "data.20261201T000000Z").mkdir()                   # incomplete
+    (env.snapdir / names[5] / "info.json").write_text("{")              # damaged
+    (env.snapdir / names[7] / "info.json").unlink()                     # a symlink instead
+    os.symlink("/etc/hostname", env.snapdir / names[7] / "info.json")
+    big = json.loads((env.snapdir / names[9] / "info.json").read_text())
+    big["description"] = "x" * 6000                                    # over one read buffer
+    (env.snapdir / names[9] / "info.json").write_text(json.dumps(big))
+    batched = env.ok("list", "--json").stdout
+    plain = env.ok("list", "--json", env={"SNAPROTATE_NO_IO_URING": "1"}).stdout
+    assert batched == plain
+    snaps = {s["name"]: s for s in json.loads(batched)["volumes"][0]["snapshots"]}
+    assert len(snaps) == 151
+    assert [n for n, s in snaps.items() if not s["complete"]] == [
+        names[5], names[7], "data.20261201T000000Z"]
+    assert snaps[names[9]]["description"] == "x" * 6000
