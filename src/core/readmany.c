@@ -2,8 +2,8 @@
 /*
  * Batches of READMANY_BATCH files: for each, an openat2 into a fixed file slot
  * linked to a read from that slot. A slot is reused by the next batch (opening
- * into an occupied slot replaces its file), and tearing the ring down closes
- * whatever is left, so no close is queued at all. A read that fills its whole
+ * into an occupied slot replaces its file), and unregistering the slots at the
+ * end closes whatever is left, so no close is queued at all. A read that fills its whole
  * buffer may be a larger file: that one is read again the plain way.
  */
 #include <errno.h>
@@ -155,6 +155,12 @@ int readmany_at(int dirfd, const char *const *paths, size_t n, size_t max, readm
 		return readmany_plain(dirfd, paths, n, max, fn, user);
 	}
 	r = readmany_uring(&ring, dirfd, paths, n, max, fn, user);
+	/*
+	 * Tearing a ring down releases its files later, in a kernel worker: the
+	 * filesystem would stay busy for a moment after we exit, and an umount
+	 * right after `snaprotate list` would fail. Unregistering drops them now.
+	 */
+	(void) io_uring_unregister_files(&ring);
 	io_uring_queue_exit(&ring);
 	return r;
 }
