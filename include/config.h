@@ -16,6 +16,7 @@
 #include "util.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/snaprotate/rotate.conf"
+#define GROUP_MAX		64	/* volumes in one group */
 
 enum backend_kind {
 	BACKEND_BTRFS,

@@ -31,6 +31,9 @@ struct volume_report {
 
 void volume_report_done(struct volume_report *r);
 
+/* Records a failure found outside the engine (probe, lock): copies @msg. */
+void volume_report_fail(struct volume_report *r, const char *msg);
+
 /**
  * rotate_prune() - Repair @v, then apply its retention.
  * @now: Reference time for retention.

@@ -228,21 +228,34 @@ static int select_volumes(const struct config *cfg, int argc, char **argv, bool 
 	return 0;
 }
 
-/* A volume that does not probe is a config error: FILE:LINE of the key to blame. */
-static int probe_volume(const struct config *cfg, const struct volume *v)
+/*
+ * A volume that does not probe is a config error: FILE:LINE of the key to
+ * blame. The message is printed, and kept in @why (may be NULL) for run's state.
+ */
+static int probe_volume_why(const struct config *cfg, const struct volume *v, char *why,
+			    size_t why_len)
 {
 	const struct backend *be = backend_find(v->backend);
 	enum volume_key key = VKEY_PATH;
 	struct rerr e = { 0 };
+	char msg[700];
 	int r;
 
 	r = be->probe(v, &key, &e);
 	if (r < 0) {
-		log_error("%s:%u: %s: %s", cfg->path, config_volume_line(v, key), e.msg,
-			  strerror(-r));
+		snprintf(msg, sizeof(msg), "%s:%u: %s: %s", cfg->path, config_volume_line(v, key),
+			 e.msg, strerror(-r));
+		log_error("%s", msg);
+		if (why)
+			snprintf(why, why_len, "%s", msg);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+static int probe_volume(const struct config *cfg, const struct volume *v)
+{
+	return probe_volume_why(cfg, v, NULL, 0);
 }
 
 static int probe_volumes(const struct config *cfg, struct volume **vols, size_t n)
@@ -810,8 +823,79 @@ static int verb_prune(struct config *cfg, int argc, char **argv)
 }
 
 /*
+ * One unit of run: a volume, or a group's members together. Probe, lock, run
+ * the engine, record and print. Return: EXIT_OK, EXIT_FAILED, or EXIT_LOCKED
+ * when another snaprotate holds a lock (then nothing is recorded: the volume
+ * did not fail, it is busy).
+ */
+static int run_unit(struct config *cfg, struct volume **unit, size_t m,
+		    struct json_object *arr, char *failed, size_t failed_len, size_t *n_failed)
+{
+	struct volume_report reps[GROUP_MAX];
+	bool ok = true;
+	int ret = EXIT_OK, r;
+
+	memset(reps, 0, sizeof(reps));
+	for (size_t u = 0; u < m; u++) {
+		char why[700];
+
+		reps[u].volume = unit[u];
+		if (probe_volume_why(cfg, unit[u], why, sizeof(why)) < 0) {
+			volume_report_fail(&reps[u], why);
+			ok = false;
+		}
+	}
+	if (ok) {
+		r = lock_sorted(cfg, unit, m);
+		if (r == EXIT_LOCKED)
+			return EXIT_LOCKED;
+		if (r > 0) {
+			for (size_t u = 0; u < m; u++)
+				volume_report_fail(&reps[u], "cannot take the volume's lock");
+			ok = false;
+		}
+	}
+	if (ok && rotate_run(cfg, unit, m, arg_now, arg_dry_run, reps) < 0)
+		ok = false;
+	for (size_t u = 0; u < m; u++) {
+		struct rerr e = { 0 };
+
+		for (size_t k = 0; k < reps[u].n_errors; k++)
+			if (!startswith(reps[u].errors[k], cfg->path))	/* probe printed it */
+				log_error("%s", reps[u].errors[k]);
+		if (!arg_dry_run && rotate_save_state(cfg, &reps[u], arg_now, &e) < 0) {
+			report(-e.code, &e);
+			ok = false;
+		}
+		if (arg_json) {
+			struct json_object *o = report_json(&reps[u], true);
+
+			if (!o || json_object_array_add(arr, o) < 0)
+				json_object_put(o);
+		} else {
+			print_report(&reps[u], true);
+		}
+		if (reps[u].n_errors) {
+			size_t len = strlen(failed);
+
+			snprintf(failed + len, failed_len - len, "%s%s", *n_failed ? " " : "",
+				 unit[u]->name);
+			(*n_failed)++;
+			ok = false;
+		}
+		volume_report_done(&reps[u]);
+	}
+	/* Locks are per unit: release them before the next one. */
+	while (n_held_locks > 0)
+		close(held_locks[--n_held_locks]);
+	if (!ok)
+		ret = EXIT_FAILED;
+	return ret;
+}
+
+/*
  * run: each volume, or each group as a whole, independently; one failing does
- * not stop the others. Volumes that do not probe (not mounted, say) fail alone.
+ * not stop the others. Exit 1 if any failed, else 3 if any was locked.
  */
 static int verb_run(struct config *cfg, int argc, char **argv)
 {
@@ -820,8 +904,8 @@ static int verb_run(struct config *cfg, int argc, char **argv)
 	_cleanup_(json_object_putp) struct json_object *out = NULL;
 	struct json_object *arr;
 	size_t n, n_failed = 0;
-	char failed[256] = "";
-	int ret = EXIT_OK;
+	char failed[512] = "";
+	bool any_failed = false, any_locked = false;
 
 	if (select_volumes(cfg, argc, argv, true, &vols, &n) < 0)
 		return EXIT_USAGE;
@@ -832,18 +916,16 @@ static int verb_run(struct config *cfg, int argc, char **argv)
 	    meta_add(out, "volumes", arr) < 0)
 		return report(-ENOMEM, &(struct rerr){ 0 });
 	for (size_t i = 0; i < n; i++) {
-		struct volume *unit[64];
-		struct volume_report reps[64];
+		struct volume *unit[GROUP_MAX];
 		const struct group *g;
 		size_t m = 0;
-		bool ok = true;
 		int r;
 
 		if (done[i])
 			continue;
 		g = vols[i]->group ? config_group(cfg, vols[i]->group) : NULL;
 		if (g) {
-			for (size_t k = 0; k < g->n_volumes && m < ARRAY_SIZE(unit); k++)
+			for (size_t k = 0; k < g->n_volumes; k++)
 				unit[m++] = config_volume(cfg, g->volumes[k]);
 		} else {
 			unit[m++] = vols[i];
@@ -852,70 +934,16 @@ static int verb_run(struct config *cfg, int argc, char **argv)
 			for (size_t u = 0; u < m; u++)
 				if (vols[k] == unit[u])
 					done[k] = true;
-		memset(reps, 0, sizeof(reps));
-		for (size_t u = 0; u < m; u++)
-			if (probe_volume(cfg, unit[u]) < 0)
-				ok = false;
-		if (ok) {
-			r = lock_sorted(cfg, unit, m);
-			if (r > 0) {
-				ret = ret == EXIT_OK || r == EXIT_LOCKED ? r : ret;
-				ok = false;
-			}
-		}
-		if (ok && rotate_run(cfg, unit, m, arg_now, arg_dry_run, reps) < 0)
-			ok = false;
-		for (size_t u = 0; u < m; u++) {
-			struct rerr e = { 0 };
-
-			reps[u].volume = unit[u];
-			for (size_t k = 0; k < reps[u].n_errors; k++)
-				log_error("%s", reps[u].errors[k]);
-			if (!ok && reps[u].n_errors == 0 && !arg_dry_run) {
-				/* It never got as far as the engine: still record that it failed. */
-				char *msg = strdup("the volume could not be probed or locked");
-
-				reps[u].errors = calloc(1, sizeof(char *));
-				if (reps[u].errors && msg) {
-					reps[u].errors[0] = msg;
-					reps[u].n_errors = 1;
-				} else {
-					free(msg);
-				}
-			}
-			if (!arg_dry_run && rotate_save_state(cfg, &reps[u], arg_now, &e) < 0) {
-				report(-e.code, &e);
-				ok = false;
-			}
-			if (arg_json) {
-				struct json_object *o = report_json(&reps[u], true);
-
-				if (!o || json_object_array_add(arr, o) < 0)
-					json_object_put(o);
-			} else {
-				print_report(&reps[u], true);
-			}
-			if (reps[u].n_errors) {
-				size_t len = strlen(failed);
-
-				snprintf(failed + len, sizeof(failed) - len, "%s%s", n_failed ? " " : "",
-					 unit[u]->name);
-				n_failed++;
-			}
-			volume_report_done(&reps[u]);
-		}
-		/* Locks are per unit: release them before the next one. */
-		while (n_held_locks > 0)
-			close(held_locks[--n_held_locks]);
-		if (!ok && ret == EXIT_OK)
-			ret = EXIT_FAILED;
+		r = run_unit(cfg, unit, m, arr, failed, sizeof(failed), &n_failed);
+		any_failed |= r == EXIT_FAILED;
+		any_locked |= r == EXIT_LOCKED;
 	}
 	if (n_failed)
 		log_error("run failed for %zu volume%s: %s", n_failed, n_failed == 1 ? "" : "s",
 			  failed);
 	if (arg_json && print_json(out) < 0)
 		return report(-ENOMEM, &(struct rerr){ 0 });
-	return ret;
+	return any_failed ? EXIT_FAILED : any_locked ? EXIT_LOCKED : EXIT_OK;
 }
 
 static const struct verb verbs[] = {

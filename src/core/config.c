@@ -1058,6 +1058,9 @@ static int config_validate(struct parse_ctx *ctx)
 
 		if (g->n_volumes == 0)
 			return ctx_fail(ctx, g->line, "group '%s' has no 'volumes'", g->name);
+		if (g->n_volumes > GROUP_MAX)
+			return ctx_fail(ctx, g->volumes_line, "volumes: more than %d in group '%s'",
+					GROUP_MAX, g->name);
 		for (size_t m = 0; m < g->n_volumes; m++) {
 			struct volume *v = config_volume(c, g->volumes[m]);
 

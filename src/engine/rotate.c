@@ -42,6 +42,11 @@ static void report_push(struct volume_report *r, char *msg)
 	r->errors[r->n_errors++] = msg;
 }
 
+void volume_report_fail(struct volume_report *r, const char *msg)
+{
+	report_push(r, strdup(msg));
+}
+
 static void report_error(struct volume_report *r, int err, const struct rerr *e)
 {
 	int code = e && e->code ? e->code : abs(err);

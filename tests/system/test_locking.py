@@ -89,3 +89,17 @@ def test_concurrent_waiters_all_succeed_with_distinct_names(env):
     assert names == ["data.20261127T080000Z"] + [f"data.20261127T080000Z_{i}"
                                                  for i in range(2, 7)]
     assert all(s["complete"] for s in env.snaps())
+
+
+def test_run_skips_a_busy_volume_without_recording_a_failure(env):
+    fd = hold_lock(env)
+    try:
+        r = env.run("run", "--now", "2026-11-27T08:00:00Z")
+        assert r.returncode == 3, r.stderr
+        assert "locked by another snaprotate" in r.stderr
+        assert not (env.base / "state" / "data.json").exists()
+        assert env.names() == []
+    finally:
+        os.close(fd)
+    env.ok("run", "--now", "2026-11-27T08:00:00Z")
+    assert env.names() == ["data.20261127T080000Z"]
