@@ -30,7 +30,8 @@ CORE_SRCS := \
 	src/core/meta.c \
 	src/core/config.c \
 	src/core/lock.c \
-	src/core/readmany.c
+	src/core/readmany.c \
+	src/core/process.c
 
 BACKEND_SRCS := \
 	src/backends/backend.c \
@@ -41,13 +42,21 @@ BACKEND_SRCS := \
 POLICY_SRCS := \
 	src/policy/retention.c
 
+TRANSPORT_SRCS := \
+	src/transport/send.c \
+	src/transport/proto.c \
+	src/transport/target.c \
+	src/transport/serve.c
+
 ENGINE_SRCS := \
-	src/engine/rotate.c
+	src/engine/rotate.c \
+	src/engine/replicate.c
 
 CLI_SRCS := \
 	src/cli/cli.c
 
-SRCS := $(CORE_SRCS) $(BACKEND_SRCS) $(POLICY_SRCS) $(ENGINE_SRCS) $(CLI_SRCS)
+SRCS := $(CORE_SRCS) $(BACKEND_SRCS) $(POLICY_SRCS) $(TRANSPORT_SRCS) $(ENGINE_SRCS) \
+	$(CLI_SRCS)
 LIB_OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
 OBJS := $(LIB_OBJS) build/cli/main.o
 
@@ -59,7 +68,7 @@ PYTHON ?= /usr/bin/python3
 all: snaprotate
 
 snaprotate: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS) -pthread
 
 build/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -67,7 +76,7 @@ build/%.o: src/%.c
 
 build/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -pthread -lcmocka
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

@@ -21,6 +21,8 @@ Usage: compare-helper.py populate SPEC N      (make snapshots 0..N-1 that are mi
        compare-helper.py present SPEC         (their names)
        compare-helper.py paths SPEC PRUNE_JSON  (snapshot paths snaprotate's plan deletes)
        compare-helper.py names SPEC PRUNE_JSON  (names it keeps)
+       compare-helper.py settle MNT           (wait for the btrfs cleaner)
+       compare-helper.py report RESULTS RUNS  (the markdown tables)
 """
 import fcntl
 import json
@@ -34,6 +36,7 @@ import uuid
 BTRFS_IOC_SNAP_CREATE_V2 = 0x50009417  # _IOW(0x94, 23, struct btrfs_ioctl_vol_args_v2)
 BTRFS_IOC_SNAP_DESTROY = 0x5000940F  # _IOW(0x94, 15, struct btrfs_ioctl_vol_args)
 BTRFS_IOC_GET_SUBVOL_INFO = 0x81F8943C  # _IOR(0x94, 60, struct btrfs_ioctl_get_subvol_info_args)
+BTRFS_IOC_SYNC = 0x9408  # _IO(0x94, 8): commits, and wakes the cleaner
 BTRFS_SUBVOL_RDONLY = 1 << 1
 
 
@@ -226,11 +229,30 @@ def reset(spec, keep=None):
             snap_destroy(raw, name)
             gone += 1
     if gone:
-        # Every run starts with the btrfs cleaner idle.
-        subprocess.run(["btrfs", "subvolume", "sync", spec["mnt"]], check=True,
-                       stdout=subprocess.DEVNULL)
-        subprocess.run(["sync", "-f", spec["mnt"]], check=True)
+        settle(spec["mnt"])
     return gone
+
+
+def settle(mnt, timeout=300):
+    """Waits until the btrfs cleaner has dropped every deleted subvolume.
+
+    Without a commit the cleaner only wakes at the next periodic commit (30 s),
+    and `btrfs subvolume sync` polls once a second: commit, then poll often.
+    """
+    fd = os.open(mnt, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        end = time.monotonic() + timeout
+        while True:
+            fcntl.ioctl(fd, BTRFS_IOC_SYNC)
+            out = subprocess.run(["btrfs", "subvolume", "list", "-d", mnt], check=True,
+                                 capture_output=True, text=True).stdout
+            if not out.strip():
+                return
+            if time.monotonic() > end:
+                raise SystemExit(f"{mnt}: the btrfs cleaner did not finish in {timeout} s")
+            time.sleep(0.02)
+    finally:
+        os.close(fd)
 
 
 def plan_sets(prune_json):
@@ -353,6 +375,9 @@ def report(results_path, runs):
 def main():
     if sys.argv[1] == "report":
         report(sys.argv[2], sys.argv[3])
+        return
+    if sys.argv[1] == "settle":
+        settle(sys.argv[2])
         return
     cmd, spec = sys.argv[1], load(sys.argv[2])
     if cmd == "populate":

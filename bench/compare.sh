@@ -133,6 +133,12 @@ measure() {
 	bash -c "$prep"
 	/usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/rss.err" || true
 	rss=$(tail -n 1 "$work/rss")
+	if [ -n "${EXPECT:-}" ]; then
+		# Did the command do its job (one new snapshot)?
+		local got
+		got=$(python3 "$HELPER" count "$EXPECT_SPEC")
+		[ "$got" = "$EXPECT" ] || note "$sec N=$n $tool: $got snapshots after one run, expected $EXPECT"
+	fi
 	bash -c "$prep"
 	python3 - "$json" "$sec" "$n" "$tool" "$rss" >>"$RESULTS" <<'PY'
 import json, sys
@@ -162,7 +168,7 @@ sr_template() { # CONF SNAPDIR OUT
 	name=$("$SNAPROTATE" -c "$1" snapshot --kind timeline data | tail -n 1)
 	cp "$2/$name/info.json" "$3"
 	"$SNAPROTATE" -c "$1" -q delete data "$name" >/dev/null
-	btrfs subvolume sync "$(dirname "$2")" >/dev/null
+	python3 "$HELPER" settle "$(dirname "$2")"
 }
 
 sr_conf() { # FILE MNT RETAIN [DELETE_BATCH]
@@ -287,22 +293,22 @@ n_series() { # TOOL
 			cnt=$(count_raw "$mnt")
 			[ "$cnt" = "$n" ] || note "raw list sees $cnt snapshots at N=$n"
 			measure snapshot "$n" raw "$prep" btrfs subvolume snapshot -r "$mnt/data" "$mnt/raw/s"
-			measure snapshot "$n" snaprotate "$prep" "$SNAPROTATE" -c "$conf" snapshot --kind timeline data
+			EXPECT=$((n + 1)) EXPECT_SPEC=$specf measure snapshot "$n" snaprotate "$prep" "$SNAPROTATE" -c "$conf" snapshot --kind timeline data
 			measure list "$n" raw "$prep" btrfs subvolume list -o "$mnt"
 			measure list "$n" snaprotate "$prep" "$SNAPROTATE" -c "$conf" list
-			measure run "$n" snaprotate "$prep" "$SNAPROTATE" -c "$conf" run data
+			EXPECT=$((n + 1)) EXPECT_SPEC=$specf measure run "$n" snaprotate "$prep" "$SNAPROTATE" -c "$conf" run data
 			;;
 		btrbk)
-			measure snapshot "$n" btrbk "$prep" btrbk -c "$conf" snapshot
+			EXPECT=$((n + 1)) EXPECT_SPEC=$specf measure snapshot "$n" btrbk "$prep" btrbk -c "$conf" snapshot
 			measure list "$n" btrbk "$prep" btrbk -c "$conf" list snapshots
-			measure run "$n" btrbk "$prep" btrbk -c "$conf" run
+			EXPECT=$((n + 1)) EXPECT_SPEC=$specf measure run "$n" btrbk "$prep" btrbk -c "$conf" run
 			;;
 		snapper)
-			measure snapshot "$n" snapper "$prep" snapper --no-dbus -c "$conf" create \
+			EXPECT=$((n + 1)) EXPECT_SPEC=$specf measure snapshot "$n" snapper "$prep" snapper --no-dbus -c "$conf" create \
 				--cleanup-algorithm timeline --description timeline
 			measure list "$n" snapper "$prep" snapper --no-dbus -c "$conf" list
 			# Two commands: through one sh (about 1 ms more).
-			measure run "$n" snapper "$prep" sh -c "snapper --no-dbus -c $conf create --cleanup-algorithm timeline --description timeline && snapper --no-dbus -c $conf cleanup timeline"
+			EXPECT=$((n + 1)) EXPECT_SPEC=$specf measure run "$n" snapper "$prep" sh -c "snapper --no-dbus -c $conf create --cleanup-algorithm timeline --description timeline && snapper --no-dbus -c $conf cleanup timeline"
 			;;
 		esac
 	done

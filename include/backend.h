@@ -52,6 +52,13 @@ struct backend {
 	 */
 	int (*settle)(const struct volume *v, unsigned max_pending, struct rerr *e);
 
+	/*
+	 * The path of a complete snapshot's data, for sending: a read-only
+	 * subvolume (btrfs). NULL for a backend that sends another way.
+	 */
+	int (*snapshot_path)(const struct volume *v, const struct snapshot *s, char *buf,
+			     size_t len);
+
 	/* Free space where new snapshots go. */
 	int (*space)(const struct volume *v, struct fs_space *ret, struct rerr *e);
 };

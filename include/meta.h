@@ -27,6 +27,12 @@ DEFINE_CLEANUP_FUNC(struct json_object *, json_object_put)
 char *meta_format_info(const struct snapshot *s, const char *volume);
 
 /**
+ * meta_info_object() - The info.json document of @s as a json-c object.
+ * Return: a new object (the caller puts it), or NULL on ENOMEM.
+ */
+struct json_object *meta_info_object(const struct snapshot *s, const char *volume);
+
+/**
  * meta_parse_info() - Fill @s from the text of an info.json.
  * @volume: The volume the file must name.
  * @name: The directory's name, which the file must name too.

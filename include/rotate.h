@@ -15,6 +15,25 @@
 #include "config.h"
 #include "retention.h"
 #include "snapshot.h"
+#include "target.h"
+
+/* One snapshot sent to a target. */
+struct transfer {
+	char *name;
+	char *parent;			/* NULL: a full stream */
+	uint64_t bytes;
+};
+
+/* What happened between one volume and one target. */
+struct target_report {
+	const struct target *target;	/* borrowed */
+	bool reached;			/* a session was had */
+	struct transfer *sent;
+	size_t n_sent;
+	struct snapshot_list copies;	/* the target's copies retention saw */
+	struct plan *plan;		/* target retention, parallel to copies; NULL if none */
+	size_t n_deleted;
+};
 
 struct volume_report {
 	const struct volume *volume;	/* borrowed */
@@ -27,7 +46,42 @@ struct volume_report {
 	char *created;			/* run: the snapshot taken, or NULL */
 	char **errors;			/* "VOLUME: what failed: why", in order */
 	size_t n_errors;
+	struct target_report *targets;	/* one per target of the volume that was worked on */
+	size_t n_targets;
 };
+
+/*
+ * Target sessions of one command: one per target, opened when first needed
+ * and shared by every volume (one ssh login per run and target).
+ */
+struct sessions;
+
+struct sessions *sessions_new(const struct config *cfg);
+/* Closes every session. Return: NULL. */
+struct sessions *sessions_free(struct sessions *s);
+
+/* Progress of a transfer, for the command line to show. */
+typedef void (*rotate_progress_fn)(void *user, const char *volume, const char *target,
+				   const char *name, uint64_t bytes, bool done);
+
+struct replicate_opts {
+	const char *only_target;	/* NULL: every target of the volume */
+	bool send;			/* send what is missing */
+	bool prune_targets;		/* apply each target's retention there */
+	bool dry_run;
+	rotate_progress_fn progress;
+	void *user;
+};
+
+/**
+ * rotate_replicate() - Send @v's snapshots to its targets and/or prune them
+ * there, per @o. @r->snaps (the source's complete snapshots) is used when
+ * filled, else listed. sent_to records are brought in line with what each
+ * target holds. A target that fails is recorded in @r and the others go on.
+ * Return: 0, or -EIO when anything failed.
+ */
+int rotate_replicate(const struct config *cfg, const struct volume *v, struct sessions *ss,
+		     time_t now, const struct replicate_opts *o, struct volume_report *r);
 
 void volume_report_done(struct volume_report *r);
 
@@ -35,7 +89,8 @@ void volume_report_done(struct volume_report *r);
 void volume_report_fail(struct volume_report *r, const char *msg);
 
 /**
- * rotate_prune() - Repair @v, then apply its retention.
+ * rotate_prune() - Repair @v, apply each target's retention there (with @ss),
+ * then apply @v's retention.
  * @now: Reference time for retention.
  * @dry_run: Decide and report, change nothing.
  * @r: Filled; errors are collected in it, one broken snapshot never stops the rest.
@@ -46,7 +101,13 @@ void volume_report_fail(struct volume_report *r, const char *msg);
  * Return: 0 when nothing failed, else -EIO (the details are in @r->errors).
  */
 int rotate_prune(const struct config *cfg, const struct volume *v, time_t now, bool dry_run,
-		 struct volume_report *r);
+		 struct sessions *ss, struct volume_report *r);
+
+/* Return: the bytes sent to all targets in @r. */
+uint64_t rotate_bytes_sent(const struct volume_report *r);
+
+/* Internal to the engine: record a failure as "MSG: strerror". */
+void volume_report_error(struct volume_report *r, int err, const struct rerr *e);
 
 /**
  * rotate_run() - The timer job for one volume or one group's members: repair,
@@ -57,7 +118,8 @@ int rotate_prune(const struct config *cfg, const struct volume *v, time_t now, b
  * Return: 0 when nothing failed, else -EIO.
  */
 int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, time_t now,
-	       bool dry_run, struct volume_report *reports);
+	       bool dry_run, struct sessions *ss, const struct replicate_opts *o,
+	       struct volume_report *reports);
 
 /**
  * rotate_save_state() - Record a run's result in STATE_DIR/VOLUME.json for check and status.

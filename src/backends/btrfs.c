@@ -702,6 +702,14 @@ static int btrfs_be_space(const struct volume *v, struct fs_space *ret, struct r
 	return 0;
 }
 
+static int btrfs_be_snapshot_path(const struct volume *v, const struct snapshot *s, char *buf,
+				  size_t len)
+{
+	int n = snprintf(buf, len, "%s/%s/%s", v->snapshot_dir, s->name, SNAPSHOT_SUBVOL);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 const struct backend backend_btrfs = {
 	.name = "btrfs",
 	.kind = BACKEND_BTRFS,
@@ -711,5 +719,6 @@ const struct backend backend_btrfs = {
 	.remove = btrfs_be_remove,
 	.update = btrfs_be_update,
 	.settle = btrfs_be_settle,
+	.snapshot_path = btrfs_be_snapshot_path,
 	.space = btrfs_be_space,
 };

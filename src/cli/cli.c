@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "lock.h"
 #include "meta.h"
 #include "rotate.h"
+#include "serve.h"
 #include "stamp.h"
 #include "util.h"
 #include "version.h"
@@ -38,6 +40,9 @@ static const char *arg_description;
 static bool arg_pin;
 static const char *arg_pre;
 static bool arg_force;
+static const char *arg_target;
+static const char *arg_root;
+static struct sessions *arg_sessions;	/* target sessions, shared by all volumes */
 
 /* Which verb-specific options were given, to refuse them elsewhere. */
 enum {
@@ -46,6 +51,8 @@ enum {
 	OPT_PIN = 1U << 2,
 	OPT_PRE = 1U << 3,
 	OPT_FORCE = 1U << 4,
+	OPT_TARGET = 1U << 5,
+	OPT_ROOT = 1U << 6,
 };
 static unsigned arg_given;
 
@@ -146,6 +153,9 @@ static void help(void)
 	       "                       delete snapshots (--force: pinned ones too)\n"
 	       "  pin VOLUME SNAPSHOT  never prune this snapshot\n"
 	       "  unpin VOLUME SNAPSHOT\n"
+	       "  send [--target NAME] VOLUME...\n"
+	       "                       send what the targets miss, incrementally\n"
+	       "  serve --root DIR     the receiving side of a target (an ssh forced command)\n"
 	       "  config-check         validate the config and print it normalised\n"
 	       "\n"
 	       "A SNAPSHOT is a full name, a unique prefix of its stamp, or 'latest'.\n"
@@ -685,6 +695,229 @@ static int verb_config_check(struct config *cfg, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* --- targets ------------------------------------------------------------ */
+
+static struct sessions *sessions(struct config *cfg)
+{
+	if (!arg_sessions)
+		arg_sessions = sessions_new(cfg);
+	return arg_sessions;
+}
+
+static bool progress_shown;
+
+/* On a terminal: the transfer under way, its size and rate, on one line. */
+static void show_progress(void *user, const char *volume, const char *target, const char *name,
+			  uint64_t bytes, bool done)
+{
+	static struct timespec start;
+	static const char *current;
+	struct timespec now;
+	double secs;
+
+	(void) user;
+	(void) volume;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (current != name) {
+		current = name;
+		start = now;
+	}
+	secs = (double)(now.tv_sec - start.tv_sec) + (double)(now.tv_nsec - start.tv_nsec) / 1e9;
+	fprintf(stderr, "\r\033[K%s %s to %s: %.1f MiB, %.1f MiB/s", done ? "sent" : "sending",
+		name, target, (double)bytes / 1048576.0,
+		secs > 0 ? (double)bytes / 1048576.0 / secs : 0.0);
+	if (done) {
+		fputc('\n', stderr);
+		current = NULL;
+	}
+	progress_shown = true;
+}
+
+static rotate_progress_fn progress_callback(void)
+{
+	return isatty(STDERR_FILENO) && arg_verbosity >= 0 && !arg_json ? show_progress : NULL;
+}
+
+static void print_targets(const struct volume_report *r, bool decisions)
+{
+	for (size_t t = 0; t < r->n_targets; t++) {
+		const struct target_report *tr = &r->targets[t];
+		size_t kept = 0;
+
+		for (size_t i = 0; i < tr->n_sent; i++) {
+			const struct transfer *x = &tr->sent[i];
+
+			if (arg_dry_run)
+				printf("%s: would send %s to %s (%s%s)\n", r->volume->name, x->name,
+				       tr->target->name, x->parent ? "incremental from " : "full",
+				       x->parent ?: "");
+			else
+				printf("%s: sent %s to %s (%s%s, %.1f MiB)\n", r->volume->name, x->name,
+				       tr->target->name, x->parent ? "incremental from " : "full",
+				       x->parent ?: "", (double)x->bytes / 1048576.0);
+		}
+		if (!tr->plan)
+			continue;
+		for (size_t i = 0; i < tr->copies.n; i++) {
+			const struct decision *d = &tr->plan->d[i];
+
+			kept += d->keep;
+			if (d->keep && !decisions)
+				continue;
+			printf("%s@%s  %-6s  %s", r->volume->name, tr->target->name,
+			       d->keep ? "keep" : arg_dry_run ? "DELETE" : "delete",
+			       tr->copies.items[i].name);
+			for (unsigned k = 0; k < d->n_reasons; k++)
+				printf("%s%s", k ? ", " : "  ", d->reasons[k]);
+			putchar('\n');
+		}
+		printf("%s@%s: kept %zu, %s %zu\n", r->volume->name, tr->target->name, kept,
+		       arg_dry_run ? "would delete" : "deleted",
+		       arg_dry_run ? tr->copies.n - kept : tr->n_deleted);
+	}
+}
+
+static struct json_object *plan_json(const struct snapshot_list *l, const struct plan *p)
+{
+	struct json_object *dec = json_object_new_array();
+
+	for (size_t i = 0; dec && p && i < l->n; i++) {
+		const struct decision *d = &p->d[i];
+		struct json_object *x = json_object_new_object(), *reasons = json_object_new_array();
+
+		if (!x || !reasons) {
+			json_object_put(x);
+			json_object_put(reasons);
+			json_object_put(dec);
+			return NULL;
+		}
+		for (unsigned k = 0; k < d->n_reasons; k++)
+			json_object_array_add(reasons, json_object_new_string(d->reasons[k]));
+		if (meta_add(x, "name", json_object_new_string(l->items[i].name)) < 0 ||
+		    meta_add(x, "action", json_object_new_string(d->keep ? "keep" : "delete")) < 0 ||
+		    meta_add(x, "reasons", reasons) < 0 || json_object_array_add(dec, x) < 0) {
+			json_object_put(x);
+			json_object_put(dec);
+			return NULL;
+		}
+	}
+	return dec;
+}
+
+static struct json_object *targets_json(const struct volume_report *r)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (size_t t = 0; arr && t < r->n_targets; t++) {
+		const struct target_report *tr = &r->targets[t];
+		struct json_object *o = json_object_new_object(), *sent = json_object_new_array();
+
+		if (!o || !sent || meta_add(o, "target", json_object_new_string(tr->target->name)) < 0 ||
+		    meta_add(o, "reached", json_object_new_boolean(tr->reached)) < 0 ||
+		    meta_add(o, "sent", sent) < 0 ||
+		    meta_add(o, "decisions", plan_json(&tr->copies, tr->plan)) < 0 ||
+		    meta_add(o, "deleted", json_object_new_int64((int64_t)tr->n_deleted)) < 0 ||
+		    json_object_array_add(arr, o) < 0) {
+			json_object_put(o);
+			json_object_put(arr);
+			return NULL;
+		}
+		for (size_t i = 0; i < tr->n_sent; i++) {
+			struct json_object *x = json_object_new_object();
+
+			if (!x || meta_add(x, "name", json_object_new_string(tr->sent[i].name)) < 0 ||
+			    meta_add(x, "parent", tr->sent[i].parent ?
+				     json_object_new_string(tr->sent[i].parent) : NULL) < 0 ||
+			    meta_add(x, "bytes", json_object_new_int64((int64_t)tr->sent[i].bytes)) < 0 ||
+			    json_object_array_add(sent, x) < 0) {
+				json_object_put(x);
+				json_object_put(arr);
+				return NULL;
+			}
+		}
+	}
+	return arr;
+}
+
+static int verb_send(struct config *cfg, int argc, char **argv)
+{
+	_cleanup_free_ struct volume **vols = NULL;
+	_cleanup_(json_object_putp) struct json_object *out = NULL;
+	struct json_object *arr;
+	struct replicate_opts o = { .only_target = arg_target, .send = true,
+				    .dry_run = arg_dry_run, .progress = progress_callback() };
+	size_t n;
+	int ret = EXIT_OK, r;
+
+	if (arg_target && !config_target(cfg, arg_target)) {
+		log_error("unknown target '%s' (not in %s)", arg_target, cfg->path);
+		return EXIT_USAGE;
+	}
+	if (select_volumes(cfg, argc, argv, true, &vols, &n) < 0)
+		return EXIT_USAGE;
+	if (probe_volumes(cfg, vols, n) < 0)
+		return EXIT_USAGE;
+	for (size_t i = 0; i < n; i++) {
+		bool has = false;
+
+		for (size_t t = 0; t < vols[i]->n_targets; t++)
+			has |= !arg_target || streq(vols[i]->targets[t], arg_target);
+		if (!has) {
+			log_error("volume '%s' has no target%s%s%s", vols[i]->name,
+				  arg_target ? " '" : "", arg_target ?: "", arg_target ? "'" : "");
+			return EXIT_USAGE;
+		}
+	}
+	r = lock_sorted(cfg, vols, n);
+	if (r > 0)
+		return r;
+	out = json_object_new_object();
+	arr = json_object_new_array();
+	if (!out || !arr || meta_add(out, "format", json_object_new_int(1)) < 0 ||
+	    meta_add(out, "volumes", arr) < 0 || !sessions(cfg))
+		return report(-ENOMEM, &(struct rerr){ 0 });
+	for (size_t i = 0; i < n; i++) {
+		struct volume_report rep = { .volume = vols[i] };
+
+		if (rotate_replicate(cfg, vols[i], sessions(cfg), arg_now, &o, &rep) < 0)
+			ret = EXIT_FAILED;
+		for (size_t k = 0; k < rep.n_errors; k++)
+			log_error("%s", rep.errors[k]);
+		if (arg_json) {
+			struct json_object *x = json_object_new_object();
+
+			if (!x || meta_add(x, "volume", json_object_new_string(vols[i]->name)) < 0 ||
+			    meta_add(x, "targets", targets_json(&rep)) < 0 ||
+			    json_object_array_add(arr, x) < 0)
+				json_object_put(x);
+		} else if (arg_verbosity >= 0) {
+			print_targets(&rep, false);
+		}
+		volume_report_done(&rep);
+	}
+	if (arg_json && print_json(out) < 0)
+		return report(-ENOMEM, &(struct rerr){ 0 });
+	return ret;
+}
+
+static int verb_serve(struct config *cfg, int argc, char **argv)
+{
+	struct rerr e = { 0 };
+	int r;
+
+	(void) cfg;
+	(void) argv;
+	(void) argc;
+	if (!arg_root)
+		return usage_error("serve needs --root DIR");
+	r = serve_main(arg_root, STDIN_FILENO, STDOUT_FILENO, &e);
+	if (r < 0) {
+		log_error("%s: %s", e.msg, strerror(-r));
+		return EXIT_FAILED;
+	}
+	return EXIT_OK;
+}
+
 /* --- prune and run ------------------------------------------------------ */
 
 static void print_decisions(const struct volume_report *r, bool all)
@@ -727,6 +960,7 @@ static void print_report(const struct volume_report *r, bool run)
 			printf("%s: no timeline snapshot due\n", r->volume->name);
 	}
 	/* prune shows every decision; run only the deletions unless -v. */
+	print_targets(r, !run || arg_verbosity > 0);
 	print_decisions(r, !run || arg_verbosity > 0);
 	if (r->plan) {
 		for (size_t i = 0; i < r->snaps.n; i++)
@@ -746,6 +980,8 @@ static struct json_object *report_json(const struct volume_report *r, bool run)
 	if (!o || meta_add(o, "volume", json_object_new_string(r->volume->name)) < 0 ||
 	    meta_add(o, "decisions", dec) < 0 || meta_add(o, "repaired", rep) < 0 ||
 	    meta_add(o, "errors", errs) < 0)
+		return NULL;
+	if (meta_add(o, "targets", targets_json(r)) < 0)
 		return NULL;
 	if (run && (meta_add(o, "due", json_object_new_boolean(r->due)) < 0 ||
 		    meta_add(o, "snapshot", r->created ? json_object_new_string(r->created)
@@ -800,7 +1036,7 @@ static int verb_prune(struct config *cfg, int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		struct volume_report rep = { 0 };
 
-		if (rotate_prune(cfg, vols[i], arg_now, arg_dry_run, &rep) < 0)
+		if (rotate_prune(cfg, vols[i], arg_now, arg_dry_run, sessions(cfg), &rep) < 0)
 			ret = EXIT_FAILED;
 		for (size_t k = 0; k < rep.n_errors; k++)
 			log_error("%s", rep.errors[k]);
@@ -855,7 +1091,11 @@ static int run_unit(struct config *cfg, struct volume **unit, size_t m,
 			ok = false;
 		}
 	}
-	if (ok && rotate_run(cfg, unit, m, arg_now, arg_dry_run, reps) < 0)
+	if (ok && rotate_run(cfg, unit, m, arg_now, arg_dry_run, sessions(cfg),
+			     &(struct replicate_opts){ .send = true, .prune_targets = true,
+						       .dry_run = arg_dry_run,
+						       .progress = progress_callback() },
+			     reps) < 0)
 		ok = false;
 	for (size_t u = 0; u < m; u++) {
 		struct rerr e = { 0 };
@@ -951,6 +1191,8 @@ static const struct verb verbs[] = {
 	{ "list", 0, -1, 0, true, verb_list },
 	{ "prune", 0, -1, 0, true, verb_prune },
 	{ "run", 0, -1, 0, true, verb_run },
+	{ "send", 1, -1, OPT_TARGET, true, verb_send },
+	{ "serve", 0, 0, OPT_ROOT, false, verb_serve },
 	{ "delete", 2, -1, OPT_FORCE, true, verb_delete },
 	{ "pin", 2, 2, 0, true, verb_pin },
 	{ "unpin", 2, 2, 0, true, verb_unpin },
@@ -960,13 +1202,14 @@ static const struct verb verbs[] = {
 
 /* --- argv --------------------------------------------------------------- */
 
-static const char *const opt_names[] = { "--kind", "--description", "--pin", "--pre", "--force" };
+static const char *const opt_names[] = { "--kind", "--description", "--pin", "--pre", "--force",
+					 "--target", "--root" };
 
 /* Return: <0 error (exit 2), 0 done (help/version), >0 go on. */
 static int parse_argv(int argc, char *argv[])
 {
 	enum { ARG_JSON = 0x100, ARG_NOW, ARG_WAIT, ARG_KIND, ARG_DESCRIPTION, ARG_PIN, ARG_PRE,
-	       ARG_FORCE };
+	       ARG_FORCE, ARG_TARGET, ARG_ROOT };
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, ARG_JSON },
@@ -980,6 +1223,8 @@ static int parse_argv(int argc, char *argv[])
 		{ "pin", no_argument, NULL, ARG_PIN },
 		{ "pre", required_argument, NULL, ARG_PRE },
 		{ "force", no_argument, NULL, ARG_FORCE },
+		{ "target", required_argument, NULL, ARG_TARGET },
+		{ "root", required_argument, NULL, ARG_ROOT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ .name = NULL },
@@ -1034,6 +1279,14 @@ static int parse_argv(int argc, char *argv[])
 			arg_force = true;
 			arg_given |= OPT_FORCE;
 			break;
+		case ARG_TARGET:
+			arg_target = optarg;
+			arg_given |= OPT_TARGET;
+			break;
+		case ARG_ROOT:
+			arg_root = optarg;
+			arg_given |= OPT_ROOT;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -1069,6 +1322,8 @@ int cli_main(int argc, char *argv[])
 	int r, nargs;
 
 	debug_init();
+	/* A peer that goes away must be an EPIPE to handle, not a death. */
+	signal(SIGPIPE, SIG_IGN);
 	r = parse_argv(argc, argv);
 	if (r <= 0)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
@@ -1097,6 +1352,7 @@ int cli_main(int argc, char *argv[])
 		}
 	}
 	r = verb->run(cfg, nargs, argv + optind + 1);
+	arg_sessions = sessions_free(arg_sessions);
 	if (fflush(stdout) != 0 && r == EXIT_OK) {
 		log_error("cannot write output: %m");
 		return EXIT_FAILED;

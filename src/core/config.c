@@ -451,6 +451,12 @@ static int parse_url(struct target *t, const char *url, char *why, size_t why_le
 		snprintf(why, why_len, "bad host name");
 		return -EINVAL;
 	}
+	/* The remote side reads the path through a shell (ssh joins its arguments): plain characters only. */
+	for (const char *c = slash; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("/._+-", *c)) {
+			snprintf(why, why_len, "the path of an ssh:// URL may hold only [A-Za-z0-9/._+-]");
+			return -EINVAL;
+		}
 	t->scheme = TARGET_SSH;
 	t->root = strdup(slash);
 	return t->root ? 0 : -ENOMEM;

@@ -40,10 +40,9 @@ static struct json_object *meta_sent_to(const struct snapshot *s)
 	return TAKE_PTR(o);
 }
 
-char *meta_format_info(const struct snapshot *s, const char *volume)
+struct json_object *meta_info_object(const struct snapshot *s, const char *volume)
 {
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
-	const char *text;
 
 	if (!o ||
 	    meta_add(o, "format", json_object_new_int(META_FORMAT)) < 0 ||
@@ -59,22 +58,31 @@ char *meta_format_info(const struct snapshot *s, const char *volume)
 	    meta_add(o, "creator", json_object_new_string(s->creator ?: SNAPROTATE_CREATOR)) < 0 ||
 	    meta_add(o, "sent_to", meta_sent_to(s)) < 0)
 		return NULL;
+	return TAKE_PTR(o);
+}
+
+char *meta_format_info(const struct snapshot *s, const char *volume)
+{
+	_cleanup_(json_object_putp) struct json_object *o = meta_info_object(s, volume);
+	const char *text;
+	size_t n;
+	char *out;
+
+	if (!o)
+		return NULL;
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text)
 		return NULL;
 	/* One trailing newline, like any text file an administrator may cat. */
-	{
-		size_t n = strlen(text);
-		char *out = malloc(n + 2);
-
-		if (!out)
-			return NULL;
-		memcpy(out, text, n);
-		out[n] = '\n';
-		out[n + 1] = '\0';
-		return out;
-	}
+	n = strlen(text);
+	out = malloc(n + 2);
+	if (!out)
+		return NULL;
+	memcpy(out, text, n);
+	out[n] = '\n';
+	out[n + 1] = '\0';
+	return out;
 }
 
 /* Which required members an info.json has shown so far. */

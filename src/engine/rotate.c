@@ -47,7 +47,7 @@ void volume_report_fail(struct volume_report *r, const char *msg)
 	report_push(r, strdup(msg));
 }
 
-static void report_error(struct volume_report *r, int err, const struct rerr *e)
+void volume_report_error(struct volume_report *r, int err, const struct rerr *e)
 {
 	int code = e && e->code ? e->code : abs(err);
 	char *msg;
@@ -99,6 +99,18 @@ void volume_report_done(struct volume_report *r)
 	snapshot_list_clear(&r->snaps);
 	plan_free(r->plan);
 	free(r->created);
+	for (size_t t = 0; t < r->n_targets; t++) {
+		struct target_report *tr = &r->targets[t];
+
+		for (size_t i = 0; i < tr->n_sent; i++) {
+			free(tr->sent[i].name);
+			free(tr->sent[i].parent);
+		}
+		free(tr->sent);
+		snapshot_list_clear(&tr->copies);
+		plan_free(tr->plan);
+	}
+	free(r->targets);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -116,7 +128,7 @@ static int rotate_repair(const struct volume *v, bool dry_run, struct volume_rep
 
 	ret = be->list(v, &all, &e);
 	if (ret < 0) {
-		report_error(r, ret, &e);
+		volume_report_error(r, ret, &e);
 		return ret;
 	}
 	for (size_t i = 0; i < all.n; i++) {
@@ -129,7 +141,7 @@ static int rotate_repair(const struct volume *v, bool dry_run, struct volume_rep
 			if (!dry_run)
 				k = be->remove(v, s, &e);
 			if (k < 0) {
-				report_error(r, k, &e);
+				volume_report_error(r, k, &e);
 				ret = -EIO;
 			} else if (report_add_repaired(r, s->name) < 0) {
 				ret = -ENOMEM;
@@ -143,7 +155,7 @@ static int rotate_repair(const struct volume *v, bool dry_run, struct volume_rep
 	}
 	snapshot_list_clear(&all);
 	if (ret == -ENOMEM)
-		report_error(r, ret, NULL);
+		volume_report_error(r, ret, NULL);
 	return ret;
 }
 
@@ -159,7 +171,7 @@ static int rotate_apply(const struct volume *v, time_t now, bool dry_run,
 	policy.keep_target_base = true;
 	k = retention_plan(r->snaps.items, r->snaps.n, &policy, now, &r->plan);
 	if (k < 0) {
-		report_error(r, k, NULL);
+		volume_report_error(r, k, NULL);
 		return k;
 	}
 	for (size_t i = 0; i < r->snaps.n; i++)
@@ -181,7 +193,7 @@ static int rotate_apply(const struct volume *v, time_t now, bool dry_run,
 		if (v->delete_batch > 0 && be->settle && budget <= 0) {
 			k = be->settle(v, v->delete_batch, &e);
 			if (k < 0) {
-				report_error(r, k, &e);
+				volume_report_error(r, k, &e);
 				rerr_clear(&e);
 				budget = 1;
 			} else {
@@ -192,7 +204,7 @@ static int rotate_apply(const struct volume *v, time_t now, bool dry_run,
 		}
 		k = be->remove(v, &r->snaps.items[i], &e);
 		if (k < 0) {
-			report_error(r, k, &e);
+			volume_report_error(r, k, &e);
 			ret = -EIO;
 			continue;
 		}
@@ -204,17 +216,20 @@ static int rotate_apply(const struct volume *v, time_t now, bool dry_run,
 }
 
 int rotate_prune(const struct config *cfg, const struct volume *v, time_t now, bool dry_run,
-		 struct volume_report *r)
+		 struct sessions *ss, struct volume_report *r)
 {
-	int k, ret;
+	struct replicate_opts o = { .prune_targets = true, .dry_run = dry_run };
+	int k, t = 0, ret;
 
-	(void) cfg;
 	r->volume = v;
 	ret = rotate_repair(v, dry_run, r);
 	if (ret < 0 && r->snaps.n == 0 && r->n_errors && !r->n_repaired)
 		return -EIO;
+	/* Targets first: the copies they delete stop protecting a base on the source. */
+	if (ss && v->n_targets)
+		t = rotate_replicate(cfg, v, ss, now, &o, r);
 	k = rotate_apply(v, now, dry_run, r);
-	return ret < 0 || k < 0 ? -EIO : 0;
+	return ret < 0 || k < 0 || t < 0 ? -EIO : 0;
 }
 
 int rotate_free_space_ok(const struct volume *v, char *why, size_t why_len, struct rerr *e)
@@ -277,7 +292,8 @@ static int rotate_add_planned(const struct volume *v, time_t now, struct volume_
 }
 
 int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, time_t now,
-	       bool dry_run, struct volume_report *reports)
+	       bool dry_run, struct sessions *ss, const struct replicate_opts *o,
+	       struct volume_report *reports)
 {
 	bool due = false, space_ok = true, failed = false;
 	int k;
@@ -304,7 +320,7 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 			reports[i].due = true;
 			k = rotate_free_space_ok(vols[i], why, sizeof(why), &e);
 			if (k < 0) {
-				report_error(&reports[i], k, &e);
+				volume_report_error(&reports[i], k, &e);
 				space_ok = false;
 			} else if (k == 0) {
 				report_errorf(&reports[i], "%s: not enough free space for a snapshot (%s)",
@@ -326,7 +342,7 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 			s.description = strdup("");
 			k = s.description ? be->create(vols[i], &s, &e) : -ENOMEM;
 			if (k < 0) {
-				report_error(&reports[i], k, &e);
+				volume_report_error(&reports[i], k, &e);
 				snapshot_done(&s);
 				failed = true;
 				continue;
@@ -340,6 +356,14 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 		}
 	else if (due)
 		failed = true;
+	/*
+	 * Send before pruning the source: what the targets then hold is recorded
+	 * (sent_to), so the source keeps the right base. A target that cannot be
+	 * reached fails alone; the source is still pruned.
+	 */
+	for (size_t i = 0; i < n; i++)
+		if (vols[i]->n_targets && rotate_replicate(cfg, vols[i], ss, now, o, &reports[i]) < 0)
+			failed = true;
 	for (size_t i = 0; i < n; i++)
 		if (rotate_apply(vols[i], now, dry_run, &reports[i]) < 0)
 			failed = true;
@@ -369,6 +393,16 @@ static int rotate_mkdir_p(const char *path)
 	}
 }
 
+uint64_t rotate_bytes_sent(const struct volume_report *r)
+{
+	uint64_t sum = 0;
+
+	for (size_t t = 0; t < r->n_targets; t++)
+		for (size_t i = 0; i < r->targets[t].n_sent; i++)
+			sum += r->targets[t].sent[i].bytes;
+	return sum;
+}
+
 int rotate_save_state(const struct config *cfg, const struct volume_report *r, time_t now,
 		      struct rerr *e)
 {
@@ -386,7 +420,7 @@ int rotate_save_state(const struct config *cfg, const struct volume_report *r, t
 	    meta_add(o, "error", r->n_errors ? json_object_new_string(r->errors[0]) : NULL) < 0 ||
 	    meta_add(o, "snapshot", r->created ? json_object_new_string(r->created) : NULL) < 0 ||
 	    meta_add(o, "deleted", json_object_new_int64((int64_t)r->n_deleted)) < 0 ||
-	    meta_add(o, "bytes_sent", json_object_new_int64(0)) < 0)
+	    meta_add(o, "bytes_sent", json_object_new_int64((int64_t)rotate_bytes_sent(r))) < 0)
 		return rerr_set(e, ENOMEM, "%s: out of memory", r->volume->name);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
 	k = rotate_mkdir_p(cfg->state_dir);

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The target protocol, version 1: lines of text over a pair of pipes (a local
+ * `snaprotate serve`, or ssh to one), with the send stream in length-prefixed
+ * chunks. Both sides use these helpers; the grammar is in README.md.
+ *
+ *   server:  SNAPROTATE 1
+ *   client:  INFO | LIST VOLUME | RECEIVE VOLUME NAME {info.json} | DELETE VOLUME NAME | QUIT
+ *            after RECEIVE: DATA <n> and n bytes, ..., DATA 0
+ *   server:  OK {json} | ERR message
+ */
+#ifndef SNAPROTATE_PROTO_H
+#define SNAPROTATE_PROTO_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "err.h"
+
+#define PROTO_VERSION		1
+#define PROTO_GREETING		"SNAPROTATE"
+#define PROTO_LINE_MAX		(64U * 1024 * 1024)
+#define PROTO_CHUNK_MAX		(16U * 1024 * 1024)
+
+struct conn {
+	int in;			/* what the peer writes */
+	int out;		/* what the peer reads */
+	char *buf;		/* read buffer */
+	size_t start, end, cap;
+};
+
+/* Sets up @c over two fds (not owned). Return: 0 or -ENOMEM. */
+int conn_init(struct conn *c, int in, int out);
+void conn_done(struct conn *c);
+
+/**
+ * conn_read_line() - The next line, without its newline.
+ * @ret: Points into @c's buffer, valid until the next read; NUL-terminated.
+ * Return: 0, -EPIPE at end of input (a line cut short counts as the end),
+ * -E2BIG for a line longer than PROTO_LINE_MAX, or -errno.
+ */
+int conn_read_line(struct conn *c, char **ret);
+
+/* Reads exactly @len bytes. Return: 0, -EPIPE at a premature end, or -errno. */
+int conn_read_exact(struct conn *c, void *buf, size_t len);
+
+/* Return: 0 or -errno (-EPIPE when the peer is gone). */
+int conn_write(struct conn *c, const void *buf, size_t len);
+int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One chunk of a stream: "DATA <len>\n" and the bytes; len 0 ends the stream. */
+int conn_write_chunk(struct conn *c, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * btrfs send without a `btrfs send` process: BTRFS_IOC_SEND writes the stream
+ * of a read-only snapshot (incremental from a parent) into a pipe, and a
+ * forwarding loop hands it on in chunks, counting bytes for progress.
+ */
+#ifndef SNAPROTATE_SEND_H
+#define SNAPROTATE_SEND_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+/*
+ * Called with each chunk of the stream, in order. Return 0 to go on, <0 to
+ * abort the send with that error.
+ */
+typedef int (*send_chunk_fn)(void *user, const void *buf, size_t len);
+
+/**
+ * send_btrfs() - Stream @snap_path (a read-only subvolume) through @fn.
+ * @parent_path: A read-only snapshot the receiver holds, to send only the
+ *               difference; NULL for a full stream.
+ * @ret_bytes: On success the stream's length.
+ * Return: 0 or -errno with @e.
+ */
+int send_btrfs(const char *snap_path, const char *parent_path, send_chunk_fn fn, void *user,
+	       uint64_t *ret_bytes, struct rerr *e);
+
+#endif

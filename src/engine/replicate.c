@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Replication to targets (SPEC 4 and 6), for one volume and each of its
+ * targets, over one shared session per target:
+ *   1. list the target's copies; a copy belongs to the source snapshot whose
+ *      uuid it carries, and sent_to records are brought in line with that;
+ *   2. send, oldest first, every snapshot newer than the target's newest copy
+ *      that the target's own retention would keep (so always the newest),
+ *      each incremental from the newest older snapshot the target holds;
+ *   3. apply the target's retention there (never its newest copy), and
+ *      forget sent_to records of the copies deleted.
+ * sent_to is written to the source only after the target confirmed a
+ * complete copy, so a crash can only make snaprotate send something again.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "debug.h"
+#include "rotate.h"
+#include "stamp.h"
+#include "util.h"
+
+struct session {
+	const struct target *target;
+	bool tried;
+	int error;
+	struct rerr err;
+	struct target_conn conn;
+};
+
+struct sessions {
+	struct session *s;
+	size_t n;
+};
+
+struct sessions *sessions_new(const struct config *cfg)
+{
+	struct sessions *ss = calloc(1, sizeof(*ss));
+
+	if (!ss)
+		return NULL;
+	ss->s = calloc(cfg->n_targets + 1, sizeof(*ss->s));
+	if (!ss->s) {
+		free(ss);
+		return NULL;
+	}
+	ss->n = cfg->n_targets;
+	for (size_t i = 0; i < ss->n; i++)
+		ss->s[i].target = &cfg->targets[i];
+	return ss;
+}
+
+struct sessions *sessions_free(struct sessions *ss)
+{
+	if (!ss)
+		return NULL;
+	for (size_t i = 0; i < ss->n; i++)
+		if (ss->s[i].tried && !ss->s[i].error)
+			target_close(&ss->s[i].conn);
+	free(ss->s);
+	free(ss);
+	return NULL;
+}
+
+/* The session to @t, opened on first use; a failure is remembered, not retried. */
+static int sessions_get(struct sessions *ss, const struct target *t, struct target_conn **ret,
+			struct rerr *e)
+{
+	for (size_t i = 0; i < ss->n; i++) {
+		struct session *s = &ss->s[i];
+
+		if (s->target != t)
+			continue;
+		if (!s->tried) {
+			s->tried = true;
+			s->error = target_open(t, &s->conn, &s->err);
+		}
+		if (s->error < 0) {
+			*e = s->err;
+			return s->error;
+		}
+		if (s->conn.broken)
+			return rerr_set(e, EPIPE, "target '%s': the session was lost", t->name);
+		*ret = &s->conn;
+		return 0;
+	}
+	return rerr_set(e, ENOENT, "target '%s' is not configured", t->name);
+}
+
+/* The source snapshot a copy belongs to, by uuid (SPEC 6). */
+static struct snapshot *replicate_source_of(struct snapshot_list *src, const struct snapshot *copy)
+{
+	if (!copy->uuid)
+		return NULL;
+	for (size_t i = 0; i < src->n; i++)
+		if (src->items[i].uuid && streq(src->items[i].uuid, copy->uuid))
+			return &src->items[i];
+	return NULL;
+}
+
+static bool replicate_held(const struct snapshot_list *copies, const struct snapshot *s)
+{
+	if (!s->uuid)
+		return false;
+	for (size_t i = 0; i < copies->n; i++)
+		if (copies->items[i].uuid && streq(copies->items[i].uuid, s->uuid))
+			return true;
+	return false;
+}
+
+static bool replicate_has_record(const struct snapshot *s, const char *target)
+{
+	for (size_t i = 0; i < s->n_sent; i++)
+		if (streq(s->sent[i].target, target))
+			return true;
+	return false;
+}
+
+static int replicate_update(const struct volume *v, struct snapshot *s, bool dry_run,
+			    struct volume_report *r)
+{
+	struct rerr e = { 0 };
+	int k;
+
+	if (dry_run)
+		return 0;
+	k = backend_find(v->backend)->update(v, s, &e);
+	if (k < 0)
+		volume_report_error(r, k, &e);
+	return k;
+}
+
+/* Makes sent_to say what the target holds: a record per copy, none for the rest. */
+static void replicate_reconcile(const struct volume *v, struct snapshot_list *src,
+				const struct snapshot_list *copies, const char *target,
+				time_t now, bool dry_run, struct volume_report *r)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		struct snapshot *s = &src->items[i];
+		bool held, recorded;
+
+		if (s->foreign || !s->complete)
+			continue;
+		held = replicate_held(copies, s);
+		recorded = replicate_has_record(s, target);
+		if (held == recorded)
+			continue;
+		if (held && snapshot_sent_set(s, target, now) < 0)
+			continue;
+		if (!held)
+			snapshot_sent_remove(s, target);
+		DBG(SEND, "%s: sent_to '%s' %s for '%s'", v->name, target,
+		    held ? "added" : "removed", s->name);
+		(void) replicate_update(v, s, dry_run, r);
+	}
+}
+
+static int replicate_add_transfer(struct target_report *tr, const char *name, const char *parent,
+				  uint64_t bytes)
+{
+	struct transfer *n = realloc(tr->sent, (tr->n_sent + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	tr->sent = n;
+	n = &tr->sent[tr->n_sent];
+	*n = (struct transfer){ .name = strdup(name), .parent = xstrdup_or_null(parent),
+				.bytes = bytes };
+	if (!n->name || (parent && !n->parent)) {
+		free(n->name);
+		free(n->parent);
+		return -ENOMEM;
+	}
+	tr->n_sent++;
+	return 0;
+}
+
+/*
+ * Which source snapshots to send: those newer than the target's newest copy
+ * that the target's retention would keep, judged together with the copies.
+ * Return: 0 with @want[i] set per source snapshot, or -ENOMEM.
+ */
+static int replicate_choose(const struct target *t, const struct snapshot_list *src,
+			    const struct snapshot_list *copies, time_t now, bool *want)
+{
+	_cleanup_(plan_freep) struct plan *p = NULL;
+	_cleanup_free_ struct snapshot *all = NULL;
+	time_t newest = 0;
+	bool have = false;
+	size_t n = 0;
+	int k;
+
+	for (size_t i = 0; i < copies->n; i++)
+		if (!have || copies->items[i].created > newest) {
+			newest = copies->items[i].created;
+			have = true;
+		}
+	all = calloc(copies->n + src->n + 1, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	/* Shallow copies: the plan only reads them. */
+	for (size_t i = 0; i < copies->n; i++)
+		all[n++] = copies->items[i];
+	for (size_t i = 0; i < src->n; i++) {
+		const struct snapshot *s = &src->items[i];
+
+		want[i] = false;
+		if (s->foreign || !s->complete || (have && s->created <= newest) ||
+		    replicate_held(copies, s))
+			continue;
+		all[n] = *s;
+		all[n].pinned = false;	/* a pin is the source's; the target has its own retention */
+		all[n].n_sent = 0;
+		n++;
+	}
+	k = retention_plan(all, n, &t->policy, now, &p);
+	if (k < 0)
+		return k;
+	for (size_t i = 0, j = copies->n; i < src->n; i++) {
+		const struct snapshot *s = &src->items[i];
+
+		if (s->foreign || !s->complete || (have && s->created <= newest) ||
+		    replicate_held(copies, s))
+			continue;
+		want[i] = p->d[j++].keep;
+	}
+	return 0;
+}
+
+/* The newest snapshot the target holds that is older than @s, else the newest it holds. */
+static const struct snapshot *replicate_parent(const struct snapshot_list *src,
+					       const struct snapshot_list *copies,
+					       const struct snapshot *s)
+{
+	const struct snapshot *best = NULL, *any = NULL;
+
+	for (size_t i = 0; i < src->n; i++) {
+		const struct snapshot *p = &src->items[i];
+
+		if (p == s || p->foreign || !p->complete || !replicate_held(copies, p))
+			continue;
+		if (!any || p->created > any->created)
+			any = p;
+		if (p->created < s->created && (!best || p->created > best->created))
+			best = p;
+	}
+	return best ? best : any;
+}
+
+struct replicate_progress {
+	const struct replicate_opts *o;
+	const char *volume;
+	const char *target;
+};
+
+static void replicate_progress(void *user, const char *name, uint64_t bytes, bool done)
+{
+	struct replicate_progress *p = user;
+
+	p->o->progress(p->o->user, p->volume, p->target, name, bytes, done);
+}
+
+static int replicate_send(const struct volume *v, struct target_conn *tc, struct snapshot_list *src,
+			  struct snapshot_list *copies, time_t now, const struct replicate_opts *o,
+			  struct target_report *tr, struct volume_report *r)
+{
+	const struct backend *be = backend_find(v->backend);
+	const struct target *t = tc->target;
+	_cleanup_free_ bool *want = NULL;
+	int k;
+
+	if (!be->snapshot_path) {
+		struct rerr e = { 0 };
+
+		volume_report_error(r, rerr_set(&e, EOPNOTSUPP, "%s: target '%s': sending %s volumes is not available yet",
+						v->name, t->name, be->name), &e);
+		return -EOPNOTSUPP;
+	}
+	want = calloc(src->n + 1, sizeof(*want));
+	if (!want)
+		return -ENOMEM;
+	k = replicate_choose(t, src, copies, now, want);
+	if (k < 0)
+		return k;
+	for (size_t i = 0; i < src->n; i++) {
+		struct snapshot *s = &src->items[i];
+		const struct snapshot *parent;
+		char path[PATH_MAX], ppath[PATH_MAX];
+		struct rerr e = { 0 };
+		uint64_t bytes = 0;
+		struct snapshot copy = { 0 };
+
+		if (!want[i])
+			continue;
+		parent = replicate_parent(src, copies, s);
+		if (be->snapshot_path(v, s, path, sizeof(path)) < 0 ||
+		    (parent && be->snapshot_path(v, parent, ppath, sizeof(ppath)) < 0))
+			return -ENAMETOOLONG;
+		if (o->dry_run) {
+			k = replicate_add_transfer(tr, s->name, parent ? parent->name : NULL, 0);
+		} else {
+			struct replicate_progress rp = { .o = o, .volume = v->name,
+							  .target = t->name };
+
+			k = target_receive(tc, v->name, s, path, parent ? ppath : NULL,
+					   o->progress ? replicate_progress : NULL, &rp, &bytes, &e);
+			if (k < 0) {
+				volume_report_error(r, k, &e);
+				/* What follows would build on this one: stop here. */
+				return k;
+			}
+			k = replicate_add_transfer(tr, s->name, parent ? parent->name : NULL, bytes);
+		}
+		if (k < 0)
+			return k;
+		/* From now on the target holds it: later ones can build on it. */
+		copy.name = strdup(s->name);
+		copy.uuid = xstrdup_or_null(s->uuid);
+		copy.description = strdup("");
+		copy.created = s->created;
+		copy.seq = s->seq;
+		copy.kind = s->kind;
+		copy.complete = true;
+		if (!copy.name || !copy.description || snapshot_list_append(copies, &copy) < 0) {
+			snapshot_done(&copy);
+			return -ENOMEM;
+		}
+		if (!o->dry_run && snapshot_sent_set(s, t->name, now) == 0)
+			(void) replicate_update(v, s, false, r);
+	}
+	snapshot_list_sort(copies);
+	return 0;
+}
+
+static int replicate_prune_target(const struct volume *v, struct target_conn *tc,
+				  struct snapshot_list *src, time_t now,
+				  const struct replicate_opts *o, struct target_report *tr,
+				  struct volume_report *r)
+{
+	const struct target *t = tc->target;
+	int k, ret = 0;
+
+	k = retention_plan(tr->copies.items, tr->copies.n, &t->policy, now, &tr->plan);
+	if (k < 0)
+		return k;
+	for (size_t i = 0; i < tr->copies.n; i++) {
+		struct snapshot *copy = &tr->copies.items[i], *s;
+		struct rerr e = { 0 };
+
+		if (tr->plan->d[i].keep || o->dry_run)
+			continue;
+		k = target_delete(tc, v->name, copy->name, &e);
+		if (k < 0) {
+			volume_report_error(r, k, &e);
+			ret = k;
+			if (tc->broken)
+				break;
+			continue;
+		}
+		tr->n_deleted++;
+		s = replicate_source_of(src, copy);
+		if (s && snapshot_sent_remove(s, t->name))
+			(void) replicate_update(v, s, false, r);
+	}
+	return ret;
+}
+
+int rotate_replicate(const struct config *cfg, const struct volume *v, struct sessions *ss,
+		     time_t now, const struct replicate_opts *o, struct volume_report *r)
+{
+	const struct backend *be = backend_find(v->backend);
+	bool failed = false;
+	int k;
+
+	r->volume = v;
+	if (r->snaps.n == 0) {
+		struct rerr e = { 0 };
+		struct snapshot_list all = { 0 };
+
+		k = be->list(v, &all, &e);
+		if (k < 0) {
+			volume_report_error(r, k, &e);
+			return -EIO;
+		}
+		r->snaps = all;
+	}
+	for (size_t ti = 0; ti < v->n_targets; ti++) {
+		const struct target *t = config_target(cfg, v->targets[ti]);
+		struct target_report *tr, *grown;
+		struct target_conn *tc = NULL;
+		struct rerr e = { 0 };
+
+		if (!t || (o->only_target && !streq(o->only_target, t->name)))
+			continue;
+		grown = realloc(r->targets, (r->n_targets + 1) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		r->targets = grown;
+		tr = &r->targets[r->n_targets++];
+		*tr = (struct target_report){ .target = t };
+		k = sessions_get(ss, t, &tc, &e);
+		if (k == 0)
+			k = target_list(tc, v->name, &tr->copies, &e);
+		if (k < 0) {
+			struct rerr e2 = { 0 };
+
+			/* Name the volume as well: the same target fails for every volume. */
+			rerr_set(&e2, e.code ?: -k, "%s: %.400s", v->name, e.msg);
+			volume_report_error(r, k, &e2);
+			failed = true;
+			continue;
+		}
+		tr->reached = true;
+		/* A pin belongs to the source; the target has its own retention. */
+		for (size_t i = 0; i < tr->copies.n; i++)
+			tr->copies.items[i].pinned = false;
+		replicate_reconcile(v, &r->snaps, &tr->copies, t->name, now, o->dry_run, r);
+		if (o->send && replicate_send(v, tc, &r->snaps, &tr->copies, now, o, tr, r) < 0)
+			failed = true;
+		if (o->prune_targets &&
+		    replicate_prune_target(v, tc, &r->snaps, now, o, tr, r) < 0)
+			failed = true;
+	}
+	return failed ? -EIO : 0;
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "util.h"
+
+#define CONN_BUF	(256 * 1024)
+
+int conn_init(struct conn *c, int in, int out)
+{
+	*c = (struct conn){ .in = in, .out = out, .cap = CONN_BUF };
+	c->buf = malloc(c->cap);
+	return c->buf ? 0 : -ENOMEM;
+}
+
+void conn_done(struct conn *c)
+{
+	free(c->buf);
+	c->buf = NULL;
+}
+
+/* Reads more into the buffer. Return: bytes read, 0 at the end, -errno. */
+static ssize_t conn_fill(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->start > 0 && c->start == c->end)
+		c->start = c->end = 0;
+	if (c->end == c->cap) {
+		if (c->start > 0) {
+			memmove(c->buf, c->buf + c->start, c->end - c->start);
+			c->end -= c->start;
+			c->start = 0;
+		} else {
+			char *nb;
+
+			if (c->cap >= PROTO_LINE_MAX)
+				return -E2BIG;
+			nb = realloc(c->buf, c->cap * 2);
+			if (!nb)
+				return -ENOMEM;
+			c->buf = nb;
+			c->cap *= 2;
+		}
+	}
+	do
+		n = read(c->in, c->buf + c->end, c->cap - c->end);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	c->end += (size_t)n;
+	return n;
+}
+
+int conn_read_line(struct conn *c, char **ret)
+{
+	size_t scanned = 0;
+
+	for (;;) {
+		char *nl = memchr(c->buf + c->start + scanned, '\n', c->end - c->start - scanned);
+		ssize_t n;
+
+		if (nl) {
+			*nl = '\0';
+			*ret = c->buf + c->start;
+			c->start = (size_t)(nl - c->buf) + 1;
+			return 0;
+		}
+		scanned = c->end - c->start;
+		n = conn_fill(c);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EPIPE;
+	}
+}
+
+int conn_read_exact(struct conn *c, void *buf, size_t len)
+{
+	char *p = buf;
+	size_t have = c->end - c->start;
+
+	if (have > len)
+		have = len;
+	memcpy(p, c->buf + c->start, have);
+	c->start += have;
+	p += have;
+	len -= have;
+	while (len > 0) {
+		ssize_t n = read(c->in, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int conn_write(struct conn *c, const void *buf, size_t len)
+{
+	return write_all(c->out, buf, len);
+}
+
+int conn_printf(struct conn *c, const char *fmt, ...)
+{
+	_cleanup_free_ char *s = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	return conn_write(c, s, (size_t)n);
+}
+
+int conn_write_chunk(struct conn *c, const void *buf, size_t len)
+{
+	char head[32];
+	int n = snprintf(head, sizeof(head), "DATA %zu\n", len);
+	struct iovec iov[2] = {
+		{ .iov_base = head, .iov_len = (size_t)n },
+		{ .iov_base = (void *)buf, .iov_len = len },
+	};
+	size_t total = (size_t)n + len;
+
+	/* One writev for header and data; finish with write_all on a short write. */
+	for (;;) {
+		ssize_t k = writev(c->out, iov, len ? 2 : 1);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if ((size_t)k == total)
+			return 0;
+		if ((size_t)k < (size_t)n) {
+			int r = write_all(c->out, head + k, (size_t)n - (size_t)k);
+
+			return r < 0 ? r : write_all(c->out, buf, len);
+		}
+		return write_all(c->out, (const char *)buf + ((size_t)k - (size_t)n),
+				 total - (size_t)k);
+	}
+}

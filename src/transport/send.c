@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The kernel writes a send stream synchronously from inside the ioctl, so the
+ * ioctl runs in a thread of its own writing into a pipe, and this thread reads
+ * the pipe. If the reader stops (the target failed), closing the read end
+ * makes the kernel's next write fail with EPIPE and the ioctl return: nothing
+ * is left blocked. SIGPIPE is ignored for the process by the caller.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <btrfsutil.h>
+#include <linux/btrfs.h>
+
+#include "debug.h"
+#include "send.h"
+#include "util.h"
+
+#define SEND_BUF	(1024 * 1024)
+
+struct send_job {
+	int snap_fd;
+	int pipe_w;
+	uint64_t parent_id;	/* 0: full stream */
+	int error;		/* errno of the ioctl, 0 on success */
+};
+
+static void *send_thread(void *arg)
+{
+	struct send_job *j = arg;
+	__u64 clone = j->parent_id;
+	struct btrfs_ioctl_send_args a = {
+		.send_fd = j->pipe_w,
+		.clone_sources_count = j->parent_id ? 1 : 0,
+		.clone_sources = j->parent_id ? &clone : NULL,
+		.parent_root = j->parent_id,
+	};
+
+	if (ioctl(j->snap_fd, BTRFS_IOC_SEND, &a) < 0)
+		j->error = errno;
+	/* End of stream for the reader. */
+	close(j->pipe_w);
+	j->pipe_w = -1;
+	return NULL;
+}
+
+int send_btrfs(const char *snap_path, const char *parent_path, send_chunk_fn fn, void *user,
+	       uint64_t *ret_bytes, struct rerr *e)
+{
+	_cleanup_close_ int snap_fd = -1, pipe_r = -1;
+	_cleanup_free_ char *buf = NULL;
+	struct send_job job = { .pipe_w = -1 };
+	int p[2], r = 0, k;
+	uint64_t bytes = 0;
+	pthread_t t;
+
+	snap_fd = open(snap_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (snap_fd < 0)
+		return rerr_set(e, errno, "cannot open '%s'", snap_path);
+	if (parent_path) {
+		enum btrfs_util_error be = btrfs_util_subvolume_id(parent_path, &job.parent_id);
+
+		if (be != BTRFS_UTIL_OK)
+			return rerr_set(e, errno ?: EIO, "cannot find the parent '%s' (%s)",
+					parent_path, btrfs_util_strerror(be));
+	}
+	buf = malloc(SEND_BUF);
+	if (!buf)
+		return rerr_set(e, ENOMEM, "out of memory");
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return rerr_set(e, errno, "cannot create a pipe");
+	pipe_r = p[0];
+	job.pipe_w = p[1];
+	job.snap_fd = snap_fd;
+	/* A bigger pipe means fewer wakeups; failure only costs speed. */
+	(void) fcntl(pipe_r, F_SETPIPE_SZ, SEND_BUF);
+	k = pthread_create(&t, NULL, send_thread, &job);
+	if (k != 0) {
+		close(job.pipe_w);
+		return rerr_set(e, k, "cannot start the send thread");
+	}
+	for (;;) {
+		ssize_t n = read(pipe_r, buf, SEND_BUF);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = rerr_set(e, errno, "cannot read the send stream of '%s'", snap_path);
+			break;
+		}
+		if (n == 0)
+			break;
+		bytes += (uint64_t)n;
+		r = fn(user, buf, (size_t)n);
+		if (r < 0)
+			break;
+	}
+	/* On an early stop the kernel's next write gets EPIPE and the ioctl returns. */
+	close(TAKE_FD(pipe_r));
+	pthread_join(t, NULL);
+	if (r < 0)
+		return r;
+	if (job.error)
+		return rerr_set(e, job.error, "btrfs send of '%s' failed", snap_path);
+	DBG(SEND, "sent '%s' (parent '%s'): %llu bytes", snap_path, parent_path ?: "none",
+	    (unsigned long long)bytes);
+	*ret_bytes = bytes;
+	return 0;
+}

@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * `snaprotate serve --root DIR`: the receiving side of a target, run by ssh
+ * as an authorized_keys forced command (or locally for file:// targets).
+ *
+ * Layout under DIR: VOLUME/NAME/snapshot + VOLUME/NAME/info.json, as on a
+ * source; VOLUME/.incoming.NAME while a receive is under way; VOLUME/.lock.
+ *
+ * What must never happen:
+ *   - a path outside DIR: every name is checked (volume alphabet, NAME
+ *     pattern) before it is used, and everything is opened relative to DIR;
+ *   - a NAME that looks complete but is not: `btrfs receive` writes into
+ *     .incoming.NAME, the result must carry the received_uuid the client
+ *     announced, and only then does info.json appear and the directory get
+ *     its NAME (one rename);
+ *   - deleting what was not received here: DELETE takes only complete NAMEs
+ *     whose subvolume has a received_uuid.
+ * Leftovers of an interrupted receive are removed when the volume is next
+ * used, under its lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <btrfsutil.h>
+#include <dirent.h>
+#include <linux/magic.h>
+
+#include "backend.h"
+#include "debug.h"
+#include "meta.h"
+#include "proto.h"
+#include "serve.h"
+#include "process.h"
+#include "stamp.h"
+#include "util.h"
+#include "version.h"
+
+#define INCOMING_PREFIX	".incoming."
+#define RECV_BUF	(1024 * 1024)
+
+struct serve {
+	const char *root;
+	int root_fd;
+	struct conn c;
+	char locked_volume[VOLUME_NAME_MAX + 1];
+	int lock_fd;
+};
+
+static int serve_reply_err(struct serve *sv, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int serve_reply_err(struct serve *sv, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* One line: a newline in a message would end the reply early. */
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	return conn_printf(&sv->c, "ERR %s\n", msg);
+}
+
+static int serve_reply_ok(struct serve *sv, struct json_object *o)
+{
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						      JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	if (!text)
+		return -ENOMEM;
+	return conn_printf(&sv->c, "OK %s\n", text);
+}
+
+/* The target side of a volume, as the btrfs backend sees a source. */
+static void serve_volume(struct serve *sv, const char *volume, struct volume *v, char *dir,
+			 size_t dir_len)
+{
+	snprintf(dir, dir_len, "%s/%s", sv->root, volume);
+	*v = (struct volume){ .name = (char *)volume, .backend = BACKEND_BTRFS,
+			      .path = (char *)sv->root, .snapshot_dir = dir };
+}
+
+static void serve_remove_incoming(int vfd, const char *name)
+{
+	_cleanup_close_ int nfd = openat(vfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+					 O_NOFOLLOW);
+	struct stat st;
+
+	if (nfd >= 0) {
+		(void) unlinkat(nfd, META_FILE, 0);
+		(void) unlinkat(nfd, "." META_FILE ".tmp", 0);
+		if (fstatat(nfd, "snapshot", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+			(void) btrfs_util_delete_subvolume_fd(nfd, "snapshot", 0);
+	}
+	if (unlinkat(vfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		fprintf(stderr, "snaprotate serve: cannot remove '%s': %m\n", name);
+}
+
+/*
+ * Locks @volume for the rest of the session (one volume at a time) and
+ * removes what an interrupted receive left. Return: 0, or -errno with an ERR
+ * reply already sent.
+ */
+static int serve_session(struct serve *sv, const char *volume, bool create)
+{
+	_cleanup_close_ int vfd = -1;
+	DIR *d;
+	struct dirent *de;
+
+	if (streq(sv->locked_volume, volume))
+		return 0;
+	if (sv->lock_fd >= 0) {
+		close(sv->lock_fd);
+		sv->lock_fd = -1;
+		sv->locked_volume[0] = '\0';
+	}
+	if (create && mkdirat(sv->root_fd, volume, 0700) < 0 && errno != EEXIST) {
+		serve_reply_err(sv, "%s: cannot create '%s/%s': %m", volume, sv->root, volume);
+		return -errno;
+	}
+	vfd = openat(sv->root_fd, volume, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (vfd < 0) {
+		int r = -errno;
+
+		if (r == -ENOENT)
+			return r;
+		serve_reply_err(sv, "%s: cannot open '%s/%s': %s", volume, sv->root, volume,
+				strerror(-r));
+		return r;
+	}
+	sv->lock_fd = openat(vfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (sv->lock_fd < 0 || flock(sv->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int r = -errno;
+
+		serve_reply_err(sv, "%s: another transfer to this target is under way (%s)", volume,
+				strerror(-r));
+		if (sv->lock_fd >= 0)
+			close(sv->lock_fd);
+		sv->lock_fd = -1;
+		return r;
+	}
+	snprintf(sv->locked_volume, sizeof(sv->locked_volume), "%s", volume);
+	d = fdopendir(dup(vfd));
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (startswith(de->d_name, INCOMING_PREFIX)) {
+			fprintf(stderr, "snaprotate serve: %s: removing '%s', left by an interrupted transfer\n",
+				volume, de->d_name);
+			serve_remove_incoming(vfd, de->d_name);
+		}
+	closedir(d);
+	return 0;
+}
+
+/* The complete copies of @volume. Return: 0 (maybe empty), or -errno with an ERR sent. */
+static int serve_list_volume(struct serve *sv, const char *volume, struct snapshot_list *l)
+{
+	char dir[PATH_MAX];
+	struct volume v;
+	struct rerr e = { 0 };
+	int r;
+
+	serve_volume(sv, volume, &v, dir, sizeof(dir));
+	r = backend_btrfs.list(&v, l, &e);
+	if (r < 0) {
+		serve_reply_err(sv, "%s: %s", e.msg, strerror(-r));
+		return r;
+	}
+	/* Incomplete NAMEs (no info.json) are leftovers too: nothing can use them. */
+	for (size_t i = 0; i < l->n; i++)
+		if (!l->items[i].complete && !l->items[i].foreign) {
+			struct rerr e2 = { 0 };
+
+			fprintf(stderr, "snaprotate serve: %s: removing incomplete '%s'\n", volume,
+				l->items[i].name);
+			if (backend_btrfs.remove(&v, &l->items[i], &e2) < 0)
+				fprintf(stderr, "snaprotate serve: %s: %s\n", e2.msg,
+					strerror(e2.code));
+		}
+	return 0;
+}
+
+static int serve_cmd_list(struct serve *sv, const char *volume)
+{
+	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+	struct snapshot_list l = { 0 };
+	struct json_object *arr = json_object_new_array();
+	int r;
+
+	if (!o || !arr || meta_add(o, "volume", json_object_new_string(volume)) < 0 ||
+	    meta_add(o, "snapshots", arr) < 0)
+		return -ENOMEM;
+	r = serve_session(sv, volume, false);
+	if (r == -ENOENT)
+		return serve_reply_ok(sv, o);	/* nothing received yet */
+	if (r < 0)
+		return 0;
+	r = serve_list_volume(sv, volume, &l);
+	if (r < 0)
+		return 0;
+	for (size_t i = 0; i < l.n; i++) {
+		struct json_object *info;
+
+		if (!l.items[i].complete || l.items[i].foreign)
+			continue;
+		info = meta_info_object(&l.items[i], volume);
+		if (!info || json_object_array_add(arr, info) < 0) {
+			json_object_put(info);
+			snapshot_list_clear(&l);
+			return -ENOMEM;
+		}
+	}
+	snapshot_list_clear(&l);
+	return serve_reply_ok(sv, o);
+}
+
+/*
+ * Reads the chunks of one stream, writing them to @fd while it takes them
+ * (fd < 0: discard). Return: 0 when the stream ended properly (DATA 0), or
+ * -errno: -EPROTO for a malformed chunk, -EPIPE when the client is gone.
+ */
+static int serve_copy_stream(struct serve *sv, int fd, char *buf, uint64_t *bytes,
+			     int *write_error)
+{
+	for (;;) {
+		char *line, *end;
+		unsigned long long n;
+		int r;
+
+		r = conn_read_line(&sv->c, &line);
+		if (r < 0)
+			return r;
+		if (!startswith(line, "DATA "))
+			return -EPROTO;
+		errno = 0;
+		n = strtoull(line + 5, &end, 10);
+		if (errno || *end || end == line + 5 || n > PROTO_CHUNK_MAX)
+			return -EPROTO;
+		if (n == 0)
+			return 0;
+		while (n > 0) {
+			size_t k = n < RECV_BUF ? (size_t)n : RECV_BUF;
+
+			r = conn_read_exact(&sv->c, buf, k);
+			if (r < 0)
+				return r;
+			n -= k;
+			*bytes += k;
+			if (fd >= 0 && !*write_error) {
+				r = write_all(fd, buf, k);
+				if (r < 0)
+					*write_error = -r;
+			}
+		}
+	}
+}
+
+static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const char *name_arg,
+			     const char *info_arg)
+{
+	/* The request line lives in the connection's buffer, which the stream reuses. */
+	char volume[VOLUME_NAME_MAX + 1], name[SNAP_NAME_MAX + 1];
+	_cleanup_free_ char *info_text = strdup(info_arg);
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	_cleanup_free_ char *buf = NULL, *info = NULL;
+	_cleanup_close_ int vfd = -1, nfd = -1;
+	struct snapshot s = { 0 };
+	struct btrfs_util_subvolume_info si;
+	char staging[SNAP_NAME_MAX + sizeof(INCOMING_PREFIX)], dir[PATH_MAX], uuid[37];
+	char *argv[] = { "btrfs", "receive", "-q", "-e", dir, NULL };
+	int in = -1, r, status, write_error = 0, parse;
+	uint64_t bytes = 0;
+	pid_t pid = -1;
+	struct stat st;
+
+	snprintf(volume, sizeof(volume), "%s", volume_arg);
+	snprintf(name, sizeof(name), "%s", name_arg);
+	buf = malloc(RECV_BUF);
+	if (!buf || !info_text)
+		return -ENOMEM;
+	parse = meta_parse_info(volume, name, info_text, &s);
+	r = parse < 0 ? parse : serve_session(sv, volume, true);
+	if (r < 0) {
+		/* Stay in step with the client: take its stream, then refuse. */
+		r = serve_copy_stream(sv, -1, buf, &bytes, &write_error);
+		if (r < 0)
+			return r;
+		if (parse < 0)
+			return serve_reply_err(sv, "%s: '%s': the info.json sent is not valid", volume,
+					       name);
+		return 0;	/* serve_session replied */
+	}
+	vfd = openat(sv->root_fd, volume, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (vfd < 0 || fstatat(vfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		int err = vfd < 0 ? errno : EEXIST;
+
+		snapshot_done(&s);
+		r = serve_copy_stream(sv, -1, buf, &bytes, &write_error);
+		if (r < 0)
+			return r;
+		return serve_reply_err(sv, "%s: cannot receive '%s': %s", volume, name,
+				       strerror(err));
+	}
+	snprintf(staging, sizeof(staging), INCOMING_PREFIX "%s", name);
+	serve_remove_incoming(vfd, staging);
+	snprintf(dir, sizeof(dir), "%s/%s/%s", sv->root, volume, staging);
+	if (mkdirat(vfd, staging, 0700) < 0 ||
+	    spawn_argv(argv, SPAWN_STDIN_PIPE | SPAWN_STDOUT_TO_STDERR, &in, NULL, &pid, NULL) < 0)
+		write_error = errno ?: EIO;
+	r = serve_copy_stream(sv, in, buf, &bytes, &write_error);
+	if (in >= 0)
+		close(in);
+	status = pid > 0 ? spawn_wait(pid) : -1;
+	if (r < 0) {
+		/* The client is gone or broke the protocol: nothing to reply to. */
+		serve_remove_incoming(vfd, staging);
+		snapshot_done(&s);
+		return r;
+	}
+	if (write_error || status != 0) {
+		serve_remove_incoming(vfd, staging);
+		snapshot_done(&s);
+		if (write_error)
+			return serve_reply_err(sv, "%s: receiving '%s' failed: %s", volume, name,
+					       strerror(write_error));
+		return serve_reply_err(sv, "%s: btrfs receive of '%s' failed (exit status %d)",
+				       volume, name, status);
+	}
+	/* Complete only if the receive finished: btrfs receive sets received_uuid last. */
+	nfd = openat(vfd, staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	{
+		_cleanup_close_ int snap = nfd >= 0 ? openat(nfd, "snapshot", O_RDONLY | O_DIRECTORY |
+							     O_CLOEXEC | O_NOFOLLOW) : -1;
+
+		if (snap < 0 || btrfs_util_subvolume_info_fd(snap, 0, &si) != BTRFS_UTIL_OK) {
+			serve_remove_incoming(vfd, staging);
+			snapshot_done(&s);
+			return serve_reply_err(sv, "%s: '%s': the stream held no subvolume 'snapshot'",
+					       volume, name);
+		}
+	}
+	snprintf(uuid, sizeof(uuid),
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 si.received_uuid[0], si.received_uuid[1], si.received_uuid[2], si.received_uuid[3],
+		 si.received_uuid[4], si.received_uuid[5], si.received_uuid[6], si.received_uuid[7],
+		 si.received_uuid[8], si.received_uuid[9], si.received_uuid[10],
+		 si.received_uuid[11], si.received_uuid[12], si.received_uuid[13],
+		 si.received_uuid[14], si.received_uuid[15]);
+	if (!s.uuid || !streq(s.uuid, uuid)) {
+		serve_remove_incoming(vfd, staging);
+		snapshot_done(&s);
+		return serve_reply_err(sv, "%s: '%s' arrived with received_uuid %s, expected %s",
+				       volume, name, uuid, s.uuid ?: "(none)");
+	}
+	/* sent_to is the source's business; the copy records what it is. */
+	while (s.n_sent > 0)
+		snapshot_sent_remove(&s, s.sent[0].target);
+	info = meta_format_info(&s, volume);
+	snapshot_done(&s);
+	if (!info)
+		return -ENOMEM;
+	r = write_file_atomic_at(nfd, META_FILE, info, strlen(info), 0644);
+	if (r == 0 && renameat(vfd, staging, vfd, name) < 0)
+		r = -errno;
+	if (r == 0 && fsync(vfd) < 0)
+		r = -errno;
+	if (r < 0) {
+		serve_remove_incoming(vfd, staging);
+		return serve_reply_err(sv, "%s: cannot store '%s': %s", volume, name, strerror(-r));
+	}
+	o = json_object_new_object();
+	if (!o || meta_add(o, "name", json_object_new_string(name)) < 0 ||
+	    meta_add(o, "bytes", json_object_new_int64((int64_t)bytes)) < 0)
+		return -ENOMEM;
+	return serve_reply_ok(sv, o);
+}
+
+static int serve_cmd_delete(struct serve *sv, const char *volume, const char *name)
+{
+	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+	struct snapshot_list l = { 0 };
+	struct btrfs_util_subvolume_info si;
+	char dir[PATH_MAX], path[PATH_MAX + SNAP_NAME_MAX + 16];
+	struct volume v;
+	struct rerr e = { 0 };
+	const struct snapshot *s = NULL;
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	r = serve_session(sv, volume, false);
+	if (r == -ENOENT)
+		return serve_reply_err(sv, "%s: no copy '%s' here", volume, name);
+	if (r < 0)
+		return 0;
+	if (serve_list_volume(sv, volume, &l) < 0)
+		return 0;
+	for (size_t i = 0; i < l.n; i++)
+		if (streq(l.items[i].name, name) && l.items[i].complete && !l.items[i].foreign)
+			s = &l.items[i];
+	serve_volume(sv, volume, &v, dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/%s/snapshot", dir, name);
+	if (!s)
+		r = serve_reply_err(sv, "%s: no copy '%s' here", volume, name);
+	else if (btrfs_util_subvolume_info(path, 0, &si) != BTRFS_UTIL_OK ||
+		 memcmp(si.received_uuid, (uint8_t[16]){ 0 }, 16) == 0)
+		r = serve_reply_err(sv, "%s: '%s' was not received here, not deleting it", volume,
+				    name);
+	else if (backend_btrfs.remove(&v, s, &e) < 0)
+		r = serve_reply_err(sv, "%s: %s", e.msg, strerror(e.code));
+	else if (meta_add(o, "deleted", json_object_new_string(name)) < 0)
+		r = -ENOMEM;
+	else
+		r = serve_reply_ok(sv, o);
+	snapshot_list_clear(&l);
+	return r;
+}
+
+static int serve_cmd_info(struct serve *sv)
+{
+	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+	struct statvfs st;
+
+	if (!o || fstatvfs(sv->root_fd, &st) < 0)
+		return -ENOMEM;
+	if (meta_add(o, "protocol", json_object_new_int(PROTO_VERSION)) < 0 ||
+	    meta_add(o, "version", json_object_new_string(SNAPROTATE_VERSION)) < 0 ||
+	    meta_add(o, "root", json_object_new_string(sv->root)) < 0 ||
+	    meta_add(o, "avail", json_object_new_int64((int64_t)(st.f_bavail * st.f_frsize))) < 0)
+		return -ENOMEM;
+	return serve_reply_ok(sv, o);
+}
+
+/* Splits "WORD WORD ..." in place; the last word takes the rest of the line. */
+static size_t serve_split(char *line, char **words, size_t max)
+{
+	size_t n = 0;
+
+	while (*line && n < max) {
+		words[n++] = line;
+		if (n == max)
+			break;
+		line = strchr(line, ' ');
+		if (!line)
+			break;
+		*line++ = '\0';
+	}
+	return n;
+}
+
+static bool serve_names_valid(const char *volume, const char *name)
+{
+	return volume_name_valid(volume) && (!name || snap_name_parse(volume, name, NULL, NULL) == 0);
+}
+
+int serve_main(const char *root, int in, int out, struct rerr *e)
+{
+	struct serve sv = { .root = root, .root_fd = -1, .lock_fd = -1 };
+	struct statfs sf;
+	int r = 0;
+
+	if (root[0] != '/')
+		return rerr_set(e, EINVAL, "--root '%s' must be an absolute path", root);
+	sv.root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sv.root_fd < 0)
+		return rerr_set(e, errno, "cannot open --root '%s'", root);
+	if (fstatfs(sv.root_fd, &sf) < 0 || sf.f_type != BTRFS_SUPER_MAGIC) {
+		close(sv.root_fd);
+		return rerr_set(e, ENOTTY, "--root '%s' is not on btrfs", root);
+	}
+	if (conn_init(&sv.c, in, out) < 0) {
+		close(sv.root_fd);
+		return rerr_set(e, ENOMEM, "out of memory");
+	}
+	r = conn_printf(&sv.c, PROTO_GREETING " %d\n", PROTO_VERSION);
+	while (r >= 0) {
+		char *line, *w[4];
+		size_t n;
+
+		r = conn_read_line(&sv.c, &line);
+		if (r == -EPIPE) {
+			r = 0;
+			break;
+		}
+		if (r < 0)
+			break;
+		n = serve_split(line, w, ARRAY_SIZE(w));
+		DBG(SEND, "serve: %s", n ? w[0] : "(empty)");
+		if (n == 1 && streq(w[0], "QUIT")) {
+			break;
+		} else if (n == 1 && streq(w[0], "INFO")) {
+			r = serve_cmd_info(&sv);
+		} else if (n == 2 && streq(w[0], "LIST")) {
+			r = serve_names_valid(w[1], NULL) ? serve_cmd_list(&sv, w[1])
+			    : serve_reply_err(&sv, "bad volume name");
+		} else if (n == 4 && streq(w[0], "RECEIVE")) {
+			if (serve_names_valid(w[1], w[2])) {
+				r = serve_cmd_receive(&sv, w[1], w[2], w[3]);
+			} else {
+				/* Refused, but the stream must still be read to stay in step. */
+				_cleanup_free_ char *buf = malloc(RECV_BUF);
+				uint64_t b = 0;
+				int we = 0;
+
+				r = buf ? serve_copy_stream(&sv, -1, buf, &b, &we) : -ENOMEM;
+				if (r >= 0)
+					r = serve_reply_err(&sv, "bad volume or snapshot name");
+			}
+		} else if (n == 3 && streq(w[0], "DELETE")) {
+			r = serve_names_valid(w[1], w[2]) ? serve_cmd_delete(&sv, w[1], w[2])
+			    : serve_reply_err(&sv, "bad volume or snapshot name");
+		} else {
+			r = serve_reply_err(&sv, "unknown request");
+		}
+	}
+	if (sv.lock_fd >= 0)
+		close(sv.lock_fd);
+	close(sv.root_fd);
+	conn_done(&sv.c);
+	if (r < 0 && r != -EPIPE)
+		return rerr_set(e, r, "serve: the session ended with an error");
+	return 0;
+}

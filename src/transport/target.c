@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "debug.h"
+#include "meta.h"
+#include "send.h"
+#include "process.h"
+#include "target.h"
+#include "util.h"
+
+#define SSH_ARGV_MAX	64
+
+static int target_fail(struct target_conn *tc, struct rerr *e, int r, const char *what)
+{
+	if (r == -EPIPE || r == -ECONNRESET)
+		tc->broken = true;
+	return rerr_set(e, r, "target '%s': %s", tc->target->name, what);
+}
+
+int target_open(const struct target *t, struct target_conn *ret, struct rerr *e)
+{
+	struct target_conn tc = { .target = t, .to_peer = -1, .from_peer = -1, .pid = -1 };
+	char *argv[SSH_ARGV_MAX + 8], self[PATH_MAX], dest[300], port[16];
+	_cleanup_free_ char *opts = NULL;
+	size_t n = 0;
+	char *line, *save = NULL;
+	ssize_t k;
+	int r;
+
+	if (t->scheme == TARGET_FILE) {
+		k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (k < 0)
+			return rerr_set(e, errno, "target '%s': cannot find my own executable", t->name);
+		self[k] = '\0';
+		argv[n++] = self;
+	} else {
+		argv[n++] = "ssh";
+		argv[n++] = "-o";
+		argv[n++] = "BatchMode=yes";
+		if (t->port) {
+			snprintf(port, sizeof(port), "%u", t->port);
+			argv[n++] = "-p";
+			argv[n++] = port;
+		}
+		if (t->ssh_identity) {
+			argv[n++] = "-i";
+			argv[n++] = t->ssh_identity;
+		}
+		if (t->ssh_options) {
+			opts = strdup(t->ssh_options);
+			if (!opts)
+				return rerr_set(e, ENOMEM, "out of memory");
+			for (char *w = strtok_r(opts, " \t", &save); w && n < SSH_ARGV_MAX;
+			     w = strtok_r(NULL, " \t", &save))
+				argv[n++] = w;
+		}
+		/* "--" ends ssh's options: the destination can never be taken for one. */
+		argv[n++] = "--";
+		snprintf(dest, sizeof(dest), "%s%s%s", t->user ?: "", t->user ? "@" : "", t->host);
+		argv[n++] = dest;
+		argv[n++] = "snaprotate";
+	}
+	argv[n++] = "serve";
+	argv[n++] = "--root";
+	argv[n++] = t->root;
+	argv[n] = NULL;
+	r = spawn_argv(argv, SPAWN_STDIN_PIPE | SPAWN_STDOUT_PIPE, &tc.to_peer, &tc.from_peer,
+		       &tc.pid, e);
+	if (r < 0)
+		return r;
+	r = conn_init(&tc.c, tc.from_peer, tc.to_peer);
+	if (r < 0) {
+		target_close(&tc);
+		return rerr_set(e, r, "out of memory");
+	}
+	r = conn_read_line(&tc.c, &line);
+	if (r < 0) {
+		target_close(&tc);
+		return rerr_set(e, r == -EPIPE ? EHOSTUNREACH : -r,
+				"target '%s': no answer from %s", t->name,
+				t->scheme == TARGET_SSH ? t->host : "snaprotate serve");
+	}
+	if (!startswith(line, PROTO_GREETING " ") || atoi(line + strlen(PROTO_GREETING) + 1) !=
+	    PROTO_VERSION) {
+		r = rerr_set(e, EPROTO, "target '%s': not a snaprotate serve of protocol %d: '%.60s'",
+			     t->name, PROTO_VERSION, line);
+		target_close(&tc);
+		return r;
+	}
+	*ret = tc;
+	return 0;
+}
+
+void target_close(struct target_conn *tc)
+{
+	if (tc->to_peer >= 0) {
+		if (!tc->broken)
+			(void) conn_printf(&tc->c, "QUIT\n");
+		close(tc->to_peer);
+		tc->to_peer = -1;
+	}
+	if (tc->from_peer >= 0) {
+		close(tc->from_peer);
+		tc->from_peer = -1;
+	}
+	if (tc->pid > 0) {
+		(void) spawn_wait(tc->pid);
+		tc->pid = -1;
+	}
+	conn_done(&tc->c);
+}
+
+/* Reads "OK {json}" or "ERR message". Return: 0 with the object, or -errno with @e. */
+static int target_reply(struct target_conn *tc, struct json_object **ret, struct rerr *e)
+{
+	char *line;
+	int r = conn_read_line(&tc->c, &line);
+
+	if (r < 0)
+		return target_fail(tc, e, r, "the connection was lost");
+	if (startswith(line, "ERR "))
+		return rerr_set(e, EREMOTEIO, "target '%s': %s", tc->target->name, line + 4);
+	if (!startswith(line, "OK ")) {
+		tc->broken = true;
+		return rerr_set(e, EPROTO, "target '%s': unexpected reply '%.60s'",
+				tc->target->name, line);
+	}
+	*ret = json_tokener_parse(line + 3);
+	if (!*ret || !json_object_is_type(*ret, json_type_object)) {
+		json_object_put(*ret);
+		tc->broken = true;
+		return rerr_set(e, EPROTO, "target '%s': a reply that is not JSON", tc->target->name);
+	}
+	return 0;
+}
+
+int target_list(struct target_conn *tc, const char *volume, struct snapshot_list *ret,
+		struct rerr *e)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct snapshot_list l = { 0 };
+	struct json_object *arr;
+	int r;
+
+	if (tc->broken)
+		return rerr_set(e, EPIPE, "target '%s': the session was lost", tc->target->name);
+	r = conn_printf(&tc->c, "LIST %s\n", volume);
+	if (r < 0)
+		return target_fail(tc, e, r, "cannot send a request");
+	r = target_reply(tc, &o, e);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(o, "snapshots", &arr) ||
+	    !json_object_is_type(arr, json_type_array))
+		return rerr_set(e, EPROTO, "target '%s': a LIST reply without snapshots",
+				tc->target->name);
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *info = json_object_array_get_idx(arr, i), *name;
+		struct snapshot s = { 0 };
+
+		if (!json_object_object_get_ex(info, "name", &name) ||
+		    !json_object_is_type(name, json_type_string) ||
+		    meta_parse_info(volume, json_object_get_string(name),
+				    json_object_to_json_string_ext(info, JSON_C_TO_STRING_PLAIN),
+				    &s) < 0) {
+			snapshot_list_clear(&l);
+			return rerr_set(e, EPROTO, "target '%s': an invalid copy in LIST %s",
+					tc->target->name, volume);
+		}
+		if (snapshot_list_append(&l, &s) < 0) {
+			snapshot_done(&s);
+			snapshot_list_clear(&l);
+			return rerr_set(e, ENOMEM, "out of memory");
+		}
+	}
+	snapshot_list_sort(&l);
+	*ret = l;
+	return 0;
+}
+
+struct target_stream {
+	struct target_conn *tc;
+	const char *name;
+	progress_fn progress;
+	void *user;
+	uint64_t bytes;
+	struct timespec last;
+	int error;		/* the connection failed while streaming */
+};
+
+static int target_chunk(void *user, const void *buf, size_t len)
+{
+	struct target_stream *ts = user;
+	struct timespec now;
+	int r;
+
+	r = conn_write_chunk(&ts->tc->c, buf, len);
+	if (r < 0) {
+		ts->error = r;
+		return r;
+	}
+	ts->bytes += len;
+	if (ts->progress) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - ts->last.tv_sec) * 1000 + (now.tv_nsec - ts->last.tv_nsec) / 1000000 >=
+		    250) {
+			ts->progress(ts->user, ts->name, ts->bytes, false);
+			ts->last = now;
+		}
+	}
+	return 0;
+}
+
+int target_receive(struct target_conn *tc, const char *volume, const struct snapshot *s,
+		   const char *snap_path, const char *parent_path, progress_fn progress,
+		   void *user, uint64_t *ret_bytes, struct rerr *e)
+{
+	_cleanup_(json_object_putp) struct json_object *info = NULL, *o = NULL;
+	struct target_stream ts = { .tc = tc, .name = s->name, .progress = progress, .user = user };
+	struct rerr send_err = { 0 };
+	uint64_t bytes = 0;
+	int r, sr;
+
+	if (tc->broken)
+		return rerr_set(e, EPIPE, "target '%s': the session was lost", tc->target->name);
+	info = meta_info_object(s, volume);
+	if (!info)
+		return rerr_set(e, ENOMEM, "out of memory");
+	r = conn_printf(&tc->c, "RECEIVE %s %s %s\n", volume, s->name,
+			json_object_to_json_string_ext(info, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	if (r < 0)
+		return target_fail(tc, e, r, "cannot send a request");
+	clock_gettime(CLOCK_MONOTONIC, &ts.last);
+	sr = send_btrfs(snap_path, parent_path, target_chunk, &ts, &bytes, &send_err);
+	if (ts.error)
+		return target_fail(tc, e, ts.error, "the connection was lost while sending");
+	/* Ends the stream also after a failed send: the target then refuses the partial copy. */
+	r = conn_write_chunk(&tc->c, NULL, 0);
+	if (r < 0)
+		return target_fail(tc, e, r, "the connection was lost while sending");
+	r = target_reply(tc, &o, e);
+	if (progress)
+		progress(user, s->name, ts.bytes, true);
+	if (sr < 0) {
+		rerr_clear(e);
+		return rerr_set(e, sr, "target '%s': %s", tc->target->name, send_err.msg);
+	}
+	if (r < 0)
+		return r;
+	*ret_bytes = ts.bytes;
+	return 0;
+}
+
+int target_delete(struct target_conn *tc, const char *volume, const char *name,
+		  struct rerr *e)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	int r;
+
+	if (tc->broken)
+		return rerr_set(e, EPIPE, "target '%s': the session was lost", tc->target->name);
+	r = conn_printf(&tc->c, "DELETE %s %s\n", volume, name);
+	if (r < 0)
+		return target_fail(tc, e, r, "cannot send a request");
+	return target_reply(tc, &o, e);
+}
