@@ -163,6 +163,21 @@ static int serve_session(struct serve *sv, const char *volume, bool create)
 			serve_remove_incoming(vfd, de->d_name);
 		}
 	closedir(d);
+	/*
+	 * A transfer cut by a full disk leaves a large deleted subvolume (removed
+	 * just now, or when that receive failed) whose space comes back only once
+	 * the btrfs cleaner is through with it: wait for that, or the next receive
+	 * fails for want of the same space.
+	 */
+	{
+		char dir[PATH_MAX];
+		struct volume v;
+		struct rerr e = { 0 };
+
+		serve_volume(sv, volume, &v, dir, sizeof(dir));
+		if (backend_btrfs.settle(&v, 1, &e) < 0)
+			fprintf(stderr, "snaprotate serve: %s: %s\n", e.msg, strerror(e.code));
+	}
 	return 0;
 }
 

@@ -83,9 +83,12 @@ int target_open(const struct target *t, struct target_conn *ret, struct rerr *e)
 	r = conn_read_line(&tc.c, &line);
 	if (r < 0) {
 		target_close(&tc);
-		return rerr_set(e, r == -EPIPE ? EHOSTUNREACH : -r,
-				"target '%s': no answer from %s", t->name,
-				t->scheme == TARGET_SSH ? t->host : "snaprotate serve");
+		if (t->scheme == TARGET_SSH)
+			return rerr_set(e, r == -EPIPE ? EHOSTUNREACH : -r,
+					"target '%s': no session with %s", t->name, t->host);
+		return rerr_set(e, r == -EPIPE ? ECONNREFUSED : -r,
+				"target '%s': no session with snaprotate serve --root %s", t->name,
+				t->root);
 	}
 	if (!startswith(line, PROTO_GREETING " ") || atoi(line + strlen(PROTO_GREETING) + 1) !=
 	    PROTO_VERSION) {
