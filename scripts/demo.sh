@@ -9,9 +9,12 @@ SNAPROTATE=$(realpath "${1:-./snaprotate}")
 
 work=$(mktemp -d /tmp/snaprotate-demo.XXXXXX)
 loop=""
+usbloop=""
 cleanup() {
 	mountpoint -q "$work/mnt" && umount "$work/mnt"
+	mountpoint -q "$work/usb" && umount "$work/usb"
 	[ -n "$loop" ] && losetup -d "$loop"
+	[ -n "$usbloop" ] && losetup -d "$usbloop"
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -27,6 +30,13 @@ mkdir "$work/mnt"
 mount "$loop" "$work/mnt"
 btrfs -q subvolume create "$work/mnt/data"
 echo "mounted $loop at $work/mnt, subvolume $work/mnt/data"
+truncate -s 1G "$work/usb.img"
+mkfs.btrfs -q -f "$work/usb.img" >/dev/null
+usbloop=$(losetup --find --show "$work/usb.img")
+mkdir "$work/usb"
+mount "$usbloop" "$work/usb"
+mkdir "$work/usb/snaprotate"
+echo "a second btrfs on $usbloop at $work/usb stands for a USB disk: the target"
 
 conf="$work/rotate.conf"
 cat >"$conf" <<CONF
@@ -41,6 +51,11 @@ snapshot_dir = $work/mnt/.snapshots
 retain = hourly=6 daily=7 weekly=4
 retain_pre_post = 2
 interval = 6h
+targets = usb
+
+[target usb]
+url = file://$work/usb/snaprotate
+retain = daily=3 weekly=2
 CONF
 chmod 600 "$conf"
 step "The config, as snaprotate understands it"
@@ -74,6 +89,10 @@ show "$SNAPROTATE" -c "$conf" prune --dry-run --now 2026-11-27T23:30:00Z
 step "Two weeks later, with the timer off in between: what retention keeps"
 show "$SNAPROTATE" -c "$conf" run --now 2026-12-11T12:00:00Z
 
+step "The target keeps its own retention; the source keeps the base of the next send"
+show ls "$work/usb/snaprotate/data"
+show "$SNAPROTATE" -c "$conf" send data
+
 step "Each snapshot is a read-only subvolume holding the content of its moment"
 first=$(sr list --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["volumes"][0]["snapshots"][0]["name"])')
 show tail -n 2 "$work/mnt/.snapshots/$first/snapshot/journal.txt"
@@ -84,4 +103,4 @@ show "$SNAPROTATE" -c "$conf" delete data 20261125T150000Z || echo "(exit $? as 
 show "$SNAPROTATE" -c "$conf" delete data "$first"
 show "$SNAPROTATE" -c "$conf" list
 
-step "Cleaning up: unmount, detach $loop, remove $work"
+step "Cleaning up: unmount, detach $loop and $usbloop, remove $work"

@@ -892,6 +892,10 @@ static int verb_send(struct config *cfg, int argc, char **argv)
 				json_object_put(x);
 		} else if (arg_verbosity >= 0) {
 			print_targets(&rep, false);
+			for (size_t t = 0; t < rep.n_targets; t++)
+				if (rep.targets[t].reached && rep.targets[t].n_sent == 0)
+					printf("%s: %s holds the newest already, nothing to send\n",
+					       vols[i]->name, rep.targets[t].target->name);
 		}
 		volume_report_done(&rep);
 	}
