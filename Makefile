@@ -15,7 +15,8 @@ PKG_CONFIG ?= pkg-config
 PKGS := mount json-c libbtrfsutil inih liburing
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c17 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wshadow -Wformat=2 -Werror \
+# The project's own flags stay even when CFLAGS is given on the command line.
+ALL_CFLAGS = $(CFLAGS) -std=c17 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wshadow -Wformat=2 -Werror \
 	  -Wno-format-nonliteral -fno-strict-aliasing -MMD -MP
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -68,15 +69,15 @@ PYTHON ?= /usr/bin/python3
 all: snaprotate
 
 snaprotate: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS) -pthread
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS) -pthread
 
 build/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 build/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -pthread -lcmocka
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -pthread -lcmocka
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

@@ -403,7 +403,9 @@ static int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, stru
 			}
 			x = &cand[n_cand++];
 			x->name_len = strlen(de->d_name);
-			snprintf(x->path, sizeof(x->path), "%s/%s", de->d_name, META_FILE);
+			/* snap_name_parse() bounds the name by SNAP_NAME_MAX. */
+			snprintf(x->path, sizeof(x->path), "%.*s/%s", SNAP_NAME_MAX, de->d_name,
+				 META_FILE);
 			x->ino = de->d_ino;
 			x->t = t;
 			x->seq = seq;
