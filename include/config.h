@@ -65,8 +65,10 @@ struct volume {
 	char *snapshot_dir;		/* btrfs: default PATH/.snapshots */
 	char *lv;			/* lvm: "vg0/data" */
 	char *snapshot_size;		/* lvm thick: "20%ORIGIN", "10G" */
-	char *pre_hook;
-	char *post_hook;
+	char **pre_hooks;		/* run in order before the snapshot */
+	size_t n_pre_hooks;
+	char **post_hooks;		/* after it, whenever the pre hooks ran */
+	size_t n_post_hooks;
 	struct policy policy;
 	char **targets;
 	size_t n_targets;

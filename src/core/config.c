@@ -82,7 +82,8 @@ static const char *const target_keys[] = {
 };
 
 /* Keys whose value is a space-separated list, so a continuation line appends. */
-static const char *const list_keys[] = { "retain", "targets", "volumes", "ssh_options", NULL };
+static const char *const list_keys[] = { "retain", "targets", "volumes", "ssh_options", "pre_hook",
+					 "post_hook", NULL };
 
 static const struct policy default_policy = {
 	.count = { [RETAIN_HOURLY] = 24, [RETAIN_DAILY] = 7, [RETAIN_WEEKLY] = 4,
@@ -540,14 +541,25 @@ static int handle_volume(struct parse_ctx *ctx, struct volume *v, int k, const c
 		break;
 	case VKEY_PATH:
 	case VKEY_SNAPSHOT_DIR:
-	case VKEY_PRE_HOOK:
-	case VKEY_POST_HOOK:
 		if (!path_valid(value))
 			return ctx_fail(ctx, ctx->line, "%s = '%s': expected an absolute path without '..'",
 					key, value);
-		r = set_string(k == VKEY_PATH ? &v->path : k == VKEY_SNAPSHOT_DIR ? &v->snapshot_dir :
-			       k == VKEY_PRE_HOOK ? &v->pre_hook : &v->post_hook, value);
+		r = set_string(k == VKEY_PATH ? &v->path : &v->snapshot_dir, value);
 		break;
+	case VKEY_PRE_HOOK:
+	case VKEY_POST_HOOK: {
+		char ***list = k == VKEY_PRE_HOOK ? &v->pre_hooks : &v->post_hooks;
+		size_t *count = k == VKEY_PRE_HOOK ? &v->n_pre_hooks : &v->n_post_hooks;
+		size_t before = *count;
+
+		r = strv_split_append(list, count, value);
+		for (size_t i = before; r == 0 && i < *count; i++)
+			if (!path_valid((*list)[i]))
+				return ctx_fail(ctx, ctx->line,
+						"%s: '%s' is not an absolute path without '..'", key,
+						(*list)[i]);
+		break;
+	}
 	case VKEY_LV:
 		if (!lv_spec_valid(value))
 			return ctx_fail(ctx, ctx->line,
@@ -927,8 +939,8 @@ static void volume_free(struct volume *v)
 	free(v->snapshot_dir);
 	free(v->lv);
 	free(v->snapshot_size);
-	free(v->pre_hook);
-	free(v->post_hook);
+	strv_free(v->pre_hooks, v->n_pre_hooks);
+	strv_free(v->post_hooks, v->n_post_hooks);
 	strv_free(v->targets, v->n_targets);
 }
 
@@ -1219,10 +1231,16 @@ char *config_format(const struct config *c)
 			if (v->snapshot_size)
 				fprintf(f, "snapshot_size = %s\n", v->snapshot_size);
 		}
-		if (v->pre_hook)
-			fprintf(f, "pre_hook = %s\n", v->pre_hook);
-		if (v->post_hook)
-			fprintf(f, "post_hook = %s\n", v->post_hook);
+		if (v->n_pre_hooks) {
+			_cleanup_free_ char *h = strv_join(v->pre_hooks, v->n_pre_hooks);
+
+			fprintf(f, "pre_hook = %s\n", h ?: "");
+		}
+		if (v->n_post_hooks) {
+			_cleanup_free_ char *h = strv_join(v->post_hooks, v->n_post_hooks);
+
+			fprintf(f, "post_hook = %s\n", h ?: "");
+		}
 		fmt_policy(f, &v->policy, true);
 		if (v->n_targets) {
 			_cleanup_free_ char *t = strv_join(v->targets, v->n_targets);

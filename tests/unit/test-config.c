@@ -102,8 +102,8 @@ static void volume_btrfs_defaults(void **state)
 	assert_string_equal(v->snapshot_dir, "/a/.snapshots");
 	assert_null(v->lv);
 	assert_null(v->snapshot_size);
-	assert_null(v->pre_hook);
-	assert_null(v->post_hook);
+	assert_int_equal(v->n_pre_hooks, 0);
+	assert_int_equal(v->n_post_hooks, 0);
 	assert_policy(&v->policy, 24, 7, 4, 6, 0);
 	assert_int_equal(v->policy.min_age, 0);
 	assert_int_equal(v->policy.pre_post, 10);
@@ -186,8 +186,9 @@ static void volume_btrfs_all_keys(void **state)
 	assert_int_equal(v->backend, BACKEND_BTRFS);
 	assert_string_equal(v->path, "/");
 	assert_string_equal(v->snapshot_dir, "/.snap");
-	assert_string_equal(v->pre_hook, "/etc/snaprotate/hooks/pre");
-	assert_string_equal(v->post_hook, "/etc/snaprotate/hooks/post");
+	assert_int_equal(v->n_pre_hooks, 1);
+	assert_string_equal(v->pre_hooks[0], "/etc/snaprotate/hooks/pre");
+	assert_string_equal(v->post_hooks[0], "/etc/snaprotate/hooks/post");
 	assert_policy(&v->policy, 48, 14, 8, 12, 3);
 	assert_int_equal(v->policy.min_age, 3600);
 	assert_int_equal(v->policy.pre_post, 5);
@@ -242,8 +243,8 @@ static void volume_lvm_all_keys(void **state)
 	assert_string_equal(v->snapshot_size, "20%ORIGIN");
 	assert_null(v->path);
 	assert_null(v->snapshot_dir);
-	assert_string_equal(v->pre_hook, "/etc/snaprotate/hooks/mysql");
-	assert_string_equal(v->post_hook, "/etc/snaprotate/hooks/mysql");
+	assert_string_equal(v->pre_hooks[0], "/etc/snaprotate/hooks/mysql");
+	assert_string_equal(v->post_hooks[0], "/etc/snaprotate/hooks/mysql");
 	/* A retain line replaces the whole default: unnamed counts are 0. */
 	assert_policy(&v->policy, 0, 7, 4, 3, 0);
 	assert_int_equal(v->policy.manual, RETAIN_ALL);
@@ -673,8 +674,8 @@ static void parse_errors_table(void **state)
 		{ VOL_A "snapshot_dir = /a\n", 4, "snapshot_dir must not be the volume's path" },
 		{ "[volume a]\nbackend = btrfs\npath = /\nsnapshot_dir = /\n", 4,
 		  "snapshot_dir must not be the volume's path" },
-		{ VOL_A "pre_hook = hooks/pre\n", 4, "pre_hook = 'hooks/pre'" },
-		{ VOL_A "post_hook = ../post\n", 4, "post_hook = '../post'" },
+		{ VOL_A "pre_hook = hooks/pre\n", 4, "pre_hook: 'hooks/pre' is not an absolute path" },
+		{ VOL_A "post_hook = ../post\n", 4, "post_hook: '../post' is not an absolute path" },
 		{ "[global]\nstate_dir = var/lib\n", 2, "state_dir = 'var/lib'" },
 		{ "[global]\nlock_dir = /run/../tmp\n", 2, "lock_dir = '/run/../tmp'" },
 		{ "[target n]\nurl = file:///x\nssh_identity = id\n", 3, "ssh_identity = 'id'" },
