@@ -32,7 +32,8 @@ CORE_SRCS := \
 	src/core/config.c \
 	src/core/lock.c \
 	src/core/readmany.c \
-	src/core/process.c
+	src/core/process.c \
+	src/core/hooks.c
 
 BACKEND_SRCS := \
 	src/backends/backend.c \

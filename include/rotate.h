@@ -109,6 +109,25 @@ uint64_t rotate_bytes_sent(const struct volume_report *r);
 /* Internal to the engine: record a failure as "MSG: strerror". */
 void volume_report_error(struct volume_report *r, int err, const struct rerr *e);
 
+/* One snapshot to take: @s holds its kind, description, pin and pre partner. */
+struct take {
+	const struct volume *v;		/* borrowed */
+	struct snapshot s;		/* on success also name, uuid: the caller frees it */
+	bool taken;
+};
+
+/**
+ * rotate_take() - Take one snapshot of each of @n volumes at @now as one unit
+ * (a volume, or a group's members), SPEC 7: hooks and free space are checked
+ * before anything runs; then every pre hook, every snapshot, every post hook.
+ * A failed pre hook means no snapshot of the unit; the post hooks of every
+ * volume whose pre hooks ran still run, told SNAPROTATE_RESULT=failure.
+ * @reports: One per volume; failures are recorded there.
+ * Return: 0, or -EIO when anything failed.
+ */
+int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
+		struct volume_report *reports);
+
 /**
  * rotate_run() - The timer job for one volume or one group's members: repair,
  * take a timeline snapshot of every member if one is due for any of them

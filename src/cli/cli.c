@@ -301,6 +301,25 @@ static int lock_sorted(const struct config *cfg, struct volume **vols, size_t n)
 	return 0;
 }
 
+/* Sorts @vols so that the members of a group stand together, groups and volumes by name. */
+static const char *unit_key(const struct volume *v)
+{
+	return v->group ? v->group : v->name;
+}
+
+static int unit_cmp(const void *a, const void *b)
+{
+	const struct volume *x = *(struct volume *const *)a, *y = *(struct volume *const *)b;
+	int c = strcmp(unit_key(x), unit_key(y));
+
+	return c ? c : strcmp(x->name, y->name);
+}
+
+static void unit_order(struct volume **vols, size_t n)
+{
+	qsort(vols, n, sizeof(*vols), unit_cmp);
+}
+
 static int description_valid(const char *s)
 {
 	if (strlen(s) > DESCRIPTION_MAX)
@@ -316,6 +335,8 @@ static int description_valid(const char *s)
 static int verb_snapshot(struct config *cfg, int argc, char **argv)
 {
 	_cleanup_free_ struct volume **vols = NULL;
+	_cleanup_free_ struct take *takes = NULL;
+	_cleanup_free_ struct volume_report *reps = NULL;
 	_cleanup_(json_object_putp) struct json_object *out = NULL, *arr = NULL;
 	enum snap_kind kind = arg_kind;
 	size_t n;
@@ -341,22 +362,29 @@ static int verb_snapshot(struct config *cfg, int argc, char **argv)
 	r = lock_sorted(cfg, vols, n);
 	if (r > 0)
 		return r;
+	unit_order(vols, n);
 
 	out = json_object_new_object();
 	arr = json_object_new_array();
-	if (!out || !arr)
+	takes = calloc(n + 1, sizeof(*takes));
+	reps = calloc(n + 1, sizeof(*reps));
+	if (!out || !arr || !takes || !reps)
 		return report(-ENOMEM, &(struct rerr){ 0 });
+	/* Resolve every --pre first: a wrong name takes no snapshot at all. */
 	for (size_t i = 0; i < n; i++) {
 		const struct volume *v = vols[i];
-		const struct backend *be = backend_find(v->backend);
-		struct snapshot s = { .created = arg_now, .kind = kind, .pinned = arg_pin };
 		struct rerr e = { 0 };
 
+		takes[i].v = v;
+		takes[i].s = (struct snapshot){ .kind = kind, .pinned = arg_pin,
+						.description = strdup(arg_description ?: "") };
+		if (!takes[i].s.description)
+			ret = report(-ENOMEM, &e);
 		if (arg_pre) {
 			struct snapshot_list l = { 0 };
 			size_t idx;
 
-			r = be->list(v, &l, &e);
+			r = backend_find(v->backend)->list(v, &l, &e);
 			if (r == 0)
 				r = snapshot_resolve(&l, v->name, arg_pre, &idx, &e);
 			if (r == 0 && l.items[idx].kind != SNAP_PRE) {
@@ -365,64 +393,64 @@ static int verb_snapshot(struct config *cfg, int argc, char **argv)
 					     l.items[idx].complete ? snap_kind_to_string(l.items[idx].kind)
 								   : "incomplete");
 			}
-			if (r == 0)
-				s.pre = strdup(l.items[idx].name);
+			if (r == 0 && !(takes[i].s.pre = strdup(l.items[idx].name)))
+				r = -ENOMEM;
 			snapshot_list_clear(&l);
-			if (r == -ENOENT || r == -ENOTUNIQ)
-				return report_usage(&e);
+			if (r == -ENOENT || r == -ENOTUNIQ) {
+				ret = report_usage(&e);
+				goto out;
+			}
 			if (r < 0) {
 				ret = report(r, &e);
-				continue;
+				goto out;
 			}
 		}
-		s.description = strdup(arg_description ?: "");
-		if (!s.description || (arg_pre && !s.pre)) {
-			snapshot_done(&s);
-			return report(-ENOMEM, &e);
-		}
-		if (arg_dry_run) {
+		if (arg_dry_run)
 			log_info("would snapshot %s (%s%s)", v->name, snap_kind_to_string(kind),
 				 arg_pin ? ", pinned" : "");
-			snapshot_done(&s);
+	}
+	if (ret != EXIT_OK || arg_dry_run)
+		goto out;
+	/*
+	 * Each volume is a unit of its own, but the members of a group, adjacent
+	 * after the sort in unit_order(), are taken together (one instant, hooks
+	 * around all of them).
+	 */
+	for (size_t i = 0, m; i < n; i += m) {
+		for (m = 1; i + m < n && vols[i]->group && vols[i + m]->group &&
+			    streq(vols[i]->group, vols[i + m]->group); m++)
+			;
+		if (rotate_take(cfg, takes + i, m, arg_now, reps + i) < 0)
+			ret = EXIT_FAILED;
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < reps[i].n_errors; k++)
+			log_error("%s", reps[i].errors[k]);
+		if (!takes[i].taken)
 			continue;
-		}
-		{
-			char why[128] = "";
-
-			r = rotate_free_space_ok(v, why, sizeof(why), &e);
-			if (r == 0) {
-				log_error("%s: not enough free space for a snapshot (%s)", v->name, why);
-				ret = EXIT_FAILED;
-				snapshot_done(&s);
-				continue;
-			}
-		}
-		if (r >= 0)
-			r = be->create(v, &s, &e);
-		if (r < 0) {
-			ret = report(r, &e);
-			snapshot_done(&s);
-			continue;
-		}
-		log_info("%s", s.name);
+		log_info("%s", takes[i].s.name);
 		{
 			struct json_object *o = json_object_new_object();
 
-			if (!o || meta_add(o, "volume", json_object_new_string(v->name)) < 0 ||
-			    meta_add(o, "name", json_object_new_string(s.name)) < 0 ||
+			if (!o || meta_add(o, "volume", json_object_new_string(vols[i]->name)) < 0 ||
+			    meta_add(o, "name", json_object_new_string(takes[i].s.name)) < 0 ||
 			    meta_add(o, "kind", json_object_new_string(snap_kind_to_string(kind))) < 0 ||
 			    json_object_array_add(arr, o) < 0) {
 				json_object_put(o);
-				snapshot_done(&s);
-				return report(-ENOMEM, &e);
+				ret = report(-ENOMEM, &(struct rerr){ 0 });
+				goto out;
 			}
 		}
-		snapshot_done(&s);
 	}
 	if (arg_json) {
 		if (meta_add(out, "format", json_object_new_int(1)) < 0 ||
 		    meta_add(out, "snapshots", TAKE_PTR(arr)) < 0 || print_json(out) < 0)
-			return report(-ENOMEM, &(struct rerr){ 0 });
+			ret = report(-ENOMEM, &(struct rerr){ 0 });
+	}
+out:
+	for (size_t i = 0; takes && i < n; i++) {
+		snapshot_done(&takes[i].s);
+		volume_report_done(&reps[i]);
 	}
 	return ret;
 }

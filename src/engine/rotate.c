@@ -9,6 +9,7 @@
  * A failure on one snapshot is recorded and the rest go on; nothing here
  * prints, and nothing deletes a snapshot that retention did not mark.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +22,7 @@
 
 #include "backend.h"
 #include "debug.h"
+#include "hooks.h"
 #include "meta.h"
 #include "rotate.h"
 #include "stamp.h"
@@ -291,14 +293,110 @@ static int rotate_add_planned(const struct volume *v, time_t now, struct volume_
 	return 0;
 }
 
+/* What a hook is told about a volume. */
+static struct hook_env rotate_hook_env(const struct volume *v, const char *name,
+				       enum snap_kind kind, const char *result)
+{
+	return (struct hook_env){ .volume = v->name,
+				  .path = v->backend == BACKEND_BTRFS ? v->path : v->lv,
+				  .snapshot = name, .kind = snap_kind_to_string(kind),
+				  .result = result };
+}
+
+int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
+		struct volume_report *reports)
+{
+	bool ok = true, pre_ran[GROUP_MAX] = { false };
+	int k;
+
+	assert(n <= GROUP_MAX);
+	/* Refuse unsafe hooks and a full disk before anything runs. */
+	for (size_t i = 0; i < n; i++) {
+		const struct volume *v = t[i].v;
+		struct rerr e = { 0 };
+		char why[128] = "";
+
+		reports[i].volume = v;
+		k = hooks_check(v->pre_hooks, v->n_pre_hooks, &e);
+		if (k == 0)
+			k = hooks_check(v->post_hooks, v->n_post_hooks, &e);
+		if (k < 0) {
+			volume_report_error(&reports[i], k, &e);
+			ok = false;
+			continue;
+		}
+		k = rotate_free_space_ok(v, why, sizeof(why), &e);
+		if (k < 0) {
+			volume_report_error(&reports[i], k, &e);
+			ok = false;
+		} else if (k == 0) {
+			report_errorf(&reports[i], "%s: not enough free space for a snapshot (%s)",
+				      v->name, why);
+			ok = false;
+		}
+	}
+	if (!ok)
+		return -EIO;
+	/* Every pre hook, then every snapshot, then every post hook: a group is one instant. */
+	for (size_t i = 0; i < n && ok; i++) {
+		const struct volume *v = t[i].v;
+		char name[SNAP_NAME_MAX + 1] = "";
+		struct hook_env env;
+		struct rerr e = { 0 };
+
+		(void) snap_name_format(v->name, now, 1, name, sizeof(name));
+		env = rotate_hook_env(v, name, t[i].s.kind, NULL);
+		pre_ran[i] = true;
+		k = hooks_run(v->pre_hooks, v->n_pre_hooks, HOOK_PRE, &env, cfg->hook_timeout, &e);
+		if (k < 0) {
+			volume_report_error(&reports[i], k, &e);
+			ok = false;
+		}
+	}
+	for (size_t i = 0; i < n && ok; i++) {
+		const struct volume *v = t[i].v;
+		struct rerr e = { 0 };
+
+		t[i].s.created = now;
+		if (!t[i].s.description && !(t[i].s.description = strdup(""))) {
+			ok = false;
+			break;
+		}
+		k = backend_find(v->backend)->create(v, &t[i].s, &e);
+		if (k < 0) {
+			volume_report_error(&reports[i], k, &e);
+			ok = false;
+			continue;
+		}
+		t[i].taken = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct volume *v = t[i].v;
+		char name[SNAP_NAME_MAX + 1] = "";
+		struct hook_env env;
+		struct rerr e = { 0 };
+
+		if (!pre_ran[i])
+			continue;
+		if (t[i].taken)
+			snprintf(name, sizeof(name), "%s", t[i].s.name);
+		env = rotate_hook_env(v, name, t[i].s.kind, t[i].taken ? "success" : "failure");
+		k = hooks_run(v->post_hooks, v->n_post_hooks, HOOK_POST, &env, cfg->hook_timeout, &e);
+		if (k < 0) {
+			/* The snapshot stands; the failure is still reported. */
+			volume_report_error(&reports[i], k, &e);
+			ok = false;
+		}
+	}
+	return ok ? 0 : -EIO;
+}
+
 int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, time_t now,
 	       bool dry_run, struct sessions *ss, const struct replicate_opts *o,
 	       struct volume_report *reports)
 {
-	bool due = false, space_ok = true, failed = false;
-	int k;
+	bool due = false, failed = false;
 
-	(void) cfg;
 	for (size_t i = 0; i < n; i++) {
 		struct volume_report *r = &reports[i];
 		time_t last = 0;
@@ -311,51 +409,32 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 		r->due = due_timeline(&vols[i]->policy, vols[i]->interval, have, last, now);
 		due |= r->due;
 	}
-	/* A group is snapshotted as a whole or not at all. */
-	if (due)
+	if (due && dry_run) {
 		for (size_t i = 0; i < n; i++) {
-			struct rerr e = { 0 };
-			char why[128] = "";
-
 			reports[i].due = true;
-			k = rotate_free_space_ok(vols[i], why, sizeof(why), &e);
-			if (k < 0) {
-				volume_report_error(&reports[i], k, &e);
-				space_ok = false;
-			} else if (k == 0) {
-				report_errorf(&reports[i], "%s: not enough free space for a snapshot (%s)",
-					      vols[i]->name, why);
-				space_ok = false;
-			}
+			if (rotate_add_planned(vols[i], now, &reports[i]) < 0)
+				failed = true;
 		}
-	if (due && space_ok)
-		for (size_t i = 0; i < n; i++) {
-			const struct backend *be = backend_find(vols[i]->backend);
-			struct snapshot s = { .created = now, .kind = SNAP_TIMELINE };
-			struct rerr e = { 0 };
+	} else if (due) {
+		struct take takes[GROUP_MAX];
 
-			if (dry_run) {
-				if (rotate_add_planned(vols[i], now, &reports[i]) < 0)
-					failed = true;
-				continue;
-			}
-			s.description = strdup("");
-			k = s.description ? be->create(vols[i], &s, &e) : -ENOMEM;
-			if (k < 0) {
-				volume_report_error(&reports[i], k, &e);
-				snapshot_done(&s);
-				failed = true;
-				continue;
-			}
-			reports[i].created = strdup(s.name);
-			if (snapshot_list_append(&reports[i].snaps, &s) < 0) {
-				snapshot_done(&s);
-				failed = true;
-				continue;
-			}
+		memset(takes, 0, sizeof(takes));
+		for (size_t i = 0; i < n; i++) {
+			reports[i].due = true;
+			takes[i].v = vols[i];
+			takes[i].s.kind = SNAP_TIMELINE;
 		}
-	else if (due)
-		failed = true;
+		if (rotate_take(cfg, takes, n, now, reports) < 0)
+			failed = true;
+		for (size_t i = 0; i < n; i++) {
+			if (takes[i].taken) {
+				reports[i].created = strdup(takes[i].s.name);
+				if (snapshot_list_append(&reports[i].snaps, &takes[i].s) < 0)
+					failed = true;
+			}
+			snapshot_done(&takes[i].s);
+		}
+	}
 	/*
 	 * Send before pruning the source: what the targets then hold is recorded
 	 * (sent_to), so the source keeps the right base. A target that cannot be
