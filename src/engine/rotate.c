@@ -349,7 +349,8 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 		pre_ran[i] = true;
 		k = hooks_run(v->pre_hooks, v->n_pre_hooks, HOOK_PRE, &env, cfg->hook_timeout, &e);
 		if (k < 0) {
-			volume_report_error(&reports[i], k, &e);
+			/* The hook's own words say why; errno would only blur them. */
+			report_errorf(&reports[i], "%s: no snapshot: %s", v->name, e.msg);
 			ok = false;
 		}
 	}
@@ -384,7 +385,7 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 		k = hooks_run(v->post_hooks, v->n_post_hooks, HOOK_POST, &env, cfg->hook_timeout, &e);
 		if (k < 0) {
 			/* The snapshot stands; the failure is still reported. */
-			volume_report_error(&reports[i], k, &e);
+			report_errorf(&reports[i], "%s: %s", v->name, e.msg);
 			ok = false;
 		}
 	}
