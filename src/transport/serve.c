@@ -54,6 +54,7 @@ struct serve {
 	struct conn c;
 	char locked_volume[VOLUME_NAME_MAX + 1];
 	int lock_fd;
+	bool repaired;			/* leftovers of locked_volume removed */
 };
 
 static int serve_reply_err(struct serve *sv, const char *fmt, ...)
@@ -110,50 +111,60 @@ static void serve_remove_incoming(int vfd, const char *name)
 }
 
 /*
- * Locks @volume for the rest of the session (one volume at a time) and
- * removes what an interrupted receive left. Return: 0, or -errno with an ERR
- * reply already sent.
+ * Locks @volume for the rest of the session (one volume at a time). With
+ * @repair, also removes what an interrupted transfer left (once per session):
+ * only requests that change the target repair, so a LIST changes nothing.
+ * Return: 0, or -errno with an ERR reply already sent (not for -ENOENT).
  */
-static int serve_session(struct serve *sv, const char *volume, bool create)
+static int serve_session(struct serve *sv, const char *volume, bool create, bool repair)
 {
 	_cleanup_close_ int vfd = -1;
+	struct snapshot_list l = { 0 };
+	char dir[PATH_MAX];
+	struct volume v;
+	struct rerr e = { 0 };
 	DIR *d;
 	struct dirent *de;
 
-	if (streq(sv->locked_volume, volume))
-		return 0;
-	if (sv->lock_fd >= 0) {
-		close(sv->lock_fd);
-		sv->lock_fd = -1;
-		sv->locked_volume[0] = '\0';
-	}
-	if (create && mkdirat(sv->root_fd, volume, 0700) < 0 && errno != EEXIST) {
-		serve_reply_err(sv, "%s: cannot create '%s/%s': %m", volume, sv->root, volume);
-		return -errno;
-	}
-	vfd = openat(sv->root_fd, volume, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (vfd < 0) {
-		int r = -errno;
-
-		if (r == -ENOENT)
-			return r;
-		serve_reply_err(sv, "%s: cannot open '%s/%s': %s", volume, sv->root, volume,
-				strerror(-r));
-		return r;
-	}
-	sv->lock_fd = openat(vfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (sv->lock_fd < 0 || flock(sv->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		int r = -errno;
-
-		serve_reply_err(sv, "%s: another transfer to this target is under way (%s)", volume,
-				strerror(-r));
-		if (sv->lock_fd >= 0)
+	if (!streq(sv->locked_volume, volume)) {
+		if (sv->lock_fd >= 0) {
 			close(sv->lock_fd);
-		sv->lock_fd = -1;
-		return r;
+			sv->lock_fd = -1;
+			sv->locked_volume[0] = '\0';
+		}
+		sv->repaired = false;
+		if (create && mkdirat(sv->root_fd, volume, 0700) < 0 && errno != EEXIST) {
+			serve_reply_err(sv, "%s: cannot create '%s/%s': %m", volume, sv->root, volume);
+			return -errno;
+		}
+		vfd = openat(sv->root_fd, volume, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (vfd < 0) {
+			int r = -errno;
+
+			if (r != -ENOENT)
+				serve_reply_err(sv, "%s: cannot open '%s/%s': %s", volume, sv->root,
+						volume, strerror(-r));
+			return r;
+		}
+		sv->lock_fd = openat(vfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (sv->lock_fd < 0 || flock(sv->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+			int r = -errno;
+
+			serve_reply_err(sv, "%s: another transfer to this target is under way (%s)",
+					volume, strerror(-r));
+			if (sv->lock_fd >= 0)
+				close(sv->lock_fd);
+			sv->lock_fd = -1;
+			return r;
+		}
+		snprintf(sv->locked_volume, sizeof(sv->locked_volume), "%s", volume);
 	}
-	snprintf(sv->locked_volume, sizeof(sv->locked_volume), "%s", volume);
-	d = fdopendir(dup(vfd));
+	if (!repair || sv->repaired)
+		return 0;
+	sv->repaired = true;
+	if (vfd < 0)
+		vfd = openat(sv->root_fd, volume, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	d = vfd >= 0 ? fdopendir(dup(vfd)) : NULL;
 	if (!d)
 		return 0;
 	while ((de = readdir(d)))
@@ -163,25 +174,33 @@ static int serve_session(struct serve *sv, const char *volume, bool create)
 			serve_remove_incoming(vfd, de->d_name);
 		}
 	closedir(d);
+	/* A NAME without info.json is a leftover too: nothing can use it. */
+	serve_volume(sv, volume, &v, dir, sizeof(dir));
+	if (backend_btrfs.list(&v, &l, &e) == 0)
+		for (size_t i = 0; i < l.n; i++)
+			if (!l.items[i].complete && !l.items[i].foreign) {
+				struct rerr e2 = { 0 };
+
+				fprintf(stderr, "snaprotate serve: %s: removing incomplete '%s'\n",
+					volume, l.items[i].name);
+				if (backend_btrfs.remove(&v, &l.items[i], &e2) < 0)
+					fprintf(stderr, "snaprotate serve: %s: %s\n", e2.msg,
+						strerror(e2.code));
+			}
+	snapshot_list_clear(&l);
 	/*
 	 * A transfer cut by a full disk leaves a large deleted subvolume (removed
 	 * just now, or when that receive failed) whose space comes back only once
 	 * the btrfs cleaner is through with it: wait for that, or the next receive
 	 * fails for want of the same space.
 	 */
-	{
-		char dir[PATH_MAX];
-		struct volume v;
-		struct rerr e = { 0 };
-
-		serve_volume(sv, volume, &v, dir, sizeof(dir));
-		if (backend_btrfs.settle(&v, 1, &e) < 0)
-			fprintf(stderr, "snaprotate serve: %s: %s\n", e.msg, strerror(e.code));
-	}
+	rerr_clear(&e);
+	if (backend_btrfs.settle(&v, 1, &e) < 0)
+		fprintf(stderr, "snaprotate serve: %s: %s\n", e.msg, strerror(e.code));
 	return 0;
 }
 
-/* The complete copies of @volume. Return: 0 (maybe empty), or -errno with an ERR sent. */
+/* The copies of @volume, complete or not. Return: 0, or -errno with an ERR sent. */
 static int serve_list_volume(struct serve *sv, const char *volume, struct snapshot_list *l)
 {
 	char dir[PATH_MAX];
@@ -191,22 +210,9 @@ static int serve_list_volume(struct serve *sv, const char *volume, struct snapsh
 
 	serve_volume(sv, volume, &v, dir, sizeof(dir));
 	r = backend_btrfs.list(&v, l, &e);
-	if (r < 0) {
+	if (r < 0)
 		serve_reply_err(sv, "%s: %s", e.msg, strerror(-r));
-		return r;
-	}
-	/* Incomplete NAMEs (no info.json) are leftovers too: nothing can use them. */
-	for (size_t i = 0; i < l->n; i++)
-		if (!l->items[i].complete && !l->items[i].foreign) {
-			struct rerr e2 = { 0 };
-
-			fprintf(stderr, "snaprotate serve: %s: removing incomplete '%s'\n", volume,
-				l->items[i].name);
-			if (backend_btrfs.remove(&v, &l->items[i], &e2) < 0)
-				fprintf(stderr, "snaprotate serve: %s: %s\n", e2.msg,
-					strerror(e2.code));
-		}
-	return 0;
+	return r;
 }
 
 static int serve_cmd_list(struct serve *sv, const char *volume)
@@ -219,7 +225,7 @@ static int serve_cmd_list(struct serve *sv, const char *volume)
 	if (!o || !arr || meta_add(o, "volume", json_object_new_string(volume)) < 0 ||
 	    meta_add(o, "snapshots", arr) < 0)
 		return -ENOMEM;
-	r = serve_session(sv, volume, false);
+	r = serve_session(sv, volume, false, false);
 	if (r == -ENOENT)
 		return serve_reply_ok(sv, o);	/* nothing received yet */
 	if (r < 0)
@@ -308,7 +314,7 @@ static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const cha
 	if (!buf || !info_text)
 		return -ENOMEM;
 	parse = meta_parse_info(volume, name, info_text, &s);
-	r = parse < 0 ? parse : serve_session(sv, volume, true);
+	r = parse < 0 ? parse : serve_session(sv, volume, true, true);
 	if (r < 0) {
 		/* Stay in step with the client: take its stream, then refuse. */
 		r = serve_copy_stream(sv, -1, buf, &bytes, &write_error);
@@ -417,7 +423,7 @@ static int serve_cmd_delete(struct serve *sv, const char *volume, const char *na
 
 	if (!o)
 		return -ENOMEM;
-	r = serve_session(sv, volume, false);
+	r = serve_session(sv, volume, false, true);
 	if (r == -ENOENT)
 		return serve_reply_err(sv, "%s: no copy '%s' here", volume, name);
 	if (r < 0)

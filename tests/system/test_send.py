@@ -455,3 +455,23 @@ def test_serve_refuses_hostile_requests(target_fs, tmp_path):
         s.close()
     assert sorted(os.listdir(target_fs.mnt)) == ["backup", "outside"]
     assert os.listdir(outside) == []
+
+
+def test_dry_run_changes_neither_side(env, target_fs):
+    configure(env, target_fs)
+    env.ok("snapshot", "--kind", "timeline", "data", "--now", "2026-11-20T12:00:00Z")
+    env.ok("send", "data")
+    env.ok("snapshot", "--kind", "timeline", "data", "--now", "2026-11-21T12:00:00Z")
+    # Leftovers of a cut transfer stay until a real run.
+    left = target_fs.mnt / "backup" / "data" / ".incoming.data.20261121T120000Z"
+    left.mkdir()
+    before_src, before_tgt = env.tree(), sorted(os.listdir(target_fs.mnt / "backup" / "data"))
+    out = env.ok("run", "--dry-run", "--now", "2026-11-21T12:30:00Z").stdout
+    assert "would send data.20261121T120000Z to nas (incremental from data.20261120T120000Z)" in out
+    out = env.ok("send", "--dry-run", "data").stdout
+    assert "would send" in out
+    assert env.tree() == before_src
+    assert sorted(os.listdir(target_fs.mnt / "backup" / "data")) == before_tgt
+    env.ok("run", "--now", "2026-11-21T12:30:00Z")
+    assert not left.exists()
+    assert complete_copies(target_fs)[-1] == "data.20261121T120000Z"

@@ -1,0 +1,506 @@
+#!/bin/bash
+# run-vm.sh: run a command inside a throwaway QEMU guest that boots Debian's own
+# kernel (which has device-mapper), for the LVM tests this host's kernel cannot run.
+#
+#   tests/vm/run-vm.sh [OPTIONS] -- CMD [ARG...]
+#
+# The kernel package is downloaded (never installed) into a cache, a small initramfs
+# is built on every run, the guest runs CMD under bash (cwd /mnt/share with --share),
+# streams its output here and this script exits with CMD's status.
+# Exit codes: CMD's own status; 124 hard timeout; 125 no exit sentinel (panic, qemu
+# failure: the console tail is printed); 2 usage; 3 host setup failed.
+# See tests/vm/README.md.
+set -euo pipefail
+
+prog=run-vm
+die() { echo "$prog: $*" >&2; exit 3; }
+usage_err() { echo "$prog: $*" >&2; echo "usage: $0 [OPTIONS] -- CMD [ARG...]  (--help)" >&2; exit 2; }
+note() { echo "$prog: $*" >&2; }
+now() { printf '%s' "${EPOCHREALTIME/,/.}"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+usage() {
+	cat <<'EOF'
+usage: tests/vm/run-vm.sh [OPTIONS] -- CMD [ARG...]
+
+Boots Debian's kernel under QEMU with a fresh initramfs and runs CMD (under bash)
+in the guest. CMD's stdout/stderr stream here; the exit status is CMD's.
+
+  --kernel V        6.1 (default: what linux-image-amd64 depends on), 6.12
+                    (linux-image-6.12-amd64), or a linux-image-* package name
+  --share DIR       9p-share host DIR read-write at /mnt/share; CMD runs there
+  --bin PATH        copy PATH to /usr/local/bin/ with its ldd libraries (repeatable)
+  --copy SRC:DEST   copy a host file or directory to DEST in the guest (repeatable)
+  --modules LIST    extra kernel modules, comma-separated (e.g. btrfs,loop,xfs);
+                    their dependencies are added from modules.dep
+  --disks N         0, 1 or 2 blank sparse virtio disks: /dev/vda, /dev/vdb (default 1)
+  --disk-size SIZE  size of each disk, as for truncate -s (default 2G)
+  --timeout SECS    hard limit on the qemu run (default 600); exit 124 when hit
+  --mem MB          guest memory (default 1024)
+  --smp N           guest vCPUs (default 2)
+  --env NAME=VALUE  export NAME=VALUE to CMD (repeatable)
+  --accel MODE      auto (default: KVM only if cpuinfo has vmx/svm and /dev/kvm
+                    opens), tcg or kvm
+  -h, --help        this text
+
+Environment: SNAPROTATE_VM_CACHE (default /var/tmp/snaprotate-vm) holds kernels.
+EOF
+}
+
+# ---------------------------------------------------------------- options
+kernel_spec=6.1
+share=""
+bins=()
+copies=()
+extra_modules=""
+ndisks=1
+disk_size=2G
+timeout_s=600
+mem=1024
+smp=2
+envs=()
+accel=auto
+cache=${SNAPROTATE_VM_CACHE:-/var/tmp/snaprotate-vm}
+
+need_arg() { [[ $# -ge 2 ]] || usage_err "$1 needs an argument"; }
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--kernel) need_arg "$@"; kernel_spec=$2; shift 2 ;;
+	--share) need_arg "$@"; share=$2; shift 2 ;;
+	--bin) need_arg "$@"; bins+=("$2"); shift 2 ;;
+	--copy) need_arg "$@"; copies+=("$2"); shift 2 ;;
+	--modules) need_arg "$@"; extra_modules="$extra_modules,$2"; shift 2 ;;
+	--disks) need_arg "$@"; ndisks=$2; shift 2 ;;
+	--disk-size) need_arg "$@"; disk_size=$2; shift 2 ;;
+	--timeout) need_arg "$@"; timeout_s=$2; shift 2 ;;
+	--mem) need_arg "$@"; mem=$2; shift 2 ;;
+	--smp) need_arg "$@"; smp=$2; shift 2 ;;
+	--env) need_arg "$@"; envs+=("$2"); shift 2 ;;
+	--accel) need_arg "$@"; accel=$2; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	--) shift; break ;;
+	*) usage_err "unknown option: $1" ;;
+	esac
+done
+[[ $# -gt 0 ]] || usage_err "no command given after --"
+[[ $ndisks =~ ^[012]$ ]] || usage_err "--disks must be 0, 1 or 2"
+[[ $timeout_s =~ ^[0-9]+$ && $timeout_s -gt 0 ]] || usage_err "--timeout must be a positive integer"
+[[ $mem =~ ^[0-9]+$ ]] || usage_err "--mem must be a number of MiB"
+[[ $smp =~ ^[0-9]+$ ]] || usage_err "--smp must be a number"
+[[ $accel =~ ^(auto|tcg|kvm)$ ]] || usage_err "--accel must be auto, tcg or kvm"
+if [[ -n $share ]]; then
+	[[ -d $share ]] || usage_err "--share $share: not a directory"
+	share=$(realpath "$share")
+fi
+for b in "${bins[@]}"; do [[ -f $b ]] || usage_err "--bin $b: no such file"; done
+for c in "${copies[@]}"; do
+	[[ $c == *:/* ]] || usage_err "--copy $c: expected SRC:/DEST"
+	[[ -e ${c%%:*} ]] || usage_err "--copy $c: no such source"
+done
+for e in "${envs[@]}"; do [[ $e =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || usage_err "--env $e: expected NAME=VALUE"; done
+
+t_start=$(now)
+
+# ---------------------------------------------------------------- host packages
+host_pkgs=(qemu-system-x86 busybox-static cpio kmod lvm2 thin-provisioning-tools liblvm2-dev
+	e2fsprogs btrfs-progs util-linux dash bash xz-utils gzip coreutils)
+[[ ,$extra_modules, == *,xfs,* ]] && host_pkgs+=(xfsprogs)
+apt_updated=0
+apt_update() {
+	if [[ $apt_updated -eq 0 ]]; then
+		DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || die "apt-get update failed"
+		apt_updated=1
+	fi
+}
+missing=()
+for p in "${host_pkgs[@]}"; do
+	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[[ $st == installed ]] || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+	[[ $(id -u) -eq 0 ]] || die "missing packages: ${missing[*]} (run as root to install them)"
+	note "installing ${missing[*]}"
+	apt_update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 ||
+		die "apt-get install failed"
+fi
+export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# ---------------------------------------------------------------- kernel
+case $kernel_spec in
+6.1 | default) kmeta=linux-image-amd64; kseries=6.1 ;;
+linux-image-*) kmeta=$kernel_spec; kseries="" ;;
+*) kmeta=linux-image-$kernel_spec-amd64; kseries=$kernel_spec ;;
+esac
+
+resolve_kernel() {
+	local dep
+	kpkg="" kver_pkg=""
+	dep=$(apt-cache depends "$kmeta" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\).*/\1/p;T;q' || true)
+	kpkg=${dep:-$kmeta}
+	kver_pkg=$(apt-cache policy "$kpkg" 2>/dev/null | sed -n 's/^ *Candidate: //p;T;q' || true)
+	[[ -n $kver_pkg && $kver_pkg != "(none)" ]]
+}
+
+mkdir -p "$cache"
+if ! resolve_kernel; then
+	if [[ $(id -u) -eq 0 ]]; then apt_update; fi
+	resolve_kernel || true
+fi
+if [[ -z $kver_pkg || $kver_pkg == "(none)" ]]; then
+	# Offline or no package lists: fall back to the newest complete cache entry.
+	fallback=""
+	for d in "$cache"/linux-image-"${kseries:-}"*; do
+		[[ -f $d/.complete ]] && fallback=$d
+	done
+	[[ -n $fallback ]] || die "cannot resolve $kmeta (apt-cache) and no cached kernel matches"
+	kdir=$fallback
+	note "cannot resolve $kmeta; using cached $(basename "$kdir")"
+else
+	if [[ -n $kseries && $kpkg != linux-image-"$kseries"[.-]* ]]; then
+		note "warning: --kernel $kernel_spec resolved to $kpkg"
+	fi
+	kdir=$cache/${kpkg}_${kver_pkg//:/%3a}
+fi
+
+populate_cache() {
+	local tmpd deb kv
+	tmpd=$(mktemp -d "$cache/.new.XXXXXX")
+	note "downloading $kpkg $kver_pkg into $cache"
+	(cd "$tmpd" && apt-get download -q -o APT::Sandbox::User=root "$kpkg=$kver_pkg" >&2) ||
+		{ rm -rf "$tmpd"; die "apt-get download $kpkg=$kver_pkg failed"; }
+	deb=$(find "$tmpd" -maxdepth 1 -name '*.deb' -print -quit)
+	dpkg-deb -x "$deb" "$tmpd/root" || { rm -rf "$tmpd"; die "dpkg-deb -x failed"; }
+	rm -f "$deb"
+	rm -rf "$tmpd/root/usr/share" "$tmpd/root/etc"
+	# Debian 12 ships lib/modules; a merged-/usr package would ship usr/lib/modules.
+	if [[ ! -d $tmpd/root/lib/modules && -d $tmpd/root/usr/lib/modules ]]; then
+		ln -s usr/lib "$tmpd/root/lib"
+	fi
+	kv=$(ls "$tmpd/root/lib/modules")
+	[[ -n $kv && -f $tmpd/root/boot/vmlinuz-$kv ]] || { rm -rf "$tmpd"; die "unexpected layout in $kpkg"; }
+	# busybox insmod loads plain .ko only: decompress (6.12 ships .ko.xz).
+	find "$tmpd/root/lib/modules/$kv" -name '*.ko.xz' -print0 | xargs -0 -r -P 2 -n 64 xz -d ||
+		{ rm -rf "$tmpd"; die "decompressing modules failed"; }
+	find "$tmpd/root/lib/modules/$kv" -name '*.ko.zst' -print0 | xargs -0 -r -n 64 zstd -q -d --rm ||
+		{ rm -rf "$tmpd"; die "decompressing modules failed"; }
+	depmod -b "$tmpd/root" "$kv" || { rm -rf "$tmpd"; die "depmod failed"; }
+	echo "$kv" >"$tmpd/kver"
+	echo "$kpkg $kver_pkg" >"$tmpd/package"
+	touch "$tmpd/.complete"
+	rm -rf "$kdir"
+	mv "$tmpd" "$kdir"
+}
+
+if [[ ! -f $kdir/.complete ]]; then
+	t0=$(now)
+	exec {lockfd}>"$cache/.lock"
+	flock "$lockfd"
+	[[ -f $kdir/.complete ]] || populate_cache
+	flock -u "$lockfd"
+	exec {lockfd}>&-
+	note "kernel cached in $(elapsed "$t0" "$(now)") s"
+fi
+kver=$(cat "$kdir/kver")
+kroot=$kdir/root
+moddir=$kroot/lib/modules/$kver
+
+# ---------------------------------------------------------------- temp dir, cleanup
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/run-vm.XXXXXX")
+tpid="" spid=""
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	local qpid=""
+	[[ -f $tmp/qemu.pid ]] && qpid=$(cat "$tmp/qemu.pid" 2>/dev/null || true)
+	if [[ -n $qpid ]] && kill -0 "$qpid" 2>/dev/null; then kill -TERM "$qpid" 2>/dev/null || true; fi
+	if [[ -n $tpid ]] && kill -0 "$tpid" 2>/dev/null; then
+		kill -TERM -- "-$tpid" 2>/dev/null || kill -TERM "$tpid" 2>/dev/null || true
+		wait "$tpid" 2>/dev/null || true
+	fi
+	if [[ -n $qpid ]] && kill -0 "$qpid" 2>/dev/null; then
+		sleep 1
+		kill -KILL "$qpid" 2>/dev/null || true
+	fi
+	if [[ -n $spid ]]; then
+		kill -TERM "$spid" 2>/dev/null || true
+		wait "$spid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- initramfs
+t_ird=$(now)
+S=$tmp/root
+mkdir -p "$S"
+for d in bin sbin lib lib64; do
+	if [[ -L /$d ]]; then
+		mkdir -p "$S/$(readlink "/$d")"
+		ln -s "$(readlink "/$d")" "$S/$d"
+	else
+		mkdir -p "$S/$d"
+	fi
+done
+mkdir -p "$S"/{usr/bin,usr/sbin,usr/local/bin,usr/local/sbin,etc/lvm,etc/vm,proc,sys,dev,run,tmp,root,mnt/share,bb,lib/modules/vm}
+
+declare -A copied=()
+copy_libs() { # ELF file
+	local line lib
+	while read -r line; do
+		lib=""
+		if [[ $line == *"=> /"* ]]; then
+			lib=${line#*=> }
+			lib=${lib%% (*}
+		elif [[ $line == /* ]]; then
+			lib=${line%% (*}
+		fi
+		[[ -n $lib && -z ${copied[$lib]:-} ]] || continue
+		copied[$lib]=1
+		mkdir -p "$S$(dirname "$lib")"
+		cp -L "$lib" "$S$lib"
+	done < <(ldd "$1" 2>/dev/null || true)
+}
+copy_file() { # SRC DEST (guest path): file with its libraries
+	[[ -n ${copied[$2]:-} ]] && return 0
+	copied[$2]=1
+	mkdir -p "$S$(dirname "$2")"
+	cp -L "$1" "$S$2"
+	copy_libs "$1"
+}
+copy_tool() { # host path, kept at the same path; a symlink stays a symlink
+	local p=$1
+	if [[ -L $p ]]; then
+		copy_file "$(readlink -f "$p")" "$(readlink -f "$p")"
+		[[ -e $S$p || -L $S$p ]] || ln -s "$(readlink "$p")" "$S$p"
+	else
+		copy_file "$p" "$p"
+	fi
+}
+find_tool() { command -v "$1" 2>/dev/null || true; }
+
+copy_file /bin/busybox /bin/busybox
+while read -r applet; do
+	[[ -n $applet ]] && ln -sf /bin/busybox "$S/bb/$applet"
+done < <(/bin/busybox --list)
+copy_tool "$(find_tool dash)"
+copy_tool "$(find_tool bash)"
+ln -sf dash "$S/usr/bin/sh"
+
+tools=(lvm dmsetup pdata_tools mke2fs mkfs.ext4 e2fsck tune2fs dumpe2fs wipefs fsfreeze blkid lsblk
+	findmnt mount umount losetup mkfs.btrfs btrfs)
+[[ -n $(find_tool mkfs.xfs) ]] && tools+=(mkfs.xfs xfs_admin)
+for t in "${tools[@]}"; do
+	p=$(find_tool "$t")
+	[[ -n $p ]] || die "$t not found on the host"
+	copy_tool "$p"
+done
+# The lvm and pdata_tools front ends: pvcreate, lvs, thin_check, thin_delta, ...
+while read -r l; do
+	case $(readlink "$l") in
+	lvm | */lvm | pdata_tools | */pdata_tools) copy_tool "$l" ;;
+	esac
+done < <(find /usr/sbin /usr/bin -maxdepth 1 -type l)
+
+for b in "${bins[@]}"; do
+	copy_file "$(realpath "$b")" "/usr/local/bin/$(basename "$b")"
+	chmod 0755 "$S/usr/local/bin/$(basename "$b")"
+done
+for c in "${copies[@]}"; do
+	src=${c%%:*} dst=${c#*:}
+	mkdir -p "$S$(dirname "$dst")"
+	cp -a "$src" "$S$dst"
+done
+
+cat >"$S/etc/lvm/lvm.conf" <<'EOF'
+# No udev in the guest.
+devices {
+	obtain_device_list_from_udev = 0
+	external_device_info_source = "none"
+	use_devicesfile = 0
+}
+activation {
+	udev_sync = 0
+	udev_rules = 0
+	verify_udev_operations = 0
+	monitoring = 0
+}
+global {
+	use_lvmpolld = 0
+}
+EOF
+printf 'root:x:0:0:root:/root:/bin/bash\n' >"$S/etc/passwd"
+printf 'root:x:0:\ndisk:x:6:\n' >"$S/etc/group"
+: >"$S/etc/fstab"
+ln -s /proc/self/mounts "$S/etc/mtab"
+
+# Kernel modules: the default set plus --modules, with their modules.dep
+# dependencies first. crc32c_generic leads: it is a softdep of libcrc32c that
+# modules.dep does not list (dm-persistent-data, btrfs, xfs fail without it).
+declare -A mod_path=() mod_deps=() builtin=() loaded=()
+normalize() { local n=${1##*/}; n=${n%%.ko*}; printf '%s' "${n//-/_}"; }
+while IFS= read -r line; do
+	n=$(normalize "${line%%:*}")
+	mod_path[$n]=${line%%:*}
+	mod_deps[$n]=${line#*:}
+done <"$moddir/modules.dep"
+if [[ -f $moddir/modules.builtin ]]; then
+	while IFS= read -r line; do builtin[$(normalize "$line")]=1; done <"$moddir/modules.builtin"
+fi
+mod_order=()
+add_module() { # name
+	local n d
+	n=$(normalize "$1")
+	[[ -z ${loaded[$n]:-} ]] || return 0
+	if [[ -n ${builtin[$n]:-} ]]; then loaded[$n]=1; return 0; fi
+	[[ -n ${mod_path[$n]:-} ]] || die "kernel module $1 not found in $kver"
+	loaded[$n]=1
+	for d in ${mod_deps[$n]}; do add_module "$d"; done
+	mod_order+=("$n")
+}
+modules=(crc32c_generic virtio_pci virtio_blk dm_snapshot dm_thin_pool ext4)
+[[ -n $share ]] && modules+=(9p 9pnet_virtio)
+IFS=, read -r -a more <<<"$extra_modules"
+for m in "${more[@]}"; do [[ -n $m ]] && modules+=("$m"); done
+for m in "${modules[@]}"; do add_module "$m"; done
+: >"$S/etc/vm/modules"
+for n in "${mod_order[@]}"; do
+	cp "$moddir/${mod_path[$n]}" "$S/lib/modules/vm/$n.ko"
+	echo "$n" >>"$S/etc/vm/modules"
+done
+
+# The command, run by bash in the guest.
+{
+	echo 'cd /mnt/share 2>/dev/null || cd /root'
+	for e in "${envs[@]}"; do printf 'export %q=%q\n' "${e%%=*}" "${e#*=}"; done
+	printf 'exec'
+	printf ' %q' "$@"
+	printf '\n'
+} >"$S/etc/vm/cmd.sh"
+[[ -n $share ]] && touch "$S/etc/vm/share"
+echo "$ndisks" >"$S/etc/vm/disks"
+
+cat >"$S/init" <<'EOF'
+#!/bin/dash
+# Guest init: dash, busybox applets in /bb after the real tools in PATH.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/bb
+export HOME=/root TERM=dumb LC_ALL=C LVM_SUPPRESS_FD_WARNINGS=1
+bb=/bin/busybox
+$bb mount -t proc proc /proc
+$bb mount -t sysfs sysfs /sys
+$bb mount -t devtmpfs devtmpfs /dev
+exec </dev/console >/dev/console 2>&1
+$bb mkdir -p /dev/pts /dev/shm
+$bb mount -t devpts devpts /dev/pts
+$bb mount -t tmpfs tmpfs /run
+$bb mount -t tmpfs tmpfs /tmp
+$bb mkdir -p /run/lock /run/lvm
+while read -r m; do
+	$bb insmod "/lib/modules/vm/$m.ko" || echo "init: insmod $m failed"
+done </etc/vm/modules
+if [ -e /etc/vm/share ]; then
+	$bb mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 share /mnt/share ||
+		echo "init: mounting the 9p share failed"
+fi
+n=$(cat /etc/vm/disks)
+for d in vda vdb; do
+	[ "$n" -gt 0 ] || break
+	n=$((n - 1))
+	i=0
+	while [ ! -b /dev/$d ] && [ $i -lt 300 ]; do $bb sleep 0.1; i=$((i + 1)); done
+	[ -b /dev/$d ] || echo "init: /dev/$d did not appear"
+done
+$bb stty -F /dev/ttyS1 -onlcr 2>/dev/null
+read -r up _ </proc/uptime
+echo "@@BOOTED uptime=$up" >/dev/ttyS1
+/bin/bash /etc/vm/cmd.sh </dev/null >/dev/ttyS1 2>&1
+rc=$?
+echo "@@EXIT rc=$rc" >/dev/ttyS1
+$bb sync
+[ -e /etc/vm/share ] && $bb umount /mnt/share 2>/dev/null
+$bb poweroff -f
+EOF
+chmod 0755 "$S/init"
+
+(cd "$S" && find . -print0 | cpio --null -o -H newc -R 0:0 --quiet) | gzip -1 >"$tmp/initrd.gz"
+rm -rf "$S"
+ird_mb=$(du -m "$tmp/initrd.gz" | cut -f1)
+t_irdend=$(now)
+
+# ---------------------------------------------------------------- qemu
+use_kvm=0
+case $accel in
+kvm) use_kvm=1 ;;
+auto)
+	if grep -qwE 'vmx|svm' /proc/cpuinfo 2>/dev/null && (: <>/dev/kvm) 2>/dev/null; then use_kvm=1; fi
+	;;
+esac
+if [[ $use_kvm -eq 1 ]]; then
+	accel_args=(-accel kvm -cpu host)
+else
+	accel_args=(-accel tcg,thread=multi -cpu max)
+fi
+disk_args=()
+for ((i = 0; i < ndisks; i++)); do
+	truncate -s "$disk_size" "$tmp/disk$i.img"
+	disk_args+=(-drive "file=$tmp/disk$i.img,format=raw,if=virtio,cache=unsafe,aio=threads")
+done
+share_args=()
+if [[ -n $share ]]; then
+	share_args=(-virtfs "local,path=$share,mount_tag=share,security_model=none,id=share")
+fi
+: >"$tmp/output.log"
+: >"$tmp/console.log"
+
+note "kernel $kver ($kpkg), $([[ $use_kvm -eq 1 ]] && echo KVM || echo TCG), initrd ${ird_mb} MB built in $(elapsed "$t_ird" "$t_irdend") s, modules: ${mod_order[*]}"
+t_q=$(now)
+timeout -k 5 "$timeout_s" qemu-system-x86_64 "${accel_args[@]}" -machine q35 -m "$mem" -smp "$smp" \
+	-nodefaults -no-user-config -display none -no-reboot -monitor none \
+	-kernel "$kroot/boot/vmlinuz-$kver" -initrd "$tmp/initrd.gz" \
+	-append "console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init" \
+	-serial "file:$tmp/console.log" -serial "file:$tmp/output.log" \
+	"${disk_args[@]}" "${share_args[@]}" -pidfile "$tmp/qemu.pid" \
+	</dev/null >"$tmp/qemu.err" 2>&1 &
+tpid=$!
+
+# Stream ttyS1 until qemu (its timeout wrapper) exits; the sentinels become notes.
+stream() {
+	local line
+	tail -n +1 -f --pid="$tpid" "$tmp/output.log" | while IFS= read -r line || [[ -n $line ]]; do
+		line=${line%$'\r'}
+		case $line in
+		@@BOOTED*) note "guest booted, ${line#@@BOOTED } s" ;;
+		@@EXIT*) note "guest command finished: ${line#@@EXIT }" ;;
+		*) printf '%s\n' "$line" ;;
+		esac
+	done
+}
+stream &
+spid=$!
+wait "$spid" || true
+spid=""
+qrc=0
+wait "$tpid" || qrc=$?
+tpid=""
+t_end=$(now)
+
+rc=$(tr -d '\r' <"$tmp/output.log" | sed -n 's/^@@EXIT rc=\([0-9]\{1,\}\).*/\1/p' | tail -n 1)
+summary="qemu $(elapsed "$t_q" "$t_end") s, total $(elapsed "$t_start" "$t_end") s"
+if [[ -n $rc ]]; then
+	note "$summary, exit $rc"
+	exit "$rc"
+fi
+if [[ $qrc -eq 124 || $qrc -eq 137 ]]; then
+	note "hard timeout after ${timeout_s} s ($summary); last console lines:"
+	rc=124
+else
+	note "no exit sentinel (qemu status $qrc, $summary); qemu said:"
+	sed 's/^/  /' "$tmp/qemu.err" >&2
+	note "last console lines:"
+	rc=125
+fi
+tail -n 50 "$tmp/console.log" | tr -d '\r' | sed 's/^/  /' >&2
+exit "$rc"
