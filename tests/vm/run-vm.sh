@@ -208,6 +208,7 @@ moddir=$kroot/lib/modules/$kver
 # ---------------------------------------------------------------- temp dir, cleanup
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/run-vm.XXXXXX")
 tpid="" spid=""
+# shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
@@ -441,7 +442,7 @@ esac
 if [[ $use_kvm -eq 1 ]]; then
 	accel_args=(-accel kvm -cpu host)
 else
-	accel_args=(-accel tcg,thread=multi -cpu max)
+	accel_args=(-accel "tcg,thread=multi" -cpu max)
 fi
 disk_args=()
 for ((i = 0; i < ndisks; i++)); do
@@ -466,10 +467,17 @@ timeout -k 5 "$timeout_s" qemu-system-x86_64 "${accel_args[@]}" -machine q35 -m 
 	</dev/null >"$tmp/qemu.err" 2>&1 &
 tpid=$!
 
-# Stream ttyS1 until qemu (its timeout wrapper) exits; the sentinels become notes.
+# Stream ttyS1 while qemu runs; the sentinels become notes. tail follows qemu's
+# own pid (reaped by timeout, so never a zombie that tail would wait on forever).
 stream() {
-	local line
-	tail -n +1 -f --pid="$tpid" "$tmp/output.log" | while IFS= read -r line || [[ -n $line ]]; do
+	local qpid="" line
+	while [[ ! -s $tmp/qemu.pid && ! -e $tmp/qemu.done ]]; do sleep 0.1; done
+	qpid=$(cat "$tmp/qemu.pid" 2>/dev/null || true)
+	if [[ -n $qpid ]]; then
+		tail -n +1 -f --pid="$qpid" "$tmp/output.log"
+	else
+		cat "$tmp/output.log"
+	fi | while IFS= read -r line || [[ -n $line ]]; do
 		line=${line%$'\r'}
 		case $line in
 		@@BOOTED*) note "guest booted, ${line#@@BOOTED } s" ;;
@@ -480,11 +488,12 @@ stream() {
 }
 stream &
 spid=$!
-wait "$spid" || true
-spid=""
 qrc=0
 wait "$tpid" || qrc=$?
 tpid=""
+touch "$tmp/qemu.done"
+wait "$spid" || true
+spid=""
 t_end=$(now)
 
 rc=$(tr -d '\r' <"$tmp/output.log" | sed -n 's/^@@EXIT rc=\([0-9]\{1,\}\).*/\1/p' | tail -n 1)
