@@ -70,7 +70,7 @@ PYTHON ?= /usr/bin/python3
 all: snaprotate
 
 snaprotate: $(OBJS)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS) -pthread
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(PKG_LIBS) -ldl -pthread
 
 build/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -78,7 +78,7 @@ build/%.o: src/%.c
 
 build/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -pthread -lcmocka
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -ldl -pthread -lcmocka
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

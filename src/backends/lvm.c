@@ -1,47 +1,593 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * LVM backend: thick and thin snapshots through liblvm2cmd, metadata in LV tags.
- * Not built yet: every call says so, so that a config naming an LVM volume is
- * accepted and everything else keeps working.
+ * LVM backend through liblvm2cmd: thick and thin snapshots of one LV, named
+ * VG/VOLUME.STAMP, with all metadata in LV tags (SPEC 5), so nothing is
+ * written anywhere else.
+ *
+ * This module owns the liblvm2cmd handle and its log callback; reports come
+ * back through that callback as JSON (`--reportformat json`) and are parsed
+ * with json-c. Command lines are built only from names that passed the LVM
+ * alphabet check and from tags encoded into LVM's tag alphabet, so lvm2_run()'s
+ * own splitting on white space can never see an argument it did not expect.
+ *
+ * liblvm2cmd is loaded with dlopen() on first use: it pulls in a dozen
+ * libraries (device-mapper, udev, systemd, ...) that a btrfs-only run should
+ * not pay for at every start.
+ *
+ * Tags: "snaprotate" marks our LVs (nothing else is ever removed), then
+ * "sr.kind=KIND", "sr.pinned", "sr.pre=NAME", "sr.desc=ENCODED" and
+ * "sr.sent.TARGET=STAMP". All are given to lvcreate at once, so an LV either
+ * has them all or was never created. A thick snapshot is complete only when
+ * its LV really is a snapshot of the origin (lv_attr 's'); a half-made one
+ * (lvcreate failed during the suspend) is incomplete and removed by repair.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dlfcn.h>
+
+#include <json-c/json.h>
+#include <lvm2cmd.h>
 
 #include "backend.h"
+#include "debug.h"
+#include "meta.h"
+#include "stamp.h"
+#include "util.h"
+#include "version.h"
 
-static int lvm_be_unavailable(const struct volume *v, struct rerr *e)
+#define LVM_TAG_MARK	"snaprotate"
+#define LVM_CMD_MAX	8192
+#define LVM_DESC_MAX	900	/* encoded; an LVM tag holds up to 1024 characters */
+
+#define LVM_LIB		"liblvm2cmd.so.2.03"
+
+static struct {
+	void (*log_fn)(lvm2_log_fn_t fn);
+	void *(*init)(void);
+	void (*log_level)(void *handle, int level);
+	int (*run)(void *handle, const char *cmdline);
+} lvm_lib;
+
+static void *lvm_handle;
+static char *lvm_output;	/* what the last command printed (reports) */
+static size_t lvm_output_len;
+static char lvm_last_error[512];
+
+static void lvm_log(int level, const char *file, int line, int dm_errno, const char *message)
 {
-	return rerr_set(e, EOPNOTSUPP, "%s: the lvm backend is not available in this version",
-			v->name);
+	(void) file;
+	(void) line;
+	(void) dm_errno;
+	if (level == LVM2_LOG_PRINT) {
+		size_t n = strlen(message);
+		char *b = realloc(lvm_output, lvm_output_len + n + 2);
+
+		if (!b)
+			return;
+		lvm_output = b;
+		memcpy(lvm_output + lvm_output_len, message, n);
+		lvm_output_len += n;
+		lvm_output[lvm_output_len++] = '\n';
+		lvm_output[lvm_output_len] = '\0';
+	} else if (level <= LVM2_LOG_ERROR) {
+		snprintf(lvm_last_error, sizeof(lvm_last_error), "%s", message);
+	}
+	DBG(LVM, "lvm[%d]: %s", level, message);
+}
+
+static int lvm_load(struct rerr *e)
+{
+	void *lib;
+
+	if (lvm_lib.run)
+		return 0;
+	lib = dlopen(LVM_LIB, RTLD_NOW | RTLD_LOCAL);
+	if (!lib)
+		return rerr_set(e, ENOENT, "cannot load %s (install liblvm2cmd2.03): %s", LVM_LIB,
+				dlerror());
+	/* POSIX: a function pointer travels through dlsym's void * by memcpy. */
+	{
+		void *f[4] = { dlsym(lib, "lvm2_log_fn"), dlsym(lib, "lvm2_init"),
+			       dlsym(lib, "lvm2_log_level"), dlsym(lib, "lvm2_run") };
+
+		for (size_t i = 0; i < 4; i++)
+			if (!f[i])
+				return rerr_set(e, ENOENT, "%s lacks a function: %s", LVM_LIB, dlerror());
+		memcpy(&lvm_lib.log_fn, &f[0], sizeof(f[0]));
+		memcpy(&lvm_lib.init, &f[1], sizeof(f[1]));
+		memcpy(&lvm_lib.log_level, &f[2], sizeof(f[2]));
+		memcpy(&lvm_lib.run, &f[3], sizeof(f[3]));
+	}
+	return 0;
+}
+
+/* Runs one lvm command line. Return: 0, or -EIO with @e quoting LVM's error. */
+static int lvm_run(struct rerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int lvm_run(struct rerr *e, const char *fmt, ...)
+{
+	char cmd[LVM_CMD_MAX];
+	va_list ap;
+	int n, r;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(cmd))
+		return rerr_set(e, E2BIG, "lvm command too long");
+	if (!lvm_handle) {
+		r = lvm_load(e);
+		if (r < 0)
+			return r;
+		lvm_lib.log_fn(lvm_log);
+		lvm_handle = lvm_lib.init();
+		if (!lvm_handle)
+			return rerr_set(e, EIO, "cannot initialise liblvm2cmd");
+		lvm_lib.log_level(lvm_handle, LVM2_LOG_PRINT);
+	}
+	lvm_output_len = 0;
+	if (lvm_output)
+		lvm_output[0] = '\0';
+	lvm_last_error[0] = '\0';
+	DBG(LVM, "lvm %s", cmd);
+	r = lvm_lib.run(lvm_handle, cmd);
+	if (r != LVM2_COMMAND_SUCCEEDED)
+		return rerr_set(e, EIO, "'%.40s...' failed: %s", cmd,
+				lvm_last_error[0] ? lvm_last_error : "(no message)");
+	return 0;
+}
+
+/* LVM's name alphabet and reserved words (the config checks the same). */
+static bool lvm_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 127 || s[0] == '-' || streq(s, ".") || streq(s, ".."))
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("+_.-", *p))
+			return false;
+	return true;
+}
+
+/* Splits "vg/lv". */
+static int lvm_split(const struct volume *v, char *vg, char *lv, size_t len, struct rerr *e)
+{
+	const char *slash = strchr(v->lv, '/');
+
+	if (!slash || (size_t)(slash - v->lv) >= len || strlen(slash + 1) >= len)
+		return rerr_set(e, EINVAL, "%s: lv '%s' is not VG/LV", v->name, v->lv);
+	memcpy(vg, v->lv, (size_t)(slash - v->lv));
+	vg[slash - v->lv] = '\0';
+	strcpy(lv, slash + 1);
+	if (!lvm_name_ok(vg) || !lvm_name_ok(lv))
+		return rerr_set(e, EINVAL, "%s: lv '%s' has characters LVM does not allow", v->name,
+				v->lv);
+	return 0;
+}
+
+/* Description <-> tag: [A-Za-z0-9_.-] stay, every other byte is &XX. */
+static void lvm_desc_encode(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)in; *p && o + 4 < len; p++) {
+		if (isalnum(*p) || strchr("_.-", *p))
+			out[o++] = (char)*p;
+		else
+			o += (size_t)snprintf(out + o, len - o, "&%02X", *p);
+	}
+	out[o] = '\0';
+}
+
+static char *lvm_desc_decode(const char *in)
+{
+	char *out = malloc(strlen(in) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (const char *p = in; *p; p++) {
+		unsigned v;
+
+		if (*p == '&' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
+		    sscanf(p + 1, "%2x", &v) == 1) {
+			*o++ = (char)v;
+			p += 2;
+		} else {
+			*o++ = *p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static const char *lvm_field(struct json_object *lv, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(lv, key, &v) || !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
+/* The "lv" array of an lvs JSON report (borrowed from @o). */
+static struct json_object *lvm_report_lvs(struct json_object *o)
+{
+	struct json_object *report, *first, *lvs;
+
+	if (!o || !json_object_object_get_ex(o, "report", &report) ||
+	    !json_object_is_type(report, json_type_array) || json_object_array_length(report) < 1)
+		return NULL;
+	first = json_object_array_get_idx(report, 0);
+	if (!json_object_object_get_ex(first, "lv", &lvs) ||
+	    !json_object_is_type(lvs, json_type_array))
+		return NULL;
+	return lvs;
+}
+
+#define LVS_FIELDS "lv_name,lv_attr,lv_tags,origin,pool_lv,lv_uuid,lv_size,snap_percent,data_percent"
+
+/* Runs lvs on @what ("vg" or "vg/lv") and parses it. Return: 0 with *ret (put it), or -errno. */
+static int lvm_lvs(const char *what, struct json_object **ret, struct rerr *e)
+{
+	struct json_object *o;
+	int r;
+
+	r = lvm_run(e, "lvs --reportformat json --units b --nosuffix -o " LVS_FIELDS " %s", what);
+	if (r < 0)
+		return r;
+	o = json_tokener_parse(lvm_output ?: "");
+	if (!lvm_report_lvs(o)) {
+		json_object_put(o);
+		return rerr_set(e, EPROTO, "cannot read the lvs report of '%s'", what);
+	}
+	*ret = o;
+	return 0;
 }
 
 static int lvm_be_probe(const struct volume *v, enum volume_key *ret_key, struct rerr *e)
 {
-	*ret_key = VKEY_BACKEND;
-	return lvm_be_unavailable(v, e);
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	char vg[128], lv[128];
+	struct json_object *lvs;
+	const char *attr;
+	int r;
+
+	*ret_key = VKEY_LV;
+	r = lvm_split(v, vg, lv, sizeof(vg), e);
+	if (r < 0)
+		return r;
+	r = lvm_lvs(v->lv, &o, e);
+	if (r < 0)
+		return rerr_set(e, ENOENT, "volume '%s': no LV '%s'", v->name, v->lv);
+	lvs = lvm_report_lvs(o);
+	if (json_object_array_length(lvs) != 1)
+		return rerr_set(e, ENOENT, "volume '%s': no LV '%s'", v->name, v->lv);
+	attr = lvm_field(json_object_array_get_idx(lvs, 0), "lv_attr");
+	if (attr[0] == 's' || streq(lvm_field(json_object_array_get_idx(lvs, 0), "origin"), lv))
+		return rerr_set(e, EINVAL, "volume '%s': '%s' is a snapshot itself", v->name, v->lv);
+	return 0;
+}
+
+/* Fills @s from one LV of the report. Return: 1 ours, 0 foreign, -ENOMEM. */
+static int lvm_parse_lv(const struct volume *v, const char *origin_lv, struct json_object *lv,
+			struct snapshot *s)
+{
+	const char *name = lvm_field(lv, "lv_name"), *attr = lvm_field(lv, "lv_attr");
+	const char *tags = lvm_field(lv, "lv_tags"), *origin = lvm_field(lv, "origin");
+	_cleanup_free_ char *copy = strdup(tags);
+	struct snapshot n = { .kind = _SNAP_KIND_INVALID };
+	bool marked = false;
+	char *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	if (snap_name_parse(v->name, name, &n.created, &n.seq) < 0)
+		return 0;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		if (streq(t, LVM_TAG_MARK))
+			marked = true;
+		else if (startswith(t, "sr.kind="))
+			n.kind = snap_kind_from_string(t + strlen("sr.kind="));
+		else if (streq(t, "sr.pinned"))
+			n.pinned = true;
+		else if (startswith(t, "sr.pre=") && !n.pre)
+			n.pre = strdup(t + strlen("sr.pre="));
+		else if (startswith(t, "sr.desc=") && !n.description)
+			n.description = lvm_desc_decode(t + strlen("sr.desc="));
+		else if (startswith(t, "sr.sent.")) {
+			char *eq = strchr(t, '=');
+			time_t when;
+			char iso[32];
+
+			if (!eq)
+				continue;
+			*eq = '\0';
+			/* STAMP is YYYYMMDDTHHMMSSZ: reuse the snapshot name parser. */
+			snprintf(iso, sizeof(iso), "x.%s", eq + 1);
+			if (snap_name_parse("x", iso, &when, NULL) == 0 &&
+			    volume_name_valid(t + strlen("sr.sent.")))
+				(void) snapshot_sent_set(&n, t + strlen("sr.sent."), when);
+		}
+	}
+	if (!marked) {
+		snapshot_done(&n);
+		return 0;
+	}
+	n.name = strdup(name);
+	n.uuid = strdup(lvm_field(lv, "lv_uuid"));
+	if (!n.description)
+		n.description = strdup("");
+	if (!n.name || !n.uuid || !n.description) {
+		snapshot_done(&n);
+		return -ENOMEM;
+	}
+	/* Thick: a real snapshot of our origin ('s'); thin: a thin volume ('V') of it. */
+	n.complete = n.kind != _SNAP_KIND_INVALID && streq(origin, origin_lv) &&
+		     (attr[0] == 's' || attr[0] == 'V');
+	if (n.kind == _SNAP_KIND_INVALID)
+		n.kind = SNAP_MANUAL;
+	*s = n;
+	return 1;
 }
 
 static int lvm_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e)
 {
-	(void) ret;
-	return lvm_be_unavailable(v, e);
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct snapshot_list l = { 0 };
+	char vg[128], lv[128];
+	struct json_object *lvs;
+	int r;
+
+	r = lvm_split(v, vg, lv, sizeof(vg), e);
+	if (r < 0)
+		return r;
+	r = lvm_lvs(vg, &o, e);
+	if (r < 0)
+		return r;
+	lvs = lvm_report_lvs(o);
+	for (size_t i = 0; i < json_object_array_length(lvs); i++) {
+		struct json_object *x = json_object_array_get_idx(lvs, i);
+		const char *name = lvm_field(x, "lv_name");
+		struct snapshot s = { 0 };
+
+		r = lvm_parse_lv(v, lv, x, &s);
+		if (r == 0) {
+			/* Only LVs with this volume's name pattern are listed (as foreign if unmarked). */
+			if (snap_name_parse(v->name, name, NULL, NULL) < 0)
+				continue;
+			s = (struct snapshot){ .name = strdup(name), .foreign = true };
+			r = s.name ? 1 : -ENOMEM;
+		}
+		if (r < 0 || snapshot_list_append(&l, &s) < 0) {
+			snapshot_done(&s);
+			snapshot_list_clear(&l);
+			return rerr_set(e, ENOMEM, "%s: out of memory", v->name);
+		}
+	}
+	snapshot_list_sort(&l);
+	*ret = l;
+	return 0;
+}
+
+/* The tags of @s, each as " --addtag TAG" (or --deltag with @verb). */
+static int lvm_tags(const struct snapshot *s, const char *verb, char *buf, size_t len)
+{
+	char desc[LVM_DESC_MAX + 1];
+	size_t o = 0;
+	int n;
+
+#define ADD(...) \
+	do {                                                                      \
+		n = snprintf(buf + o, len - o, __VA_ARGS__);                      \
+		if (n < 0 || (size_t)n >= len - o)                                \
+			return -E2BIG;                                            \
+		o += (size_t)n;                                                   \
+	} while (0)
+
+	buf[0] = '\0';
+	ADD(" --%s %s --%s sr.kind=%s", verb, LVM_TAG_MARK, verb, snap_kind_to_string(s->kind));
+	if (s->pinned)
+		ADD(" --%s sr.pinned", verb);
+	if (s->pre)
+		ADD(" --%s sr.pre=%s", verb, s->pre);
+	if (s->description && *s->description) {
+		lvm_desc_encode(s->description, desc, sizeof(desc));
+		ADD(" --%s sr.desc=%s", verb, desc);
+	}
+	for (size_t i = 0; i < s->n_sent; i++) {
+		char name[SNAP_NAME_MAX + 1];
+
+		if (snap_name_format("x", s->sent[i].when, 1, name, sizeof(name)) < 0)
+			return -EINVAL;
+		ADD(" --%s sr.sent.%s=%s", verb, s->sent[i].target, name + 2);
+	}
+#undef ADD
+	return 0;
 }
 
 static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr *e)
 {
-	(void) s;
-	return lvm_be_unavailable(v, e);
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct snapshot_list l = { 0 };
+	char vg[128], lv[128], name[SNAP_NAME_MAX + 1], tags[4096], size[160] = "";
+	struct json_object *lvs, *origin = NULL;
+	bool thin;
+	int r;
+
+	r = lvm_split(v, vg, lv, sizeof(vg), e);
+	if (r < 0)
+		return r;
+	if (s->pre && !lvm_name_ok(s->pre))
+		return rerr_set(e, EINVAL, "%s: bad pre name '%s'", v->name, s->pre);
+	r = lvm_lvs(v->lv, &o, e);
+	if (r < 0)
+		return r;
+	lvs = lvm_report_lvs(o);
+	if (json_object_array_length(lvs) == 1)
+		origin = json_object_array_get_idx(lvs, 0);
+	if (!origin)
+		return rerr_set(e, ENOENT, "%s: no LV '%s'", v->name, v->lv);
+	thin = *lvm_field(origin, "pool_lv") != '\0';
+	r = lvm_be_list(v, &l, e);
+	if (r < 0)
+		return r;
+	/* The first free name: LVM refuses a duplicate, but say so clearly before. */
+	for (s->seq = 1;; s->seq++) {
+		bool taken = false;
+
+		r = snap_name_format(v->name, s->created, s->seq, name, sizeof(name));
+		if (r < 0) {
+			snapshot_list_clear(&l);
+			return rerr_set(e, r, "%s: cannot name a snapshot", v->name);
+		}
+		for (size_t i = 0; i < l.n; i++)
+			taken |= streq(l.items[i].name, name);
+		if (!taken)
+			break;
+	}
+	snapshot_list_clear(&l);
+	free(s->name);
+	s->name = strdup(name);
+	if (!s->name)
+		return rerr_set(e, ENOMEM, "out of memory");
+	r = lvm_tags(s, "addtag", tags, sizeof(tags));
+	if (r < 0)
+		return rerr_set(e, r, "%s: too much metadata for LV tags", v->name);
+	if (!thin) {
+		const char *sz = v->snapshot_size ?: "20%ORIGIN";
+
+		snprintf(size, sizeof(size), " %s %s", strchr(sz, '%') ? "--extents" : "--size", sz);
+	}
+	r = lvm_run(e, "lvcreate --snapshot --name %s%s%s %s/%s", name, size, tags, vg, lv);
+	if (r < 0) {
+		/* A half-made LV (suspend refused) carries our tags: take it away now. */
+		struct rerr e2 = { 0 };
+
+		(void) lvm_run(&e2, "lvremove --yes --force %s/%s", vg, name);
+		return r;
+	}
+	{
+		_cleanup_(json_object_putp) struct json_object *x = NULL;
+		char what[300];
+
+		snprintf(what, sizeof(what), "%s/%s", vg, name);
+		if (lvm_lvs(what, &x, e) == 0 && json_object_array_length(lvm_report_lvs(x)) == 1) {
+			free(s->uuid);
+			s->uuid = strdup(lvm_field(json_object_array_get_idx(lvm_report_lvs(x), 0),
+						   "lv_uuid"));
+		}
+	}
+	s->complete = true;
+	return 0;
 }
 
 static int lvm_be_remove(const struct volume *v, const struct snapshot *s, struct rerr *e)
 {
-	(void) s;
-	return lvm_be_unavailable(v, e);
+	char vg[128], lv[128];
+	int r;
+
+	if (s->foreign || snap_name_parse(v->name, s->name, NULL, NULL) < 0 || !lvm_name_ok(s->name))
+		return rerr_set(e, EPERM, "%s: '%s' was not made by snaprotate, not deleting it",
+				v->name, s->name);
+	r = lvm_split(v, vg, lv, sizeof(vg), e);
+	if (r < 0)
+		return r;
+	/* list() only calls an LV ours when it carries the marker tag. */
+	return lvm_run(e, "lvremove --yes %s/%s", vg, s->name);
+}
+
+static int lvm_be_update(const struct volume *v, const struct snapshot *s, struct rerr *e)
+{
+	struct snapshot_list l = { 0 };
+	char vg[128], lv[128], del[4096], add[4096];
+	const struct snapshot *cur = NULL;
+	int r;
+
+	if (!s->complete || s->foreign)
+		return rerr_set(e, EINVAL, "%s: '%s' is not a complete snapshot", v->name, s->name);
+	r = lvm_split(v, vg, lv, sizeof(vg), e);
+	if (r < 0)
+		return r;
+	r = lvm_be_list(v, &l, e);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < l.n; i++)
+		if (streq(l.items[i].name, s->name))
+			cur = &l.items[i];
+	if (!cur) {
+		snapshot_list_clear(&l);
+		return rerr_set(e, ENOENT, "%s: no snapshot '%s'", v->name, s->name);
+	}
+	/* One lvchange: the old tags go and the new ones come in one metadata commit. */
+	r = lvm_tags(cur, "deltag", del, sizeof(del));
+	if (r == 0)
+		r = lvm_tags(s, "addtag", add, sizeof(add));
+	snapshot_list_clear(&l);
+	if (r < 0)
+		return rerr_set(e, r, "%s: too much metadata for LV tags", v->name);
+	return lvm_run(e, "lvchange%s%s %s/%s", del, add, vg, s->name);
 }
 
 static int lvm_be_space(const struct volume *v, struct fs_space *ret, struct rerr *e)
 {
-	(void) ret;
-	return lvm_be_unavailable(v, e);
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	char vg[128], lv[128], what[300];
+	struct json_object *lvs;
+	const char *pool;
+	int r;
+
+	r = lvm_split(v, vg, lv, sizeof(vg), e);
+	if (r < 0)
+		return r;
+	r = lvm_lvs(v->lv, &o, e);
+	if (r < 0)
+		return r;
+	lvs = lvm_report_lvs(o);
+	if (json_object_array_length(lvs) != 1)
+		return rerr_set(e, ENOENT, "%s: no LV '%s'", v->name, v->lv);
+	pool = lvm_field(json_object_array_get_idx(lvs, 0), "pool_lv");
+	if (*pool) {
+		_cleanup_(json_object_putp) struct json_object *p = NULL;
+		struct json_object *x;
+		double used;
+
+		/* Thin: what is left in the pool. */
+		if (!lvm_name_ok(pool))
+			return rerr_set(e, EINVAL, "%s: odd pool name", v->name);
+		snprintf(what, sizeof(what), "%s/%s", vg, pool);
+		r = lvm_lvs(what, &p, e);
+		if (r < 0)
+			return r;
+		x = json_object_array_get_idx(lvm_report_lvs(p), 0);
+		if (!x)
+			return rerr_set(e, ENOENT, "%s: no pool '%s'", v->name, what);
+		ret->size = strtoull(lvm_field(x, "lv_size"), NULL, 10);
+		used = strtod(lvm_field(x, "data_percent"), NULL);
+		ret->avail = (uint64_t)((double)ret->size * (100.0 - used) / 100.0);
+		return 0;
+	}
+	r = lvm_run(e, "vgs --reportformat json --units b --nosuffix -o vg_size,vg_free %s", vg);
+	if (r < 0)
+		return r;
+	{
+		_cleanup_(json_object_putp) struct json_object *g = json_tokener_parse(lvm_output ?: "");
+		struct json_object *report, *first, *vgs, *x;
+
+		if (!g || !json_object_object_get_ex(g, "report", &report) ||
+		    !(first = json_object_array_get_idx(report, 0)) ||
+		    !json_object_object_get_ex(first, "vg", &vgs) ||
+		    !(x = json_object_array_get_idx(vgs, 0)))
+			return rerr_set(e, EPROTO, "%s: cannot read the vgs report", v->name);
+		ret->size = strtoull(lvm_field(x, "vg_size"), NULL, 10);
+		ret->avail = strtoull(lvm_field(x, "vg_free"), NULL, 10);
+	}
+	return 0;
 }
 
 const struct backend backend_lvm = {
@@ -51,6 +597,6 @@ const struct backend backend_lvm = {
 	.list = lvm_be_list,
 	.create = lvm_be_create,
 	.remove = lvm_be_remove,
-	.update = lvm_be_remove,
+	.update = lvm_be_update,
 	.space = lvm_be_space,
 };

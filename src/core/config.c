@@ -1046,6 +1046,21 @@ static int config_validate(struct parse_ctx *ctx)
 						"snapshot_dir must not be the volume's path itself");
 		} else if (!v->lv) {
 			return ctx_fail(ctx, v->line, "lvm volume '%s' has no 'lv' (VG/LV)", v->name);
+		} else {
+			/* Snapshot LVs are named VOLUME.STAMP: words LVM reserves would be refused. */
+			static const char *const reserved[] = { "_cdata", "_cmeta", "_corig", "_mimage",
+				"_mlog", "_pmspare", "_rimage", "_rmeta", "_tdata", "_tmeta", "_vorigin",
+				"_vdata" };
+
+			if (startswith(v->name, "snapshot") || startswith(v->name, "pvmove"))
+				return ctx_fail(ctx, v->line,
+						"lvm volume name '%s' starts with a word LVM reserves",
+						v->name);
+			for (size_t k = 0; k < ARRAY_SIZE(reserved); k++)
+				if (strstr(v->name, reserved[k]))
+					return ctx_fail(ctx, v->line,
+							"lvm volume name '%s' holds '%s', which LVM reserves",
+							v->name, reserved[k]);
 		}
 		for (size_t t = 0; t < v->n_targets; t++) {
 			if (!config_target(c, v->targets[t]))
