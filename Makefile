@@ -33,7 +33,8 @@ CORE_SRCS := \
 	src/core/lock.c \
 	src/core/readmany.c \
 	src/core/process.c \
-	src/core/hooks.c
+	src/core/hooks.c \
+	src/core/freeze.c
 
 BACKEND_SRCS := \
 	src/backends/backend.c \
@@ -80,11 +81,17 @@ build/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -ldl -pthread -lcmocka
 
+TOOLS := build/tests/freeze-tool
+
+build/tests/freeze-tool: tests/tools/freeze-tool.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -ldl -pthread
+
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 check: deps
-	$(MAKE) all unit
+	$(MAKE) all unit $(TOOLS)
 	$(PYTHON) -m pytest -v tests/system
 
 deps:

@@ -248,7 +248,13 @@ for d in bin sbin lib lib64; do
 done
 mkdir -p "$S"/{usr/bin,usr/sbin,usr/local/bin,usr/local/sbin,etc/lvm,etc/vm,proc,sys,dev,run,tmp,root,mnt/share,bb,lib/modules/vm}
 
-declare -A copied=()
+declare -A copied=() made_dirs=()
+mkdir_for() { # guest file path: create its directory once (forks are slow here)
+	local d=${1%/*}
+	[[ -n ${made_dirs[$d]:-} ]] && return 0
+	mkdir -p "$S$d"
+	made_dirs[$d]=1
+}
 copy_libs() { # ELF file
 	local line lib
 	while read -r line; do
@@ -261,14 +267,14 @@ copy_libs() { # ELF file
 		fi
 		[[ -n $lib && -z ${copied[$lib]:-} ]] || continue
 		copied[$lib]=1
-		mkdir -p "$S$(dirname "$lib")"
+		mkdir_for "$lib"
 		cp -L "$lib" "$S$lib"
 	done < <(ldd "$1" 2>/dev/null || true)
 }
 copy_file() { # SRC DEST (guest path): file with its libraries
 	[[ -n ${copied[$2]:-} ]] && return 0
 	copied[$2]=1
-	mkdir -p "$S$(dirname "$2")"
+	mkdir_for "$2"
 	cp -L "$1" "$S$2"
 	copy_libs "$1"
 }
@@ -284,9 +290,6 @@ copy_tool() { # host path, kept at the same path; a symlink stays a symlink
 find_tool() { command -v "$1" 2>/dev/null || true; }
 
 copy_file /bin/busybox /bin/busybox
-while read -r applet; do
-	[[ -n $applet ]] && ln -sf /bin/busybox "$S/bb/$applet"
-done < <(/bin/busybox --list)
 copy_tool "$(find_tool dash)"
 copy_tool "$(find_tool bash)"
 ln -sf dash "$S/usr/bin/sh"
@@ -300,11 +303,9 @@ for t in "${tools[@]}"; do
 	copy_tool "$p"
 done
 # The lvm and pdata_tools front ends: pvcreate, lvs, thin_check, thin_delta, ...
-while read -r l; do
-	case $(readlink "$l") in
-	lvm | */lvm | pdata_tools | */pdata_tools) copy_tool "$l" ;;
-	esac
-done < <(find /usr/sbin /usr/bin -maxdepth 1 -type l)
+mapfile -t links < <(find /usr/sbin /usr/bin -maxdepth 1 -type l \( -lname lvm -o -lname '*/lvm' \
+	-o -lname pdata_tools -o -lname '*/pdata_tools' \))
+[[ ${#links[@]} -eq 0 ]] || cp -P --parents -t "$S" "${links[@]}"
 
 for b in "${bins[@]}"; do
 	copy_file "$(realpath "$b")" "/usr/local/bin/$(basename "$b")"
@@ -342,19 +343,22 @@ ln -s /proc/self/mounts "$S/etc/mtab"
 # dependencies first. crc32c_generic leads: it is a softdep of libcrc32c that
 # modules.dep does not list (dm-persistent-data, btrfs, xfs fail without it).
 declare -A mod_path=() mod_deps=() builtin=() loaded=()
-normalize() { local n=${1##*/}; n=${n%%.ko*}; printf '%s' "${n//-/_}"; }
+norm=""
+normalize() { local n=${1##*/}; n=${n%%.ko*}; norm=${n//-/_}; } # no fork: 4000 lines
 while IFS= read -r line; do
-	n=$(normalize "${line%%:*}")
+	normalize "${line%%:*}"
+	n=$norm
 	mod_path[$n]=${line%%:*}
 	mod_deps[$n]=${line#*:}
 done <"$moddir/modules.dep"
 if [[ -f $moddir/modules.builtin ]]; then
-	while IFS= read -r line; do builtin[$(normalize "$line")]=1; done <"$moddir/modules.builtin"
+	while IFS= read -r line; do normalize "$line"; builtin[$norm]=1; done <"$moddir/modules.builtin"
 fi
 mod_order=()
 add_module() { # name
 	local n d
-	n=$(normalize "$1")
+	normalize "$1"
+	n=$norm
 	[[ -z ${loaded[$n]:-} ]] || return 0
 	if [[ -n ${builtin[$n]:-} ]]; then loaded[$n]=1; return 0; fi
 	[[ -n ${mod_path[$n]:-} ]] || die "kernel module $1 not found in $kver"
@@ -393,6 +397,7 @@ bb=/bin/busybox
 $bb mount -t proc proc /proc
 $bb mount -t sysfs sysfs /sys
 $bb mount -t devtmpfs devtmpfs /dev
+$bb --install -s /bb
 exec </dev/console >/dev/console 2>&1
 $bb mkdir -p /dev/pts /dev/shm
 $bb mount -t devpts devpts /dev/pts
@@ -474,14 +479,14 @@ stream() {
 	while [[ ! -s $tmp/qemu.pid && ! -e $tmp/qemu.done ]]; do sleep 0.1; done
 	qpid=$(cat "$tmp/qemu.pid" 2>/dev/null || true)
 	if [[ -n $qpid ]]; then
-		tail -n +1 -f --pid="$qpid" "$tmp/output.log"
+		tail -n +1 -f -s 0.2 --pid="$qpid" "$tmp/output.log"
 	else
 		cat "$tmp/output.log"
 	fi | while IFS= read -r line || [[ -n $line ]]; do
 		line=${line%$'\r'}
 		case $line in
-		@@BOOTED*) note "guest booted, ${line#@@BOOTED } s" ;;
-		@@EXIT*) note "guest command finished: ${line#@@EXIT }" ;;
+		@@BOOTED*) note "guest booted at $(elapsed "$t_q" "$(now)") s (guest ${line#@@BOOTED } s)" ;;
+		@@EXIT*) note "guest command finished at $(elapsed "$t_q" "$(now)") s: ${line#@@EXIT }" ;;
 		*) printf '%s\n' "$line" ;;
 		esac
 	done
