@@ -24,4 +24,11 @@ int mounts_find(const char *path, struct mount_info *ret, struct rerr *e);
 
 void mount_info_done(struct mount_info *m);
 
+/**
+ * mounts_find_device() - Where the block device @dev (any name of it: /dev/VG/LV,
+ * /dev/mapper/VG-LV) is mounted, if anywhere.
+ * Return: 1 with *@ret_target (free() it), 0 when not mounted, -errno.
+ */
+int mounts_find_device(const char *dev, char **ret_target, struct rerr *e);
+
 #endif

@@ -46,6 +46,8 @@ struct volume_report {
 	char *created;			/* run: the snapshot taken, or NULL */
 	char **errors;			/* "VOLUME: what failed: why", in order */
 	size_t n_errors;
+	char **notices;			/* worth saying, not failures */
+	size_t n_notices;
 	struct target_report *targets;	/* one per target of the volume that was worked on */
 	size_t n_targets;
 };

@@ -468,8 +468,17 @@ static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr
 	if (r < 0) {
 		/* A half-made LV (suspend refused) carries our tags: take it away now. */
 		struct rerr e2 = { 0 };
+		/*
+		 * Before Linux 6.6 a frozen filesystem makes DM's suspend fail with
+		 * EBUSY: say so precisely, the caller then retries without freezing.
+		 */
+		bool busy = strstr(lvm_last_error, "busy") || strstr(lvm_last_error, "suspend");
 
 		(void) lvm_run(&e2, "lvremove --yes --force %s/%s", vg, name);
+		if (busy) {
+			e->code = EBUSY;
+			return -EBUSY;
+		}
 		return r;
 	}
 	{

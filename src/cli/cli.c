@@ -424,6 +424,8 @@ static int verb_snapshot(struct config *cfg, int argc, char **argv)
 			ret = EXIT_FAILED;
 	}
 	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < reps[i].n_notices; k++)
+			log_error("%s", reps[i].notices[k]);
 		for (size_t k = 0; k < reps[i].n_errors; k++)
 			log_error("%s", reps[i].errors[k]);
 		if (!takes[i].taken)
@@ -1132,6 +1134,8 @@ static int run_unit(struct config *cfg, struct volume **unit, size_t m,
 	for (size_t u = 0; u < m; u++) {
 		struct rerr e = { 0 };
 
+		for (size_t k = 0; k < reps[u].n_notices; k++)
+			log_error("%s", reps[u].notices[k]);
 		for (size_t k = 0; k < reps[u].n_errors; k++)
 			if (!startswith(reps[u].errors[k], cfg->path))	/* probe printed it */
 				log_error("%s", reps[u].errors[k]);

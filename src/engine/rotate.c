@@ -22,7 +22,9 @@
 
 #include "backend.h"
 #include "debug.h"
+#include "freeze.h"
 #include "hooks.h"
+#include "mounts.h"
 #include "meta.h"
 #include "rotate.h"
 #include "stamp.h"
@@ -42,6 +44,21 @@ static void report_push(struct volume_report *r, char *msg)
 	}
 	r->errors = n;
 	r->errors[r->n_errors++] = msg;
+}
+
+static void report_notice(struct volume_report *r, const char *msg)
+{
+	char **n = realloc(r->notices, (r->n_notices + 1) * sizeof(*n));
+	char *m = strdup(msg);
+
+	if (!n || !m) {
+		free(m);
+		if (n)
+			r->notices = n;
+		return;
+	}
+	r->notices = n;
+	r->notices[r->n_notices++] = m;
 }
 
 void volume_report_fail(struct volume_report *r, const char *msg)
@@ -98,6 +115,9 @@ void volume_report_done(struct volume_report *r)
 	for (size_t i = 0; i < r->n_errors; i++)
 		free(r->errors[i]);
 	free(r->errors);
+	for (size_t i = 0; i < r->n_notices; i++)
+		free(r->notices[i]);
+	free(r->notices);
 	snapshot_list_clear(&r->snaps);
 	plan_free(r->plan);
 	free(r->created);
@@ -303,6 +323,122 @@ static struct hook_env rotate_hook_env(const struct volume *v, const char *name,
 				  .result = result };
 }
 
+/* The mount points of the group members that are mounted (LVs; btrfs never freezes). */
+static int rotate_freeze_mounts(const struct take *t, size_t n, char **mounts, size_t *ret_n,
+				struct rerr *e)
+{
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char dev[300];
+		char *target = NULL;
+		int k;
+
+		if (t[i].v->backend != BACKEND_LVM)
+			continue;
+		snprintf(dev, sizeof(dev), "/dev/%s", t[i].v->lv);
+		k = mounts_find_device(dev, &target, e);
+		if (k < 0)
+			return k;
+		if (k > 0)
+			mounts[m++] = target;
+	}
+	*ret_n = m;
+	return 0;
+}
+
+static bool rotate_create_one(struct take *t, struct volume_report *r)
+{
+	struct rerr e = { 0 };
+	int k = backend_find(t->v->backend)->create(t->v, &t->s, &e);
+
+	if (k < 0) {
+		volume_report_error(r, k, &e);
+		return false;
+	}
+	t->taken = true;
+	return true;
+}
+
+/*
+ * The snapshots of one unit. A group with freeze = yes freezes its mounted
+ * members around them (SPEC 7); where the kernel refuses a snapshot of a
+ * frozen filesystem (EBUSY before Linux 6.6), it thaws, and takes them one
+ * by one with LVM's own suspend, and says so.
+ */
+static bool rotate_create_all(const struct config *cfg, struct take *t, size_t n, time_t now,
+			      struct volume_report *reports)
+{
+	const struct group *g = n > 1 && t[0].v->group ? config_group(cfg, t[0].v->group) : NULL;
+	char *mounts[GROUP_MAX] = { NULL };
+	struct freeze *fz = NULL;
+	size_t n_mounts = 0;
+	bool ok = true, busy = false;
+	struct rerr e = { 0 };
+
+	for (size_t i = 0; i < n; i++) {
+		t[i].s.created = now;
+		if (!t[i].s.description && !(t[i].s.description = strdup("")))
+			return false;
+	}
+	if (g && g->freeze) {
+		if (rotate_freeze_mounts(t, n, mounts, &n_mounts, &e) < 0 ||
+		    (n_mounts && freeze_begin(mounts, n_mounts, cfg->freeze_timeout, &fz, &e) < 0)) {
+			volume_report_error(&reports[0], -e.code, &e);
+			ok = false;
+		}
+	}
+	for (size_t i = 0; i < n && ok; i++) {
+		struct rerr ce = { 0 };
+		int k = backend_find(t[i].v->backend)->create(t[i].v, &t[i].s, &ce);
+
+		if (k == -EBUSY && fz) {
+			busy = true;
+			break;
+		}
+		if (k < 0) {
+			volume_report_error(&reports[i], k, &ce);
+			ok = false;
+			break;
+		}
+		t[i].taken = true;
+	}
+	if (fz && freeze_end(fz, &e) < 0) {
+		volume_report_error(&reports[0], -e.code, &e);
+		ok = false;
+	}
+	for (size_t i = 0; i < n_mounts; i++)
+		free(mounts[i]);
+	if (busy) {
+		char msg[300];
+
+		/* Undo the part of the group taken while frozen; then one by one. */
+		for (size_t i = 0; i < n; i++) {
+			struct rerr re = { 0 };
+
+			if (t[i].taken && backend_find(t[i].v->backend)->remove(t[i].v, &t[i].s, &re) < 0)
+				volume_report_error(&reports[i], -re.code, &re);
+			t[i].taken = false;
+		}
+		snprintf(msg, sizeof(msg),
+			 "%s: the kernel refuses a snapshot of a frozen filesystem (before Linux 6.6): took the group's snapshots one by one, each with LVM's own suspend",
+			 g->name);
+		report_notice(&reports[0], msg);
+		for (size_t i = 0; i < n && ok; i++)
+			ok = rotate_create_one(&t[i], &reports[i]);
+	}
+	if (!ok)
+		for (size_t i = 0; i < n; i++)
+			if (t[i].taken) {
+				struct rerr re = { 0 };
+
+				/* A group is taken whole or not at all. */
+				if (backend_find(t[i].v->backend)->remove(t[i].v, &t[i].s, &re) == 0)
+					t[i].taken = false;
+			}
+	return ok;
+}
+
 int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 		struct volume_report *reports)
 {
@@ -354,23 +490,8 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 			ok = false;
 		}
 	}
-	for (size_t i = 0; i < n && ok; i++) {
-		const struct volume *v = t[i].v;
-		struct rerr e = { 0 };
-
-		t[i].s.created = now;
-		if (!t[i].s.description && !(t[i].s.description = strdup(""))) {
-			ok = false;
-			break;
-		}
-		k = backend_find(v->backend)->create(v, &t[i].s, &e);
-		if (k < 0) {
-			volume_report_error(&reports[i], k, &e);
-			ok = false;
-			continue;
-		}
-		t[i].taken = true;
-	}
+	if (ok)
+		ok = rotate_create_all(cfg, t, n, now, reports);
 	for (size_t i = 0; i < n; i++) {
 		const struct volume *v = t[i].v;
 		char name[SNAP_NAME_MAX + 1] = "";

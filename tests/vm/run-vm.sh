@@ -133,13 +133,25 @@ linux-image-*) kmeta=$kernel_spec; kseries="" ;;
 *) kmeta=linux-image-$kernel_spec-amd64; kseries=$kernel_spec ;;
 esac
 
+# One apt-cache call (about 1 s): a meta package names "Depends: linux-image-X (= VER)";
+# a real kernel package has no such dependency and its own Version. The answer is
+# kept until the package lists change (apt-get update).
 resolve_kernel() {
-	local dep
+	local memo=$cache/.resolve-$kmeta out
 	kpkg="" kver_pkg=""
-	dep=$(apt-cache depends "$kmeta" 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*\).*/\1/p;T;q' || true)
-	kpkg=${dep:-$kmeta}
-	kver_pkg=$(apt-cache policy "$kpkg" 2>/dev/null | sed -n 's/^ *Candidate: //p;T;q' || true)
-	[[ -n $kver_pkg && $kver_pkg != "(none)" ]]
+	if [[ -f $memo && $memo -nt /var/lib/apt/lists ]]; then
+		read -r kpkg kver_pkg <"$memo" || true
+		[[ -n $kver_pkg ]] && return 0
+	fi
+	out=$(apt-cache show --no-all-versions "$kmeta" 2>/dev/null || true)
+	if [[ $out =~ (^|$'\n')Depends:\ ([^$'\n']*,\ )?(linux-image-[^ ,]+)\ \(=\ ([^\)]+)\) ]]; then
+		kpkg=${BASH_REMATCH[3]} kver_pkg=${BASH_REMATCH[4]}
+	elif [[ $out =~ (^|$'\n')Version:\ ([^$'\n']+) ]]; then
+		kpkg=$kmeta kver_pkg=${BASH_REMATCH[2]}
+	else
+		return 1
+	fi
+	echo "$kpkg $kver_pkg" >"$memo" || true
 }
 
 mkdir -p "$cache"
@@ -147,7 +159,7 @@ if ! resolve_kernel; then
 	if [[ $(id -u) -eq 0 ]]; then apt_update; fi
 	resolve_kernel || true
 fi
-if [[ -z $kver_pkg || $kver_pkg == "(none)" ]]; then
+if [[ -z $kver_pkg ]]; then
 	# Offline or no package lists: fall back to the newest complete cache entry.
 	fallback=""
 	for d in "$cache"/linux-image-"${kseries:-}"*; do
