@@ -260,68 +260,27 @@ for d in bin sbin lib lib64; do
 done
 mkdir -p "$S"/{usr/bin,usr/sbin,usr/local/bin,usr/local/sbin,etc/lvm,etc/vm,proc,sys,dev,run,tmp,root,mnt/share,bb,lib/modules/vm}
 
-declare -A copied=() made_dirs=()
-mkdir_for() { # guest file path: create its directory once (forks are slow here)
-	local d=${1%/*}
-	[[ -n ${made_dirs[$d]:-} ]] && return 0
-	mkdir -p "$S$d"
-	made_dirs[$d]=1
-}
-copy_libs() { # ELF file
-	local line lib
-	while read -r line; do
-		lib=""
-		if [[ $line == *"=> /"* ]]; then
-			lib=${line#*=> }
-			lib=${lib%% (*}
-		elif [[ $line == /* ]]; then
-			lib=${line%% (*}
-		fi
-		[[ -n $lib && -z ${copied[$lib]:-} ]] || continue
-		copied[$lib]=1
-		mkdir_for "$lib"
-		cp -L "$lib" "$S$lib"
-	done < <(ldd "$1" 2>/dev/null || true)
-}
-copy_file() { # SRC DEST (guest path): file with its libraries
-	[[ -n ${copied[$2]:-} ]] && return 0
-	copied[$2]=1
-	mkdir_for "$2"
-	cp -L "$1" "$S$2"
-	copy_libs "$1"
-}
-copy_tool() { # host path, kept at the same path; a symlink stays a symlink
-	local p=$1
-	if [[ -L $p ]]; then
-		copy_file "$(readlink -f "$p")" "$(readlink -f "$p")"
-		[[ -e $S$p || -L $S$p ]] || ln -s "$(readlink "$p")" "$S$p"
-	else
-		copy_file "$p" "$p"
-	fi
-}
-find_tool() { command -v "$1" 2>/dev/null || true; }
-
-copy_file /bin/busybox /bin/busybox
-copy_tool "$(find_tool dash)"
-copy_tool "$(find_tool bash)"
+# Binaries at their host paths, plus every library ldd lists, in a few batched
+# commands (a fork costs ~10 ms here; per-file copying took seconds).
+tools=(busybox dash bash lvm dmsetup pdata_tools mke2fs mkfs.ext4 e2fsck tune2fs dumpe2fs wipefs
+	fsfreeze blkid lsblk findmnt mount umount losetup mkfs.btrfs btrfs)
+if type -P mkfs.xfs >/dev/null; then tools+=(mkfs.xfs); fi
+mapfile -t paths < <(type -P "${tools[@]}" || true)
+if [[ ${#paths[@]} -ne ${#tools[@]} ]]; then
+	for t in "${tools[@]}"; do type -P "$t" >/dev/null || die "$t not found on the host"; done
+fi
+bin_srcs=()
+for b in "${bins[@]}"; do bin_srcs+=("$(realpath "$b")"); done
+mapfile -t libs < <(ldd "${paths[@]}" "${bin_srcs[@]}" 2>/dev/null |
+	sed -n 's|.*=> \(/[^ ]*\) (0x.*|\1|p; s|^[[:space:]]*\(/[^ :]*\) (0x.*|\1|p' | sort -u || true)
+cp -L --parents -t "$S" "${paths[@]}" "${libs[@]}"
 ln -sf dash "$S/usr/bin/sh"
-
-tools=(lvm dmsetup pdata_tools mke2fs mkfs.ext4 e2fsck tune2fs dumpe2fs wipefs fsfreeze blkid lsblk
-	findmnt mount umount losetup mkfs.btrfs btrfs)
-[[ -n $(find_tool mkfs.xfs) ]] && tools+=(mkfs.xfs xfs_admin)
-for t in "${tools[@]}"; do
-	p=$(find_tool "$t")
-	[[ -n $p ]] || die "$t not found on the host"
-	copy_tool "$p"
-done
-# The lvm and pdata_tools front ends: pvcreate, lvs, thin_check, thin_delta, ...
+# The lvm and pdata_tools front ends (pvcreate, lvs, thin_check, thin_delta, ...) stay symlinks.
 mapfile -t links < <(find /usr/sbin /usr/bin -maxdepth 1 -type l \( -lname lvm -o -lname '*/lvm' \
 	-o -lname pdata_tools -o -lname '*/pdata_tools' \))
 [[ ${#links[@]} -eq 0 ]] || cp -P --parents -t "$S" "${links[@]}"
-
-for b in "${bins[@]}"; do
-	copy_file "$(realpath "$b")" "/usr/local/bin/$(basename "$b")"
-	chmod 0755 "$S/usr/local/bin/$(basename "$b")"
+for i in "${!bins[@]}"; do
+	install -m 0755 "${bin_srcs[$i]}" "$S/usr/local/bin/${bins[$i]##*/}"
 done
 for c in "${copies[@]}"; do
 	src=${c%%:*} dst=${c#*:}
@@ -383,11 +342,10 @@ modules=(crc32c_generic virtio_pci virtio_blk dm_snapshot dm_thin_pool ext4)
 IFS=, read -r -a more <<<"$extra_modules"
 for m in "${more[@]}"; do [[ -n $m ]] && modules+=("$m"); done
 for m in "${modules[@]}"; do add_module "$m"; done
-: >"$S/etc/vm/modules"
-for n in "${mod_order[@]}"; do
-	cp "$moddir/${mod_path[$n]}" "$S/lib/modules/vm/$n.ko"
-	echo "$n" >>"$S/etc/vm/modules"
-done
+mod_files=()
+for n in "${mod_order[@]}"; do mod_files+=("$moddir/${mod_path[$n]}"); done
+[[ ${#mod_files[@]} -eq 0 ]] || cp -t "$S/lib/modules/vm" "${mod_files[@]}"
+printf '%s\n' "${mod_files[@]##*/}" >"$S/etc/vm/modules"
 
 # The command, run by bash in the guest.
 {
@@ -417,7 +375,7 @@ $bb mount -t tmpfs tmpfs /run
 $bb mount -t tmpfs tmpfs /tmp
 $bb mkdir -p /run/lock /run/lvm
 while read -r m; do
-	$bb insmod "/lib/modules/vm/$m.ko" || echo "init: insmod $m failed"
+	$bb insmod "/lib/modules/vm/$m" || echo "init: insmod $m failed"
 done </etc/vm/modules
 if [ -e /etc/vm/share ]; then
 	$bb mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 share /mnt/share ||
@@ -498,7 +456,11 @@ stream() {
 		line=${line%$'\r'}
 		case $line in
 		@@BOOTED*) note "guest booted at $(elapsed "$t_q" "$(now)") s (guest ${line#@@BOOTED } s)" ;;
-		@@EXIT*) note "guest command finished at $(elapsed "$t_q" "$(now)") s: ${line#@@EXIT }" ;;
+		*@@EXIT\ rc=*)
+			# The command's last line may lack its newline.
+			[[ -z ${line%%@@EXIT rc=*} ]] || printf '%s\n' "${line%%@@EXIT rc=*}"
+			note "guest command finished at $(elapsed "$t_q" "$(now)") s: ${line##*@@EXIT }"
+			;;
 		*) printf '%s\n' "$line" ;;
 		esac
 	done
@@ -513,7 +475,7 @@ wait "$spid" || true
 spid=""
 t_end=$(now)
 
-rc=$(tr -d '\r' <"$tmp/output.log" | sed -n 's/^@@EXIT rc=\([0-9]\{1,\}\).*/\1/p' | tail -n 1)
+rc=$(tr -d '\r' <"$tmp/output.log" | sed -n 's/.*@@EXIT rc=\([0-9]\{1,\}\).*/\1/p' | tail -n 1)
 summary="qemu $(elapsed "$t_q" "$t_end") s, total $(elapsed "$t_start" "$t_end") s"
 if [[ -n $rc ]]; then
 	note "$summary, exit $rc"

@@ -95,7 +95,7 @@ ok
 
 step "thin pool + thin LV with ext4"
 lvcreate -q -y --type thin-pool -L 256M -n pool "$VG"
-lvcreate -q -y -V 512M --thinpool "$VG/pool" -n thin
+lvcreate -q -y -V 64M --thinpool "$VG/pool" -n thin
 mkfs.ext4 -q -F "/dev/$VG/thin"
 mount "/dev/$VG/thin" "$MNT/thin"
 echo a >"$MNT/thin/a"
