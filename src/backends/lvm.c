@@ -250,11 +250,33 @@ static int lvm_lvs(const char *what, struct json_object **ret, struct rerr *e)
 	return 0;
 }
 
+/*
+ * The origin LV's row of an lvs report. Return: 0 with *@ret_report (put it)
+ * and *@ret_row (borrowed from it), or -ENOENT/-errno.
+ */
+static int lvm_origin(const struct volume *v, struct json_object **ret_report,
+		      struct json_object **ret_row, struct rerr *e)
+{
+	struct json_object *o = NULL, *lvs;
+	int r = lvm_lvs(v->lv, &o, e);
+
+	if (r < 0)
+		return r;
+	lvs = lvm_report_lvs(o);
+	if (json_object_array_length(lvs) != 1) {
+		json_object_put(o);
+		return rerr_set(e, ENOENT, "volume '%s': no LV '%s'", v->name, v->lv);
+	}
+	*ret_report = o;
+	*ret_row = json_object_array_get_idx(lvs, 0);
+	return 0;
+}
+
 static int lvm_be_probe(const struct volume *v, enum volume_key *ret_key, struct rerr *e)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	char vg[128], lv[128];
-	struct json_object *lvs;
+	struct json_object *row;
 	const char *attr;
 	int r;
 
@@ -262,14 +284,11 @@ static int lvm_be_probe(const struct volume *v, enum volume_key *ret_key, struct
 	r = lvm_split(v, vg, lv, sizeof(vg), e);
 	if (r < 0)
 		return r;
-	r = lvm_lvs(v->lv, &o, e);
+	r = lvm_origin(v, &o, &row, e);
 	if (r < 0)
 		return rerr_set(e, ENOENT, "volume '%s': no LV '%s'", v->name, v->lv);
-	lvs = lvm_report_lvs(o);
-	if (json_object_array_length(lvs) != 1)
-		return rerr_set(e, ENOENT, "volume '%s': no LV '%s'", v->name, v->lv);
-	attr = lvm_field(json_object_array_get_idx(lvs, 0), "lv_attr");
-	if (attr[0] == 's' || streq(lvm_field(json_object_array_get_idx(lvs, 0), "origin"), lv))
+	attr = lvm_field(row, "lv_attr");
+	if (attr[0] == 's' || *lvm_field(row, "origin"))
 		return rerr_set(e, EINVAL, "volume '%s': '%s' is a snapshot itself", v->name, v->lv);
 	return 0;
 }
@@ -416,7 +435,7 @@ static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	struct snapshot_list l = { 0 };
 	char vg[128], lv[128], name[SNAP_NAME_MAX + 1], tags[4096], size[160] = "";
-	struct json_object *lvs, *origin = NULL;
+	struct json_object *origin = NULL;
 	bool thin;
 	int r;
 
@@ -425,14 +444,9 @@ static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr
 		return r;
 	if (s->pre && !lvm_name_ok(s->pre))
 		return rerr_set(e, EINVAL, "%s: bad pre name '%s'", v->name, s->pre);
-	r = lvm_lvs(v->lv, &o, e);
+	r = lvm_origin(v, &o, &origin, e);
 	if (r < 0)
 		return r;
-	lvs = lvm_report_lvs(o);
-	if (json_object_array_length(lvs) == 1)
-		origin = json_object_array_get_idx(lvs, 0);
-	if (!origin)
-		return rerr_set(e, ENOENT, "%s: no LV '%s'", v->name, v->lv);
 	thin = *lvm_field(origin, "pool_lv") != '\0';
 	r = lvm_be_list(v, &l, e);
 	if (r < 0)
@@ -547,20 +561,17 @@ static int lvm_be_space(const struct volume *v, struct fs_space *ret, struct rer
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	char vg[128], lv[128], what[300];
-	struct json_object *lvs;
+	struct json_object *row;
 	const char *pool;
 	int r;
 
 	r = lvm_split(v, vg, lv, sizeof(vg), e);
 	if (r < 0)
 		return r;
-	r = lvm_lvs(v->lv, &o, e);
+	r = lvm_origin(v, &o, &row, e);
 	if (r < 0)
 		return r;
-	lvs = lvm_report_lvs(o);
-	if (json_object_array_length(lvs) != 1)
-		return rerr_set(e, ENOENT, "%s: no LV '%s'", v->name, v->lv);
-	pool = lvm_field(json_object_array_get_idx(lvs, 0), "pool_lv");
+	pool = lvm_field(row, "pool_lv");
 	if (*pool) {
 		_cleanup_(json_object_putp) struct json_object *p = NULL;
 		struct json_object *x;

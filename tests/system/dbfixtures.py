@@ -283,8 +283,11 @@ class MariaDB:
         if self.proc is None:
             return
         if self.proc.poll() is None:
-            run("mariadb-admin", "--no-defaults", f"--socket={self.socket}", "--user=root",
-                "shutdown", check=False, timeout=60)
+            try:
+                run("mariadb-admin", "--no-defaults", f"--socket={self.socket}", "--user=root",
+                    "shutdown", check=False, timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:

@@ -154,29 +154,16 @@ resolve_kernel() {
 	echo "$kpkg $kver_pkg" >"$memo" || true
 }
 
-mkdir -p "$cache"
-if ! resolve_kernel; then
-	if [[ $(id -u) -eq 0 ]]; then apt_update; fi
-	resolve_kernel || true
-fi
-if [[ -z $kver_pkg ]]; then
-	# Offline or no package lists: fall back to the newest complete cache entry.
-	fallback=""
-	for d in "$cache"/linux-image-"${kseries:-}"*; do
-		[[ -f $d/.complete ]] && fallback=$d
-	done
-	[[ -n $fallback ]] || die "cannot resolve $kmeta (apt-cache) and no cached kernel matches"
-	kdir=$fallback
-	note "cannot resolve $kmeta; using cached $(basename "$kdir")"
-else
-	if [[ -n $kseries && $kpkg != linux-image-"$kseries"[.-]* ]]; then
-		note "warning: --kernel $kernel_spec resolved to $kpkg"
-	fi
-	kdir=$cache/${kpkg}_${kver_pkg//:/%3a}
-fi
+# Only the module trees a storage test VM can use are kept (the full 6.1 tree is
+# 400 MB, mostly network, GPU, media and sound drivers). Bump cache_layout when
+# this list or the layout changes: older entries are then rebuilt.
+keep_dirs=(fs crypto lib block arch mm virt net/9p drivers/md drivers/block drivers/virtio
+	drivers/char drivers/scsi drivers/nvme drivers/nvdimm drivers/dax)
+cache_layout=1
 
 populate_cache() {
-	local tmpd deb kv
+	local tmpd deb kv kmods d old
+	rm -rf "$cache"/.new.* # left by an interrupted run; we hold the lock
 	tmpd=$(mktemp -d "$cache/.new.XXXXXX")
 	note "downloading $kpkg $kver_pkg into $cache"
 	(cd "$tmpd" && apt-get download -q -o APT::Sandbox::User=root "$kpkg=$kver_pkg" >&2) ||
@@ -191,24 +178,64 @@ populate_cache() {
 	fi
 	kv=$(ls "$tmpd/root/lib/modules")
 	[[ -n $kv && -f $tmpd/root/boot/vmlinuz-$kv ]] || { rm -rf "$tmpd"; die "unexpected layout in $kpkg"; }
+	kmods=$tmpd/root/lib/modules/$kv
+	mkdir "$tmpd/keep"
+	for d in "${keep_dirs[@]}"; do
+		[[ -e $kmods/kernel/$d ]] || continue
+		mkdir -p "$tmpd/keep/${d%/*}"
+		mv "$kmods/kernel/$d" "$tmpd/keep/$d"
+	done
+	rm -rf "$kmods/kernel"
+	mv "$tmpd/keep" "$kmods/kernel"
 	# busybox insmod loads plain .ko only: decompress (6.12 ships .ko.xz).
-	find "$tmpd/root/lib/modules/$kv" -name '*.ko.xz' -print0 | xargs -0 -r -P 2 -n 64 xz -d ||
+	find "$kmods" -name '*.ko.xz' -print0 | xargs -0 -r -P 2 -n 64 xz -d ||
 		{ rm -rf "$tmpd"; die "decompressing modules failed"; }
-	find "$tmpd/root/lib/modules/$kv" -name '*.ko.zst' -print0 | xargs -0 -r -n 64 zstd -q -d --rm ||
+	find "$kmods" -name '*.ko.zst' -print0 | xargs -0 -r -n 64 zstd -q -d --rm ||
 		{ rm -rf "$tmpd"; die "decompressing modules failed"; }
 	depmod -b "$tmpd/root" "$kv" || { rm -rf "$tmpd"; die "depmod failed"; }
 	echo "$kv" >"$tmpd/kver"
-	echo "$kpkg $kver_pkg" >"$tmpd/package"
-	touch "$tmpd/.complete"
+	echo "$kmeta" >"$tmpd/meta"
+	echo "$cache_layout" >"$tmpd/.complete"
 	rm -rf "$kdir"
 	mv "$tmpd" "$kdir"
+	# Older versions fetched for the same --kernel are superseded.
+	for old in "$cache"/linux-image-*; do
+		[[ $old != "$kdir" && -f $old/meta && $(<"$old/meta") == "$kmeta" ]] || continue
+		note "removing superseded ${old##*/}"
+		rm -rf "$old"
+	done
 }
 
-if [[ ! -f $kdir/.complete ]]; then
+cache_ok() { [[ -f $kdir/.complete && $(<"$kdir/.complete") == "$cache_layout" ]]; }
+mkdir -p "$cache"
+if ! resolve_kernel && [[ $(id -u) -eq 0 && $apt_updated -eq 0 ]]; then
+	# No or old package lists: update them once (a failure here is not fatal).
+	DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || true
+	apt_updated=1
+	resolve_kernel || true
+fi
+if [[ -n $kver_pkg ]]; then
+	if [[ -n $kseries && $kpkg != linux-image-"$kseries"[.-]* ]]; then
+		note "warning: --kernel $kernel_spec resolved to $kpkg"
+	fi
+	kdir=$cache/${kpkg}_${kver_pkg//:/%3a}
+else
+	# Offline: fall back to a complete cache entry fetched for the same --kernel.
+	kdir=""
+	for d in "$cache"/linux-image-*; do
+		[[ -f $d/meta && $(<"$d/meta") == "$kmeta" ]] || continue
+		old_kdir=$kdir kdir=$d
+		cache_ok && break
+		kdir=$old_kdir
+	done
+	[[ -n $kdir ]] || die "cannot resolve $kmeta with apt-cache and no cached kernel for it"
+	note "cannot resolve $kmeta; using the cached ${kdir##*/}"
+fi
+if ! cache_ok; then
 	t0=$(now)
 	exec {lockfd}>"$cache/.lock"
 	flock "$lockfd"
-	[[ -f $kdir/.complete ]] || populate_cache
+	cache_ok || populate_cache
 	flock -u "$lockfd"
 	exec {lockfd}>&-
 	note "kernel cached in $(elapsed "$t0" "$(now)") s"

@@ -19,8 +19,12 @@ reserved=""
 
 [[ -f /etc/vm/cmd.sh ]] || { echo "smoke: not in a run-vm.sh guest, refusing to wipe $DISK" >&2; exit 2; }
 
-step() { current=$*; echo "== $current"; }
-ok() { passed=$((passed + 1)); echo "   ok: $current"; }
+t_step=${EPOCHREALTIME/,/.}
+step() { current=$*; t_step=${EPOCHREALTIME/,/.}; echo "== $current"; }
+ok() {
+	passed=$((passed + 1))
+	echo "   ok: $current ($(awk -v a="$t_step" -v b="${EPOCHREALTIME/,/.}" 'BEGIN { printf "%.1f", b - a }') s)"
+}
 fail() { echo "   FAIL: $current: $*" >&2; exit 1; }
 
 teardown() {
