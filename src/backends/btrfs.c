@@ -516,7 +516,8 @@ static int btrfs_be_create(const struct volume *v, struct snapshot *s, struct re
 		return rerr_set(e, errno, "%s: cannot open '%s'", v->name, v->path);
 
 	/* mkdir claims a name atomically, also against a concurrent snaprotate. */
-	for (seq = 1;; seq++) {
+	/* From the sequence the caller picked (and told a pre hook), if any. */
+	for (seq = s->seq > 1 ? s->seq : 1;; seq++) {
 		r = snap_name_format(v->name, s->created, seq, name, sizeof(name));
 		if (r < 0)
 			return rerr_set(e, r, "%s: cannot name a snapshot", v->name);

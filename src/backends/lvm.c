@@ -452,7 +452,7 @@ static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr
 	if (r < 0)
 		return r;
 	/* The first free name: LVM refuses a duplicate, but say so clearly before. */
-	for (s->seq = 1;; s->seq++) {
+	for (s->seq = s->seq > 1 ? s->seq : 1;; s->seq++) {
 		bool taken = false;
 
 		r = snap_name_format(v->name, s->created, s->seq, name, sizeof(name));

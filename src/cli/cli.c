@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "config.h"
 #include "debug.h"
+#include "hooks.h"
 #include "lock.h"
 #include "meta.h"
 #include "rotate.h"
@@ -718,6 +719,17 @@ static int verb_config_check(struct config *cfg, int argc, char **argv)
 		return EXIT_USAGE;
 	if (probe_volumes(cfg, vols, n) < 0)
 		return EXIT_USAGE;
+	for (size_t i = 0; i < n; i++) {
+		struct rerr e = { 0 };
+		bool pre = hooks_check(vols[i]->pre_hooks, vols[i]->n_pre_hooks, &e) < 0;
+
+		if (pre || hooks_check(vols[i]->post_hooks, vols[i]->n_post_hooks, &e) < 0) {
+			log_error("%s:%u: %s", cfg->path,
+				  config_volume_line(vols[i], pre ? VKEY_PRE_HOOK : VKEY_POST_HOOK),
+				  e.msg);
+			return EXIT_USAGE;
+		}
+	}
 	text = config_format(cfg);
 	if (!text)
 		return report(-ENOMEM, &(struct rerr){ 0 });

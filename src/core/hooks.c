@@ -14,6 +14,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -45,10 +46,44 @@ const char *hook_phase_to_string(enum hook_phase p)
 	return (unsigned)p < _HOOK_PHASE_MAX ? hook_phase_table[p] : NULL;
 }
 
+/*
+ * Every directory above @path must be root's and writable by nobody else (or
+ * sticky, like /tmp): whoever can write one could swap the hook between the
+ * check and the start.
+ */
+static int hooks_check_dirs(const char *path, struct rerr *e)
+{
+	_cleanup_free_ char *dir = NULL;
+	char *slash;
+
+	dir = realpath(path, NULL);
+	if (!dir)
+		return rerr_set(e, errno, "hook '%s'", path);
+	while ((slash = strrchr(dir, '/'))) {
+		struct stat st;
+
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		if (stat(dir, &st) < 0)
+			return rerr_set(e, errno, "hook '%s': cannot check '%s'", path, dir);
+		if (st.st_uid != 0 ||
+		    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)))
+			return rerr_set(e, EPERM,
+					"hook '%s': directory '%s' must be owned by root and not writable by group or others",
+					path, dir);
+		if (slash == dir)
+			break;
+	}
+	return 0;
+}
+
 int hooks_check(char *const *hooks, size_t n, struct rerr *e)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct stat st;
+		int r;
 
 		if (lstat(hooks[i], &st) < 0)
 			return rerr_set(e, errno, "hook '%s'", hooks[i]);
@@ -60,6 +95,9 @@ int hooks_check(char *const *hooks, size_t n, struct rerr *e)
 					hooks[i], (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 		if (!(st.st_mode & S_IXUSR))
 			return rerr_set(e, EACCES, "hook '%s' is not executable", hooks[i]);
+		r = hooks_check_dirs(hooks[i], e);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }

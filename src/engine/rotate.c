@@ -313,6 +313,30 @@ static int rotate_add_planned(const struct volume *v, time_t now, struct volume_
 	return 0;
 }
 
+/* The first collision sequence free for a snapshot of @v at @now (1 when unknown). */
+static unsigned rotate_free_seq(const struct volume *v, time_t now)
+{
+	struct snapshot_list l = { 0 };
+	struct rerr e = { 0 };
+	unsigned seq = 1;
+
+	if (backend_find(v->backend)->list(v, &l, &e) < 0)
+		return 1;
+	for (bool taken = true; taken && seq < SEQ_MAX;) {
+		char name[SNAP_NAME_MAX + 1];
+
+		taken = false;
+		if (snap_name_format(v->name, now, seq, name, sizeof(name)) < 0)
+			break;
+		for (size_t i = 0; i < l.n && !taken; i++)
+			taken = streq(l.items[i].name, name);
+		if (taken)
+			seq++;
+	}
+	snapshot_list_clear(&l);
+	return seq;
+}
+
 /* What a hook is told about a volume. */
 static struct hook_env rotate_hook_env(const struct volume *v, const char *name,
 				       enum snap_kind kind, const char *result)
@@ -457,7 +481,8 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 		if (k == 0)
 			k = hooks_check(v->post_hooks, v->n_post_hooks, &e);
 		if (k < 0) {
-			volume_report_error(&reports[i], k, &e);
+			report_errorf(&reports[i], "%s: no snapshot: %s%s%s", v->name, e.msg,
+				      k == -EPERM ? "" : ": ", k == -EPERM ? "" : strerror(-k));
 			ok = false;
 			continue;
 		}
@@ -480,7 +505,10 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 		struct hook_env env;
 		struct rerr e = { 0 };
 
-		(void) snap_name_format(v->name, now, 1, name, sizeof(name));
+		/* The name it will get: claimed now (we hold the lock), so the pre hook is told right. */
+		if (v->n_pre_hooks)
+			t[i].s.seq = rotate_free_seq(v, now);
+		(void) snap_name_format(v->name, now, t[i].s.seq ? t[i].s.seq : 1, name, sizeof(name));
 		env = rotate_hook_env(v, name, t[i].s.kind, NULL);
 		pre_ran[i] = true;
 		k = hooks_run(v->pre_hooks, v->n_pre_hooks, HOOK_PRE, &env, cfg->hook_timeout, &e);

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run, wait_until
+from conftest import run
 
 PG_BIN = Path(os.environ.get("SNAPROTATE_PG_BIN", "/usr/lib/postgresql/15/bin"))
 

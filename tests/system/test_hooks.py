@@ -372,8 +372,6 @@ def test_hooks_see_their_phase_and_the_snapshot(env, tmp_path):
     assert recorded(out, "pre", "post") is None and recorded(out, "post", "pre") is None
 
 
-@pytest.mark.xfail(strict=True, reason="rotate_take() tells the pre hook the name with "
-                   "sequence 1; the snapshot then gets _2 (src/engine/rotate.c)")
 def test_pre_hook_gets_the_name_of_a_second_snapshot_in_one_second(env, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -450,6 +448,35 @@ def test_unsafe_hook_refused_before_anything_runs(env, tmp_path, which, unsafe):
     assert f"hook '{bad}' must be owned by root and not writable by group or others" in r.stderr
     assert list(out.iterdir()) == [], "a hook ran"
     no_snapshots(env)
+
+
+def test_hook_in_a_directory_others_can_write_is_refused(env, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    hook = recorder(tmp_path / "open" / "pre", out)
+    os.chmod(hook.parent, 0o777)       # anyone could swap the file
+    configure(env, pre=[hook])
+    r = env.run("snapshot", "data")
+    assert r.returncode == 1
+    assert f"directory '{hook.parent}' must be owned by root" in r.stderr
+    assert r.stderr.startswith("snaprotate: data: no snapshot: hook ")
+    assert list(out.iterdir()) == []
+    no_snapshots(env)
+
+
+def test_config_check_checks_the_hooks(env, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    hook = recorder(tmp_path / "hooks" / "post", out)
+    configure(env, post=[hook])
+    assert env.run("config-check").returncode == 0
+    os.chmod(hook, 0o777)
+    r = env.run("config-check")
+    assert r.returncode == 2
+    assert f"{env.conf}:" in r.stderr and f"hook '{hook}' must be owned by root" in r.stderr
+    configure(env, pre=[tmp_path / "missing"])
+    r = env.run("config-check")
+    assert r.returncode == 2 and "missing" in r.stderr
 
 
 # --- fsfreeze -----------------------------------------------------------------------------
