@@ -112,11 +112,12 @@ apt_update() {
 		apt_updated=1
 	fi
 }
+declare -A pkg_ok=()
+while read -r p st; do
+	if [[ $st == installed ]]; then pkg_ok[${p%%:*}]=1; fi
+done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${host_pkgs[@]}" 2>/dev/null || true)
 missing=()
-for p in "${host_pkgs[@]}"; do
-	st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-	[[ $st == installed ]] || missing+=("$p")
-done
+for p in "${host_pkgs[@]}"; do [[ -n ${pkg_ok[$p]:-} ]] || missing+=("$p"); done
 if [[ ${#missing[@]} -gt 0 ]]; then
 	[[ $(id -u) -eq 0 ]] || die "missing packages: ${missing[*]} (run as root to install them)"
 	note "installing ${missing[*]}"
@@ -186,8 +187,10 @@ populate_cache() {
 	rm -rf "$cache"/.new.* # left by an interrupted run; we hold the lock
 	tmpd=$(mktemp -d "$cache/.new.XXXXXX")
 	note "downloading $kpkg $kver_pkg into $cache"
-	(cd "$tmpd" && apt-get download -q -o APT::Sandbox::User=root "$kpkg=$kver_pkg" >&2) ||
-		{ rm -rf "$tmpd"; die "apt-get download $kpkg=$kver_pkg failed"; }
+	if ! (cd "$tmpd" && apt-get download -q -o APT::Sandbox::User=root "$kpkg=$kver_pkg" >&2); then
+		rm -rf "$tmpd"
+		return 1
+	fi
 	deb=$(find "$tmpd" -maxdepth 1 -name '*.deb' -print -quit)
 	dpkg-deb -x "$deb" "$tmpd/root" || { rm -rf "$tmpd"; die "dpkg-deb -x failed"; }
 	rm -f "$deb"
@@ -250,13 +253,23 @@ else
 		kdir=$old_kdir
 	done
 	[[ -n $kdir ]] || die "cannot resolve $kmeta with apt-cache and no cached kernel for it"
+	kpkg=${kdir##*/} kpkg=${kpkg%%_*}
 	note "cannot resolve $kmeta; using the cached ${kdir##*/}"
 fi
 if ! cache_ok; then
 	t0=$(now)
 	exec {lockfd}>"$cache/.lock"
 	flock "$lockfd"
-	cache_ok || populate_cache
+	if ! cache_ok && ! populate_cache; then
+		# Old package lists name a version the mirror dropped: update, resolve again.
+		[[ $apt_updated -eq 0 ]] || die "apt-get download $kpkg=$kver_pkg failed"
+		note "apt-get download failed; updating the package lists"
+		rm -f "$cache/.resolve-$kmeta"
+		apt_update
+		resolve_kernel || die "cannot resolve $kmeta with apt-cache"
+		kdir=$cache/${kpkg}_${kver_pkg//:/%3a}
+		cache_ok || populate_cache || die "apt-get download $kpkg=$kver_pkg failed"
+	fi
 	flock -u "$lockfd"
 	exec {lockfd}>&-
 	note "kernel cached in $(elapsed "$t0" "$(now)") s"
@@ -390,7 +403,7 @@ add_module() { # name
 modules=(crc32c_generic virtio_pci virtio_blk dm_snapshot dm_thin_pool ext4)
 [[ -n $share ]] && modules+=(9p 9pnet_virtio)
 IFS=, read -r -a more <<<"$extra_modules"
-for m in "${more[@]}"; do [[ -n $m ]] && modules+=("$m"); done
+for m in "${more[@]}"; do if [[ -n $m ]]; then modules+=("$m"); fi; done
 for m in "${modules[@]}"; do add_module "$m"; done
 mod_files=()
 for n in "${mod_order[@]}"; do mod_files+=("$moddir/${mod_path[$n]}"); done
@@ -399,7 +412,12 @@ printf '%s\n' "${mod_files[@]##*/}" >"$S/etc/vm/modules"
 
 # The command, run by bash in the guest.
 {
-	echo 'cd /mnt/share 2>/dev/null || cd /root'
+	if [[ -n $share ]]; then
+		echo 'grep -q " /mnt/share 9p " /proc/mounts && cd /mnt/share ||'
+		echo '	{ echo "run-vm: the 9p share is not mounted" >&2; exit 125; }'
+	else
+		echo 'cd /root'
+	fi
 	for e in "${envs[@]}"; do printf 'export %q=%q\n' "${e%%=*}" "${e#*=}"; done
 	printf 'exec'
 	printf ' %q' "$@"
