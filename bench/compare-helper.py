@@ -27,6 +27,7 @@ Usage: compare-helper.py populate SPEC N      (make snapshots 0..N-1 that are mi
 import fcntl
 import json
 import os
+import statistics
 import struct
 import subprocess
 import sys
@@ -255,6 +256,48 @@ def settle(mnt, timeout=300):
         os.close(fd)
 
 
+def run_timed(argv):
+    """Wall time (ms) of one run of @argv, stdout and stderr to /dev/null."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        t = time.perf_counter()
+        pid = os.posix_spawnp(argv[0], argv, os.environ,
+                              file_actions=[(os.POSIX_SPAWN_DUP2, null, 1),
+                                            (os.POSIX_SPAWN_DUP2, null, 2)])
+        _, status = os.waitpid(pid, 0)
+        ms = (time.perf_counter() - t) * 1000
+    finally:
+        os.close(null)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{argv[0]}: exit {os.waitstatus_to_exitcode(status)}")
+    return ms
+
+
+def paired(spec, pairs, a, b):
+    """A and B alternately (A B, B A, ...), each from the same state: load that
+    comes and goes hits both alike, and the median of the B/A ratios of each
+    pair is far steadier than a ratio of two separate medians on a busy machine."""
+    ta, tb, ratios = [], [], []
+    for i in range(pairs + 1):
+        order = (("a", a), ("b", b)) if i % 2 == 0 else (("b", b), ("a", a))
+        got = {}
+        for key, argv in order:
+            reset(spec)
+            got[key] = run_timed(argv)
+        if i == 0:
+            continue  # warm-up pair
+        ta.append(got["a"])
+        tb.append(got["b"])
+        ratios.append(got["b"] / got["a"])
+    reset(spec)
+
+    def q(v, f):
+        v = sorted(v)
+        return v[min(len(v) - 1, int(f * len(v)))]
+    return (statistics.median(ta), statistics.median(tb), statistics.median(ratios),
+            q(ratios, 0.25), q(ratios, 0.75))
+
+
 def plan_sets(prune_json):
     with open(prune_json) as f:
         doc = json.load(f)
@@ -312,6 +355,22 @@ def report(results_path, runs):
             out.append(f"| {int(n):,} | {raw_cell} | {cell(sec, n, 'snaprotate')} | "
                        f"{cell(sec, n, 'btrbk')} | {cell(sec, n, 'snapper')} | {ratio} |")
         out.append("")
+    for sec in ("snapshot", "list"):
+        keys = sorted((int(k[1]), k) for k in rows if k[0] == "pair-" + sec)
+        if not keys:
+            continue
+        r0 = rows[keys[0][1]]
+        out.append(f"#### {sec}, snaprotate and raw alternating from the same state "
+                   f"({r0['note'].split()[2]} pairs): ms, median\n")
+        out.append("| N | raw btrfs-progs | snaprotate | snaprotate / raw, median of the pairs "
+                   "(interquartile range) |")
+        out.append("| ---: | ---: | ---: | ---: |")
+        for n, k in keys:
+            r = rows[k]
+            ma, mb, _ = r["note"].split()
+            out.append(f"| {n:,} | {fmt_ms(float(ma))} | {fmt_ms(float(mb))} | "
+                       f"{r['med']:.2f}× ({r['min']:.2f}–{r['max']:.2f}) |")
+        out.append("")
     out.append("#### Peak RSS, MiB (one extra run of each command under GNU time)\n")
     out.append("| N | raw snapshot | raw list | snaprotate snapshot | snaprotate list | "
                "snaprotate run | btrbk snapshot / list / run | snapper snapshot / list / run |")
@@ -353,11 +412,17 @@ def report(results_path, runs):
             out.append(f"| {label} | not measured | – |")
         else:
             out.append(f"| {label} | {value:.2f}{unit} | {'yes' if value <= limit else '**no**'} |")
+    def ratio(sec, n):
+        p = rows.get(("pair-" + sec, n, "ratio"))
+        if p and p["status"] == "ok":
+            return p["med"], " (paired)"
+        s_, r_ = med(sec, n, "snaprotate"), med(sec, n, "raw")
+        return (s_ / r_ if s_ and r_ else None), ""
     for n in map(str, sizes):
-        s_, r_ = med("snapshot", n, "snaprotate"), med("snapshot", n, "raw")
-        target(f"snapshot ≤ 1.3× raw, N={int(n):,}", s_ / r_ if s_ and r_ else None, 1.3)
-    s_, r_ = med("list", "1000", "snaprotate"), med("list", "1000", "raw")
-    target("list ≤ 2× raw, N=1,000", s_ / r_ if s_ and r_ else None, 2.0)
+        v, how = ratio("snapshot", n)
+        target(f"snapshot ≤ 1.3× raw, N={int(n):,}{how}", v, 1.3)
+    v, how = ratio("list", "1000")
+    target(f"list ≤ 2× raw, N=1,000{how}", v, 2.0)
     target("list < 100 ms, N=10,000", med("list", "10000", "snaprotate"), 100, " ms")
     if prune:
         n = prune[0]
@@ -391,6 +456,14 @@ def main():
     elif cmd == "clear":
         reset(spec, keep=set())
         manifest_write(spec, [])
+    elif cmd == "paired":
+        # paired SPEC SECTION N PAIRS CMD_A... ::: CMD_B...  -> result lines
+        sec, n, pairs = sys.argv[3], sys.argv[4], int(sys.argv[5])
+        rest = sys.argv[6:]
+        cut = rest.index(":::")
+        ma, mb, r, lo, hi = paired(spec, pairs, rest[:cut], rest[cut + 1:])
+        print(f"pair-{sec}\t{n}\tratio\tok\t{r:.4f}\t{lo:.4f}\t{hi:.4f}\t\t"
+              f"{ma:.2f} {mb:.2f} {pairs}")
     elif cmd == "count":
         print(len(present(spec)))
     elif cmd == "present":

@@ -11,6 +11,7 @@
 #
 # Run as root: bench/compare.sh [path/to/snaprotate] > results.md
 # Knobs: RUNS=5 WARMUP=2 SIZES="0 100 1000 10000" PRUNE_N=1000 TOOLS="btrbk snapper"
+#        PAIRS=15 (snapshot and list of snaprotate and raw, alternating)
 #        POPULATE_BUDGET=600 (seconds per tool to make snapshots; cells past it are skipped)
 #        RESULTS_TSV=FILE (keep the raw results)
 # Installs btrfs-progs, btrbk, snapper, hyperfine, time and python3 if missing.
@@ -28,7 +29,8 @@ RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-2}
 SIZES=${SIZES:-"0 100 1000 10000"}
 PRUNE_N=${PRUNE_N:-1000}
-TOOLS=${TOOLS:-"btrbk snapper"}
+PAIRS=${PAIRS:-15}
+TOOLS=${TOOLS-"btrbk snapper"}
 POPULATE_BUDGET=${POPULATE_BUDGET:-600}
 HERE=$(cd "$(dirname "$0")" && pwd)
 HELPER="$HERE/compare-helper.py"
@@ -296,6 +298,13 @@ n_series() { # TOOL
 			EXPECT=$((n + 1)) EXPECT_SPEC=$specf measure snapshot "$n" snaprotate "$prep" "$SNAPROTATE" -c "$conf" snapshot --kind timeline data
 			measure list "$n" raw "$prep" btrfs subvolume list -o "$mnt"
 			measure list "$n" snaprotate "$prep" "$SNAPROTATE" -c "$conf" list
+			# The same two comparisons again, alternating, against load that comes and goes.
+			log "snapshot and list N=$n: raw and snaprotate alternating, $PAIRS pairs"
+			python3 "$HELPER" paired "$specf" snapshot "$n" "$PAIRS" \
+				btrfs subvolume snapshot -r "$mnt/data" "$mnt/raw/s" ::: \
+				"$SNAPROTATE" -c "$conf" snapshot --kind timeline data >>"$RESULTS"
+			python3 "$HELPER" paired "$specf" list "$n" "$PAIRS" \
+				btrfs subvolume list -o "$mnt" ::: "$SNAPROTATE" -c "$conf" list >>"$RESULTS"
 			EXPECT=$((n + 1)) EXPECT_SPEC=$specf measure run "$n" snaprotate "$prep" "$SNAPROTATE" -c "$conf" run data
 			;;
 		btrbk)

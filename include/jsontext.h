@@ -53,7 +53,7 @@ int jt_parse_object(const char *text, size_t len, jt_member_fn fn, void *user);
 
 /* Streaming writer with the same layout as json-c's pretty, spaced output. */
 struct jt_writer {
-	FILE *f;
+	FILE *f;		/* NULL: stdout, looked up at each write */
 	unsigned depth;
 	bool first;		/* no member written yet at this depth */
 	bool after_key;

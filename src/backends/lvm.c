@@ -56,7 +56,7 @@ static struct {
 static void *lvm_handle;
 static char *lvm_output;	/* what the last command printed (reports) */
 static size_t lvm_output_len;
-static char lvm_last_error[512];
+static char lvm_last_error[1024];	/* every error of the last command, joined */
 
 static void lvm_log(int level, const char *file, int line, int dm_errno, const char *message)
 {
@@ -75,7 +75,11 @@ static void lvm_log(int level, const char *file, int line, int dm_errno, const c
 		lvm_output[lvm_output_len++] = '\n';
 		lvm_output[lvm_output_len] = '\0';
 	} else if (level <= LVM2_LOG_ERROR) {
-		snprintf(lvm_last_error, sizeof(lvm_last_error), "%s", message);
+		/* All of a command's errors: the cause often comes before the last word. */
+		size_t n = strlen(lvm_last_error);
+
+		snprintf(lvm_last_error + n, sizeof(lvm_last_error) - n, "%s%s", n ? "; " : "",
+			 message);
 	}
 	DBG(LVM, "lvm[%d]: %s", level, message);
 }
@@ -486,7 +490,7 @@ static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr
 		 * Before Linux 6.6 a frozen filesystem makes DM's suspend fail with
 		 * EBUSY: say so precisely, the caller then retries without freezing.
 		 */
-		bool busy = strstr(lvm_last_error, "busy") || strstr(lvm_last_error, "suspend");
+		bool busy = strstr(lvm_last_error, "busy") || strstr(lvm_last_error, "uspend");
 
 		(void) lvm_run(&e2, "lvremove --yes --force %s/%s", vg, name);
 		if (busy) {

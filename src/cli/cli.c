@@ -526,7 +526,7 @@ static void write_volume(struct jt_writer *w, const struct volume *v,
 static int verb_list(struct config *cfg, int argc, char **argv)
 {
 	_cleanup_free_ struct volume **vols = NULL;
-	struct jt_writer w = { .f = stdout };
+	struct jt_writer w = { .f = NULL };	/* stdout, whatever liblvm2cmd does to it */
 	size_t n;
 	int r, ret = EXIT_OK;
 

@@ -357,11 +357,20 @@ done:
 
 /* --- writer ------------------------------------------------------------- */
 
+/*
+ * NULL means stdout as it is at each write: liblvm2cmd reopens stdout when it
+ * initialises, and a FILE * taken before would then point at a closed stream.
+ */
+static FILE *jt_file(const struct jt_writer *w)
+{
+	return w->f ? w->f : stdout;
+}
+
 static void jt_indent(struct jt_writer *w)
 {
-	fputc('\n', w->f);
+	fputc('\n', jt_file(w));
 	for (unsigned i = 0; i < w->depth; i++)
-		fputs("  ", w->f);
+		fputs("  ", jt_file(w));
 }
 
 /* Whatever goes before a value: nothing after a key, a separator in an array. */
@@ -374,7 +383,7 @@ static void jt_before_value(struct jt_writer *w)
 	if (w->depth == 0)
 		return;
 	if (!w->first)
-		fputc(',', w->f);
+		fputc(',', jt_file(w));
 	jt_indent(w);
 	w->first = false;
 }
@@ -382,7 +391,7 @@ static void jt_before_value(struct jt_writer *w)
 static void jt_open(struct jt_writer *w, char c)
 {
 	jt_before_value(w);
-	fputc(c, w->f);
+	fputc(c, jt_file(w));
 	w->depth++;
 	w->first = true;
 }
@@ -392,11 +401,11 @@ static void jt_close(struct jt_writer *w, char c)
 	w->depth--;
 	if (!w->first)
 		jt_indent(w);
-	fputc(c, w->f);
+	fputc(c, jt_file(w));
 	/* The container just closed was a member or an element of its parent. */
 	w->first = false;
 	if (w->depth == 0)
-		fputc('\n', w->f);
+		fputc('\n', jt_file(w));
 }
 
 void jt_begin_object(struct jt_writer *w)
@@ -452,11 +461,11 @@ static void jt_quoted(FILE *f, const char *s)
 void jt_key(struct jt_writer *w, const char *key)
 {
 	if (!w->first)
-		fputc(',', w->f);
+		fputc(',', jt_file(w));
 	jt_indent(w);
 	w->first = false;
-	jt_quoted(w->f, key);
-	fputs(": ", w->f);
+	jt_quoted(jt_file(w), key);
+	fputs(": ", jt_file(w));
 	w->after_key = true;
 }
 
@@ -464,25 +473,25 @@ void jt_string(struct jt_writer *w, const char *s)
 {
 	jt_before_value(w);
 	if (s)
-		jt_quoted(w->f, s);
+		jt_quoted(jt_file(w), s);
 	else
-		fputs("null", w->f);
+		fputs("null", jt_file(w));
 }
 
 void jt_bool(struct jt_writer *w, bool b)
 {
 	jt_before_value(w);
-	fputs(b ? "true" : "false", w->f);
+	fputs(b ? "true" : "false", jt_file(w));
 }
 
 void jt_int(struct jt_writer *w, int64_t v)
 {
 	jt_before_value(w);
-	fprintf(w->f, "%" PRId64, v);
+	fprintf(jt_file(w), "%" PRId64, v);
 }
 
 void jt_null(struct jt_writer *w)
 {
 	jt_before_value(w);
-	fputs("null", w->f);
+	fputs("null", jt_file(w));
 }
