@@ -94,6 +94,11 @@ check: deps
 	$(MAKE) all unit $(TOOLS)
 	$(PYTHON) -m pytest -v tests/system
 
+# The LVM harness alone: boot both kernels and run the smoke test inside.
+check-vm: all
+	tests/vm/run-vm.sh --kernel 6.1 --share tests/vm -- ./smoke.sh
+	tests/vm/run-vm.sh --kernel 6.12 --share tests/vm -- ./smoke.sh
+
 deps:
 	@scripts/deps.sh
 
@@ -113,6 +118,6 @@ install: snaprotate
 clean:
 	rm -rf build snaprotate
 
-.PHONY: all unit check deps demo asan install clean
+.PHONY: all unit check check-vm deps demo asan install clean
 
 -include $(OBJS:.o=.d)
