@@ -110,4 +110,13 @@ int read_all_fd(int fd, size_t max, char **ret_buf, size_t *ret_len);
  */
 int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t len, mode_t mode);
 
+/**
+ * write_file_atomic_btrfs_at() - The same on btrfs with one fsync: write, rename,
+ * fsync (btrfs logs the new name with the file). Only for files whose readers
+ * refuse an empty or partial content, as info.json's do.
+ * Return: 0 or -errno.
+ */
+int write_file_atomic_btrfs_at(int dirfd, const char *name, const void *buf, size_t len,
+			       mode_t mode);
+
 #endif

@@ -476,7 +476,7 @@ static int btrfs_write_info(const struct volume *v, int nfd, const struct snapsh
 
 	if (!text)
 		return rerr_set(e, ENOMEM, "%s: out of memory", v->name);
-	r = write_file_atomic_at(nfd, META_FILE, text, strlen(text), 0644);
+	r = write_file_atomic_btrfs_at(nfd, META_FILE, text, strlen(text), 0644);
 	if (r < 0)
 		return rerr_set(e, r, "%s: cannot write '%s/%s/%s'", v->name, v->snapshot_dir,
 				s->name, META_FILE);

@@ -77,6 +77,37 @@ int read_all_fd(int fd, size_t max, char **ret_buf, size_t *ret_len)
 	return 0;
 }
 
+int write_file_atomic_btrfs_at(int dirfd, const char *name, const void *buf, size_t len,
+			       mode_t mode)
+{
+	_cleanup_close_ int fd = -1;
+	char tmp[NAME_MAX + 1];
+	int r;
+
+	r = snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	if (r < 0 || (size_t)r >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, buf, len);
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0) {
+		(void) unlinkat(dirfd, tmp, 0);
+		return r;
+	}
+	/*
+	 * On btrfs, fsync of a file renamed in the running transaction also logs
+	 * its new name: one log commit makes data and name durable. A crash
+	 * before it leaves no file, or an empty or partial one, which readers
+	 * take for invalid.
+	 */
+	if (fsync(fd) < 0)
+		return -errno;
+	return 0;
+}
+
 int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t len, mode_t mode)
 {
 	_cleanup_close_ int fd = -1;

@@ -394,7 +394,7 @@ static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const cha
 	snapshot_done(&s);
 	if (!info)
 		return -ENOMEM;
-	r = write_file_atomic_at(nfd, META_FILE, info, strlen(info), 0644);
+	r = write_file_atomic_btrfs_at(nfd, META_FILE, info, strlen(info), 0644);
 	if (r == 0 && renameat(vfd, staging, vfd, name) < 0)
 		r = -errno;
 	if (r == 0 && fsync(vfd) < 0)
