@@ -77,23 +77,39 @@ int read_all_fd(int fd, size_t max, char **ret_buf, size_t *ret_len)
 	return 0;
 }
 
-int write_file_atomic_btrfs_at(int dirfd, const char *name, const void *buf, size_t len,
-			       mode_t mode)
+/* Writes @buf into a new ".NAME.tmp" in @dirfd. Return: its fd, or -errno (nothing left). */
+static int atomic_tmp_write(int dirfd, const char *name, const void *buf, size_t len,
+			    mode_t mode, char tmp[static NAME_MAX + 1])
 {
-	_cleanup_close_ int fd = -1;
-	char tmp[NAME_MAX + 1];
-	int r;
+	int fd, r;
 
-	r = snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-	if (r < 0 || (size_t)r >= sizeof(tmp))
+	r = snprintf(tmp, NAME_MAX + 1, ".%s.tmp", name);
+	if (r < 0 || r > NAME_MAX)
 		return -ENAMETOOLONG;
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
 	r = write_all(fd, buf, len);
-	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		r = -errno;
 	if (r < 0) {
+		close(fd);
+		(void) unlinkat(dirfd, tmp, 0);
+		return r;
+	}
+	return fd;
+}
+
+int write_file_atomic_btrfs_at(int dirfd, const char *name, const void *buf, size_t len,
+			       mode_t mode)
+{
+	_cleanup_close_ int fd = -1;
+	char tmp[NAME_MAX + 1];
+
+	fd = atomic_tmp_write(dirfd, name, buf, len, mode, tmp);
+	if (fd < 0)
+		return fd;
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		int r = -errno;
+
 		(void) unlinkat(dirfd, tmp, 0);
 		return r;
 	}
@@ -103,25 +119,19 @@ int write_file_atomic_btrfs_at(int dirfd, const char *name, const void *buf, siz
 	 * before it leaves no file, or an empty or partial one, which readers
 	 * take for invalid.
 	 */
-	if (fsync(fd) < 0)
-		return -errno;
-	return 0;
+	return fsync(fd) < 0 ? -errno : 0;
 }
 
 int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t len, mode_t mode)
 {
 	_cleanup_close_ int fd = -1;
 	char tmp[NAME_MAX + 1];
-	int r;
+	int r = 0;
 
-	r = snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
-	if (r < 0 || (size_t)r >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	fd = atomic_tmp_write(dirfd, name, buf, len, mode, tmp);
 	if (fd < 0)
-		return -errno;
-	r = write_all(fd, buf, len);
-	if (r == 0 && fsync(fd) < 0)
+		return fd;
+	if (fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = -errno;
