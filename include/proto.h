@@ -51,4 +51,18 @@ int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(prin
 /* One chunk of a stream: "DATA <len>\n" and the bytes; len 0 ends the stream. */
 int conn_write_chunk(struct conn *c, const void *buf, size_t len);
 
+/**
+ * conn_splice_chunk() - A chunk of @len bytes taken from the pipe @fd: the
+ * header, then the bytes spliced (moved, not copied) to the peer.
+ * Return: 0 or -errno.
+ */
+int conn_splice_chunk(struct conn *c, int fd, size_t len);
+
+/**
+ * conn_splice_out() - Pass the next @len bytes from the peer on to @fd
+ * (buffered bytes first, then spliced). Return: 0, -EPIPE at a premature end,
+ * -errno (a failure to write to @fd included).
+ */
+int conn_splice_out(struct conn *c, int fd, size_t len);
+
 #endif

@@ -12,10 +12,11 @@
 #include "err.h"
 
 /*
- * Called with each chunk of the stream, in order. Return 0 to go on, <0 to
- * abort the send with that error.
+ * Called for each chunk of the stream, in order: exactly @len bytes are waiting
+ * in the pipe @fd, and the callback must take them all (splice them on, or
+ * read them). Return 0 to go on, <0 to abort the send with that error.
  */
-typedef int (*send_chunk_fn)(void *user, const void *buf, size_t len);
+typedef int (*send_chunk_fn)(void *user, int fd, size_t len);
 
 /**
  * send_btrfs() - Stream @snap_path (a read-only subvolume) through @fn.

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,4 +154,68 @@ int conn_write_chunk(struct conn *c, const void *buf, size_t len)
 		return write_all(c->out, (const char *)buf + ((size_t)k - (size_t)n),
 				 total - (size_t)k);
 	}
+}
+
+int conn_splice_chunk(struct conn *c, int fd, size_t len)
+{
+	char head[32];
+	int n = snprintf(head, sizeof(head), "DATA %zu\n", len), r;
+	char buf[65536];
+
+	r = write_all(c->out, head, (size_t)n);
+	if (r < 0)
+		return r;
+	while (len > 0) {
+		ssize_t k = splice(fd, NULL, c->out, NULL, len, SPLICE_F_MOVE | SPLICE_F_MORE);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EINVAL || errno == ENOSYS)) {
+			/* Not a pipe on one side: copy. */
+			k = read(fd, buf, len < sizeof(buf) ? len : sizeof(buf));
+			if (k > 0 && (r = write_all(c->out, buf, (size_t)k)) < 0)
+				return r;
+		}
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -EPIPE;
+		len -= (size_t)k;
+	}
+	return 0;
+}
+
+int conn_splice_out(struct conn *c, int fd, size_t len)
+{
+	size_t have = c->end - c->start;
+	char buf[65536];
+	int r;
+
+	/* What the line reader buffered already goes first. */
+	if (have > len)
+		have = len;
+	if (have) {
+		r = write_all(fd, c->buf + c->start, have);
+		if (r < 0)
+			return r;
+		c->start += have;
+		len -= have;
+	}
+	while (len > 0) {
+		ssize_t k = splice(c->in, NULL, fd, NULL, len, SPLICE_F_MOVE | SPLICE_F_MORE);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EINVAL || errno == ENOSYS)) {
+			k = read(c->in, buf, len < sizeof(buf) ? len : sizeof(buf));
+			if (k > 0 && (r = write_all(fd, buf, (size_t)k)) < 0)
+				return r;
+		}
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -EPIPE;
+		len -= (size_t)k;
+	}
+	return 0;
 }

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +54,6 @@ int send_btrfs(const char *snap_path, const char *parent_path, send_chunk_fn fn,
 	       uint64_t *ret_bytes, struct rerr *e)
 {
 	_cleanup_close_ int snap_fd = -1, pipe_r = -1;
-	_cleanup_free_ char *buf = NULL;
 	struct send_job job = { .pipe_w = -1 };
 	int p[2], r = 0, k;
 	uint64_t bytes = 0;
@@ -69,9 +69,6 @@ int send_btrfs(const char *snap_path, const char *parent_path, send_chunk_fn fn,
 			return rerr_set(e, errno ?: EIO, "cannot find the parent '%s' (%s)",
 					parent_path, btrfs_util_strerror(be));
 	}
-	buf = malloc(SEND_BUF);
-	if (!buf)
-		return rerr_set(e, ENOMEM, "out of memory");
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return rerr_set(e, errno, "cannot create a pipe");
 	pipe_r = p[0];
@@ -84,19 +81,31 @@ int send_btrfs(const char *snap_path, const char *parent_path, send_chunk_fn fn,
 		close(job.pipe_w);
 		return rerr_set(e, k, "cannot start the send thread");
 	}
+	/*
+	 * Hand on whatever the pipe holds, as one chunk: the consumer splices it
+	 * on, so the stream's pages are moved, never copied through this process.
+	 */
 	for (;;) {
-		ssize_t n = read(pipe_r, buf, SEND_BUF);
+		struct pollfd pfd = { .fd = pipe_r, .events = POLLIN };
+		int avail = 0;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+		if (poll(&pfd, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = rerr_set(e, errno, "cannot wait for the send stream of '%s'", snap_path);
+			break;
+		}
+		if (ioctl(pipe_r, FIONREAD, &avail) < 0) {
 			r = rerr_set(e, errno, "cannot read the send stream of '%s'", snap_path);
 			break;
 		}
-		if (n == 0)
-			break;
-		bytes += (uint64_t)n;
-		r = fn(user, buf, (size_t)n);
+		if (avail == 0) {
+			if (pfd.revents & (POLLHUP | POLLERR))
+				break;		/* the ioctl is done and the pipe empty */
+			continue;
+		}
+		bytes += (uint64_t)avail;
+		r = fn(user, pipe_r, (size_t)avail);
 		if (r < 0)
 			break;
 	}

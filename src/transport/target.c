@@ -198,13 +198,13 @@ struct target_stream {
 	int error;		/* the connection failed while streaming */
 };
 
-static int target_chunk(void *user, const void *buf, size_t len)
+static int target_chunk(void *user, int fd, size_t len)
 {
 	struct target_stream *ts = user;
 	struct timespec now;
 	int r;
 
-	r = conn_write_chunk(&ts->tc->c, buf, len);
+	r = conn_splice_chunk(&ts->tc->c, fd, len);
 	if (r < 0) {
 		ts->error = r;
 		return r;
