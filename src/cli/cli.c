@@ -127,6 +127,21 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* The {"format": 1, "volumes": []} every JSON report starts from; *ret_arr is borrowed. */
+static int json_envelope(struct json_object **ret_out, struct json_object **ret_arr)
+{
+	struct json_object *out = json_object_new_object(), *arr = json_object_new_array();
+
+	if (!out || !arr || meta_add(out, "format", json_object_new_int(1)) < 0 ||
+	    meta_add(out, "volumes", arr) < 0) {
+		json_object_put(out);
+		return -ENOMEM;
+	}
+	*ret_out = out;
+	*ret_arr = arr;
+	return 0;
+}
+
 static int print_json(struct json_object *o)
 {
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
@@ -913,10 +928,7 @@ static int verb_send(struct config *cfg, int argc, char **argv)
 	r = lock_sorted(cfg, vols, n);
 	if (r > 0)
 		return r;
-	out = json_object_new_object();
-	arr = json_object_new_array();
-	if (!out || !arr || meta_add(out, "format", json_object_new_int(1)) < 0 ||
-	    meta_add(out, "volumes", arr) < 0 || !sessions(cfg))
+	if (json_envelope(&out, &arr) < 0 || !sessions(cfg))
 		return report(-ENOMEM, &(struct rerr){ 0 });
 	for (size_t i = 0; i < n; i++) {
 		struct volume_report rep = { .volume = vols[i] };
@@ -1074,10 +1086,7 @@ static int verb_prune(struct config *cfg, int argc, char **argv)
 	r = lock_sorted(cfg, vols, n);
 	if (r > 0)
 		return r;
-	out = json_object_new_object();
-	arr = json_object_new_array();
-	if (!out || !arr || meta_add(out, "format", json_object_new_int(1)) < 0 ||
-	    meta_add(out, "volumes", arr) < 0)
+	if (json_envelope(&out, &arr) < 0)
 		return report(-ENOMEM, &(struct rerr){ 0 });
 	for (size_t i = 0; i < n; i++) {
 		struct volume_report rep = { 0 };
@@ -1198,10 +1207,7 @@ static int verb_run(struct config *cfg, int argc, char **argv)
 	if (select_volumes(cfg, argc, argv, true, &vols, &n) < 0)
 		return EXIT_USAGE;
 	done = calloc(n + 1, sizeof(*done));
-	out = json_object_new_object();
-	arr = json_object_new_array();
-	if (!done || !out || !arr || meta_add(out, "format", json_object_new_int(1)) < 0 ||
-	    meta_add(out, "volumes", arr) < 0)
+	if (!done || json_envelope(&out, &arr) < 0)
 		return report(-ENOMEM, &(struct rerr){ 0 });
 	for (size_t i = 0; i < n; i++) {
 		struct volume *unit[GROUP_MAX];
