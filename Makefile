@@ -53,7 +53,8 @@ TRANSPORT_SRCS := \
 
 ENGINE_SRCS := \
 	src/engine/rotate.c \
-	src/engine/replicate.c
+	src/engine/replicate.c \
+	src/engine/rollback.c
 
 CLI_SRCS := \
 	src/cli/cli.c

@@ -12,10 +12,26 @@
 #include "config.h"
 #include "err.h"
 #include "snapshot.h"
+#include "stamp.h"
 
 struct fs_space {
 	uint64_t size;		/* bytes */
 	uint64_t avail;		/* bytes a new snapshot can still use */
+};
+
+/* What a volume's storage says about itself, beyond its snapshots. */
+struct volume_health {
+	bool pool_known;		/* LVM thin: the pool's fields are set */
+	char pool[256];			/* "vg0/pool" */
+	double pool_data_percent;
+	double pool_metadata_percent;
+	bool merge_pending;		/* a rollback waits for the origin's next activation */
+	char merging[SNAP_NAME_MAX + 1];	/* the snapshot being merged, "" if unknown */
+};
+
+enum rollback_result {
+	ROLLBACK_DONE,			/* the volume holds the snapshot's content now */
+	ROLLBACK_AT_ACTIVATION,		/* LVM: merged when the origin is next activated */
 };
 
 struct backend {
@@ -61,6 +77,16 @@ struct backend {
 
 	/* Free space where new snapshots go. */
 	int (*space)(const struct volume *v, struct fs_space *ret, struct rerr *e);
+
+	/* Pool usage and pending merges. Optional. */
+	int (*health)(const struct volume *v, struct volume_health *ret, struct rerr *e);
+
+	/*
+	 * Make the volume's content that of @s (SPEC 7); the caller has already
+	 * snapshotted the current state. Optional.
+	 */
+	int (*rollback)(const struct volume *v, const struct snapshot *s,
+			enum rollback_result *ret, struct rerr *e);
 };
 
 extern const struct backend backend_btrfs;

@@ -54,6 +54,7 @@ enum volume_key {
 	VKEY_MAX_DELETE,
 	VKEY_DELETE_BATCH,
 	VKEY_MIN_FREE,
+	VKEY_THIN_POOL_MAX,
 	_VKEY_MAX,
 };
 
@@ -77,6 +78,7 @@ struct volume {
 	long max_delete;		/* -1 no cap */
 	unsigned delete_batch;		/* 0: no pacing */
 	struct min_free min_free;
+	unsigned thin_pool_max;		/* lvm thin: percent of pool data or metadata */
 	char *group;			/* borrowed from struct group, NULL if none */
 	unsigned key_line[_VKEY_MAX];	/* 0: not set in the file */
 };

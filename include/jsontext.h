@@ -67,6 +67,7 @@ void jt_key(struct jt_writer *w, const char *key);
 void jt_string(struct jt_writer *w, const char *s);	/* NULL writes null */
 void jt_bool(struct jt_writer *w, bool b);
 void jt_int(struct jt_writer *w, int64_t v);
+void jt_percent(struct jt_writer *w, double v);	/* 12.34 */
 void jt_null(struct jt_writer *w);
 
 #endif

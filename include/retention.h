@@ -98,4 +98,12 @@ bool retention_same_bucket(enum retain_gran g, time_t a, time_t b);
 bool due_timeline(const struct policy *policy, int64_t interval, bool have_last, time_t last,
 		  time_t now);
 
+/**
+ * due_next() - When due_timeline() first says yes, from @now on.
+ * Return: @now when a snapshot is due already, else the first second after
+ * @now when one will be (local bucket edges follow TZ).
+ */
+time_t due_next(const struct policy *policy, int64_t interval, bool have_last, time_t last,
+		time_t now);
+
 #endif

@@ -42,6 +42,10 @@ struct snapshot {
 	bool pinned;
 	bool complete;		/* snapshot and valid metadata both exist */
 	bool foreign;		/* not made by snaprotate: never deleted */
+	bool invalid;		/* LVM thick: overflowed, its content is lost (not complete) */
+	bool merging;		/* LVM: being merged into its origin (a rollback) */
+	bool cow_known;		/* LVM thick: cow_percent is set */
+	double cow_percent;	/* share of its copy-on-write space in use */
 	char *description;	/* never NULL for a complete snapshot */
 	char *pre;		/* a post's pre partner (its name), else NULL */
 	char *uuid;		/* backend identity, may be NULL */

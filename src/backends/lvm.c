@@ -234,15 +234,19 @@ static struct json_object *lvm_report_lvs(struct json_object *o)
 	return lvs;
 }
 
-#define LVS_FIELDS "lv_name,lv_attr,lv_tags,origin,pool_lv,lv_uuid,lv_size,snap_percent,data_percent"
+#define LVS_FIELDS \
+	"lv_name,lv_attr,lv_tags,origin,pool_lv,lv_uuid,lv_size,snap_percent,data_percent," \
+	"metadata_percent,lv_merging"
 
 /* Runs lvs on @what ("vg" or "vg/lv") and parses it. Return: 0 with *ret (put it), or -errno. */
-static int lvm_lvs(const char *what, struct json_object **ret, struct rerr *e)
+static int lvm_lvs(const char *what, bool all, struct json_object **ret, struct rerr *e)
 {
 	struct json_object *o;
 	int r;
 
-	r = lvm_run(e, "lvs --reportformat json --units b --nosuffix -o " LVS_FIELDS " %s", what);
+	/* -a: a snapshot being merged into its origin is hidden ("[NAME]") without it. */
+	r = lvm_run(e, "lvs%s --reportformat json --units b --nosuffix -o " LVS_FIELDS " %s",
+		    all ? " -a" : "", what);
 	if (r < 0)
 		return r;
 	o = json_tokener_parse(lvm_output ?: "");
@@ -254,25 +258,56 @@ static int lvm_lvs(const char *what, struct json_object **ret, struct rerr *e)
 	return 0;
 }
 
-/*
- * The origin LV's row of an lvs report. Return: 0 with *@ret_report (put it)
- * and *@ret_row (borrowed from it), or -ENOENT/-errno.
- */
-static int lvm_origin(const struct volume *v, struct json_object **ret_report,
-		      struct json_object **ret_row, struct rerr *e)
+/* An LV's name without the brackets lvs -a puts around hidden LVs. */
+static void lvm_row_name(struct json_object *row, char *buf, size_t len)
 {
-	struct json_object *o = NULL, *lvs;
-	int r = lvm_lvs(v->lv, &o, e);
+	const char *n = lvm_field(row, "lv_name");
+	size_t l = strlen(n);
 
+	if (l >= 2 && n[0] == '[' && n[l - 1] == ']')
+		snprintf(buf, len, "%.*s", (int)(l - 2), n + 1);
+	else
+		snprintf(buf, len, "%s", n);
+}
+
+static struct json_object *lvm_find_row(struct json_object *lvs, const char *name)
+{
+	char n[256];
+
+	for (size_t i = 0; i < json_object_array_length(lvs); i++) {
+		struct json_object *x = json_object_array_get_idx(lvs, i);
+
+		lvm_row_name(x, n, sizeof(n));
+		if (streq(n, name))
+			return x;
+	}
+	return NULL;
+}
+
+/*
+ * The whole VG of @v in one report (lvs -a), with the origin's row.
+ * Return: 0 with *@ret_report (put it) and *@ret_origin (borrowed), or -errno.
+ */
+static int lvm_scan(const struct volume *v, char *vg, char *lv, size_t len,
+		    struct json_object **ret_report, struct json_object **ret_origin,
+		    struct rerr *e)
+{
+	struct json_object *o = NULL, *row;
+	int r;
+
+	r = lvm_split(v, vg, lv, len, e);
 	if (r < 0)
 		return r;
-	lvs = lvm_report_lvs(o);
-	if (json_object_array_length(lvs) != 1) {
+	r = lvm_lvs(vg, true, &o, e);
+	if (r < 0)
+		return r;
+	row = lvm_find_row(lvm_report_lvs(o), lv);
+	if (!row) {
 		json_object_put(o);
 		return rerr_set(e, ENOENT, "volume '%s': no LV '%s'", v->name, v->lv);
 	}
 	*ret_report = o;
-	*ret_row = json_object_array_get_idx(lvs, 0);
+	*ret_origin = row;
 	return 0;
 }
 
@@ -280,7 +315,7 @@ static int lvm_be_probe(const struct volume *v, enum volume_key *ret_key, struct
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	char vg[128], lv[128];
-	struct json_object *row;
+	struct json_object *lvs;
 	const char *attr;
 	int r;
 
@@ -288,28 +323,35 @@ static int lvm_be_probe(const struct volume *v, enum volume_key *ret_key, struct
 	r = lvm_split(v, vg, lv, sizeof(vg), e);
 	if (r < 0)
 		return r;
-	r = lvm_origin(v, &o, &row, e);
-	if (r < 0)
+	r = lvm_lvs(v->lv, false, &o, e);
+	lvs = r < 0 ? NULL : lvm_report_lvs(o);
+	if (!lvs || json_object_array_length(lvs) != 1)
 		return rerr_set(e, ENOENT, "volume '%s': no LV '%s'", v->name, v->lv);
-	attr = lvm_field(row, "lv_attr");
-	if (attr[0] == 's' || *lvm_field(row, "origin"))
+	attr = lvm_field(json_object_array_get_idx(lvs, 0), "lv_attr");
+	if (strchr("sSV", attr[0]) && *lvm_field(json_object_array_get_idx(lvs, 0), "origin"))
 		return rerr_set(e, EINVAL, "volume '%s': '%s' is a snapshot itself", v->name, v->lv);
 	return 0;
 }
 
-/* Fills @s from one LV of the report. Return: 1 ours, 0 foreign, -ENOMEM. */
-static int lvm_parse_lv(const struct volume *v, const char *origin_lv, struct json_object *lv,
+/*
+ * Fills @s from one LV of the report. @origin is the volume's own row.
+ * Return: 1 ours, 0 foreign, -ENOMEM.
+ */
+static int lvm_parse_lv(const struct volume *v, struct json_object *origin, struct json_object *lv,
 			struct snapshot *s)
 {
-	const char *name = lvm_field(lv, "lv_name"), *attr = lvm_field(lv, "lv_attr");
-	const char *tags = lvm_field(lv, "lv_tags"), *origin = lvm_field(lv, "origin");
+	const char *attr = lvm_field(lv, "lv_attr"), *tags = lvm_field(lv, "lv_tags");
+	const char *pool = lvm_field(origin, "pool_lv");
 	_cleanup_free_ char *copy = strdup(tags);
 	struct snapshot n = { .kind = _SNAP_KIND_INVALID };
-	bool marked = false;
+	char name[256], origin_name[256];
+	bool marked = false, thick, thin;
 	char *save = NULL;
 
 	if (!copy)
 		return -ENOMEM;
+	lvm_row_name(lv, name, sizeof(name));
+	lvm_row_name(origin, origin_name, sizeof(origin_name));
 	if (snap_name_parse(v->name, name, &n.created, &n.seq) < 0)
 		return 0;
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
@@ -350,38 +392,43 @@ static int lvm_parse_lv(const struct volume *v, const char *origin_lv, struct js
 		snapshot_done(&n);
 		return -ENOMEM;
 	}
-	/* Thick: a real snapshot of our origin ('s'); thin: a thin volume ('V') of it. */
-	n.complete = n.kind != _SNAP_KIND_INVALID && streq(origin, origin_lv) &&
-		     (attr[0] == 's' || attr[0] == 'V');
+	/*
+	 * Thick: a real snapshot of our origin ('s', 'S' while merging). Thin: a
+	 * thin volume ('V') in the origin's pool; its origin field is not checked,
+	 * since LVM clears it on every other thin snapshot when one is merged.
+	 */
+	thick = !*pool && strchr("sS", attr[0]) && streq(lvm_field(lv, "origin"), origin_name);
+	thin = *pool && strchr("VS", attr[0]) && streq(lvm_field(lv, "pool_lv"), pool);
+	n.merging = attr[0] == 'S' || streq(lvm_field(lv, "lv_merging"), "merging");
+	/* State 'I' invalid, 'S' invalid and suspended: the snapshot overflowed. */
+	n.invalid = thick && (attr[4] == 'I' || attr[4] == 'S');
+	if (thick && *lvm_field(lv, "snap_percent")) {
+		n.cow_known = true;
+		n.cow_percent = strtod(lvm_field(lv, "snap_percent"), NULL);
+	}
+	n.complete = n.kind != _SNAP_KIND_INVALID && (thick || thin) && !n.invalid;
 	if (n.kind == _SNAP_KIND_INVALID)
 		n.kind = SNAP_MANUAL;
 	*s = n;
 	return 1;
 }
 
-static int lvm_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e)
+/* The snapshots of @v in the report @lvs; @origin is @v's row. */
+static int lvm_collect(const struct volume *v, struct json_object *lvs, struct json_object *origin,
+		       struct snapshot_list *ret, struct rerr *e)
 {
-	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	struct snapshot_list l = { 0 };
-	char vg[128], lv[128];
-	struct json_object *lvs;
 	int r;
 
-	r = lvm_split(v, vg, lv, sizeof(vg), e);
-	if (r < 0)
-		return r;
-	r = lvm_lvs(vg, &o, e);
-	if (r < 0)
-		return r;
-	lvs = lvm_report_lvs(o);
 	for (size_t i = 0; i < json_object_array_length(lvs); i++) {
 		struct json_object *x = json_object_array_get_idx(lvs, i);
-		const char *name = lvm_field(x, "lv_name");
 		struct snapshot s = { 0 };
+		char name[256];
 
-		r = lvm_parse_lv(v, lv, x, &s);
+		r = lvm_parse_lv(v, origin, x, &s);
 		if (r == 0) {
 			/* Only LVs with this volume's name pattern are listed (as foreign if unmarked). */
+			lvm_row_name(x, name, sizeof(name));
 			if (snap_name_parse(v->name, name, NULL, NULL) < 0)
 				continue;
 			s = (struct snapshot){ .name = strdup(name), .foreign = true };
@@ -395,6 +442,70 @@ static int lvm_be_list(const struct volume *v, struct snapshot_list *ret, struct
 	}
 	snapshot_list_sort(&l);
 	*ret = l;
+	return 0;
+}
+
+static int lvm_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct json_object *origin;
+	char vg[128], lv[128];
+	int r;
+
+	r = lvm_scan(v, vg, lv, sizeof(vg), &o, &origin, e);
+	if (r < 0)
+		return r;
+	return lvm_collect(v, lvm_report_lvs(o), origin, ret, e);
+}
+
+/* Health from one report: pool usage and a pending merge. */
+static void lvm_health_from(const struct volume *v, const char *vg, struct json_object *lvs,
+			    struct json_object *origin, struct volume_health *h)
+{
+	const char *pool = lvm_field(origin, "pool_lv");
+	char origin_name[256];
+
+	*h = (struct volume_health){ 0 };
+	lvm_row_name(origin, origin_name, sizeof(origin_name));
+	if (*pool) {
+		struct json_object *p = lvm_find_row(lvs, pool);
+
+		if (p) {
+			h->pool_known = true;
+			snprintf(h->pool, sizeof(h->pool), "%s/%s", vg, pool);
+			h->pool_data_percent = strtod(lvm_field(p, "data_percent"), NULL);
+			h->pool_metadata_percent = strtod(lvm_field(p, "metadata_percent"), NULL);
+		}
+	}
+	/* 'O': an origin with a merging snapshot (thick, or thin waiting for activation). */
+	h->merge_pending = lvm_field(origin, "lv_attr")[0] == 'O' ||
+			   streq(lvm_field(origin, "lv_merging"), "merging");
+	if (!h->merge_pending)
+		return;
+	for (size_t i = 0; i < json_object_array_length(lvs); i++) {
+		struct json_object *x = json_object_array_get_idx(lvs, i);
+		char name[256];
+
+		lvm_row_name(x, name, sizeof(name));
+		if (streq(lvm_field(x, "origin"), origin_name) &&
+		    (lvm_field(x, "lv_attr")[0] == 'S' ||
+		     streq(lvm_field(x, "lv_merging"), "merging")) &&
+		    snap_name_parse(v->name, name, NULL, NULL) == 0)
+			snprintf(h->merging, sizeof(h->merging), "%.*s", (int)sizeof(h->merging) - 1, name);
+	}
+}
+
+static int lvm_be_health(const struct volume *v, struct volume_health *ret, struct rerr *e)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct json_object *origin;
+	char vg[128], lv[128];
+	int r;
+
+	r = lvm_scan(v, vg, lv, sizeof(vg), &o, &origin, e);
+	if (r < 0)
+		return r;
+	lvm_health_from(v, vg, lvm_report_lvs(o), origin, ret);
 	return 0;
 }
 
@@ -434,25 +545,52 @@ static int lvm_tags(const struct snapshot *s, const char *verb, char *buf, size_
 	return 0;
 }
 
+/* Why a new snapshot of @v must not be taken now, from its health; 0 if it may. */
+static int lvm_refuse_create(const struct volume *v, const struct volume_health *h,
+			     struct rerr *e)
+{
+	double worst;
+
+	if (h->merge_pending)
+		return rerr_set(e, EBUSY,
+				"%s: a rollback%s%s is pending (merged at the next activation of %s): "
+				"LVM takes no snapshot of an origin until then",
+				v->name, *h->merging ? " to " : "", h->merging, v->lv);
+	if (!h->pool_known)
+		return 0;
+	worst = h->pool_data_percent > h->pool_metadata_percent ? h->pool_data_percent
+								 : h->pool_metadata_percent;
+	/* A full pool turns every thin LV in it read-only (or errors): refuse early. */
+	if (worst >= (double)v->thin_pool_max)
+		return rerr_set(e, ENOSPC,
+				"%s: thin pool %s is %.1f%% full (data %.1f%%, metadata %.1f%%), "
+				"at or above thin_pool_max %u%%: no snapshot taken",
+				v->name, h->pool, worst, h->pool_data_percent,
+				h->pool_metadata_percent, v->thin_pool_max);
+	return 0;
+}
+
 static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr *e)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	struct snapshot_list l = { 0 };
 	char vg[128], lv[128], name[SNAP_NAME_MAX + 1], tags[4096], size[160] = "";
 	struct json_object *origin = NULL;
+	struct volume_health h;
 	bool thin;
 	int r;
 
-	r = lvm_split(v, vg, lv, sizeof(vg), e);
-	if (r < 0)
-		return r;
 	if (s->pre && !lvm_name_ok(s->pre))
 		return rerr_set(e, EINVAL, "%s: bad pre name '%s'", v->name, s->pre);
-	r = lvm_origin(v, &o, &origin, e);
+	r = lvm_scan(v, vg, lv, sizeof(vg), &o, &origin, e);
 	if (r < 0)
 		return r;
 	thin = *lvm_field(origin, "pool_lv") != '\0';
-	r = lvm_be_list(v, &l, e);
+	lvm_health_from(v, vg, lvm_report_lvs(o), origin, &h);
+	r = lvm_refuse_create(v, &h, e);
+	if (r < 0)
+		return r;
+	r = lvm_collect(v, lvm_report_lvs(o), origin, &l, e);
 	if (r < 0)
 		return r;
 	/* The first free name: LVM refuses a duplicate, but say so clearly before. */
@@ -504,7 +642,8 @@ static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr
 		char what[300];
 
 		snprintf(what, sizeof(what), "%s/%s", vg, name);
-		if (lvm_lvs(what, &x, e) == 0 && json_object_array_length(lvm_report_lvs(x)) == 1) {
+		if (lvm_lvs(what, false, &x, e) == 0 &&
+		    json_object_array_length(lvm_report_lvs(x)) == 1) {
 			free(s->uuid);
 			s->uuid = strdup(lvm_field(json_object_array_get_idx(lvm_report_lvs(x), 0),
 						   "lv_uuid"));
@@ -522,6 +661,9 @@ static int lvm_be_remove(const struct volume *v, const struct snapshot *s, struc
 	if (s->foreign || snap_name_parse(v->name, s->name, NULL, NULL) < 0 || !lvm_name_ok(s->name))
 		return rerr_set(e, EPERM, "%s: '%s' was not made by snaprotate, not deleting it",
 				v->name, s->name);
+	if (s->merging)
+		return rerr_set(e, EBUSY, "%s: '%s' is being merged into %s (a rollback): not deleting it",
+				v->name, s->name, v->lv);
 	r = lvm_split(v, vg, lv, sizeof(vg), e);
 	if (r < 0)
 		return r;
@@ -564,33 +706,22 @@ static int lvm_be_update(const struct volume *v, const struct snapshot *s, struc
 static int lvm_be_space(const struct volume *v, struct fs_space *ret, struct rerr *e)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	char vg[128], lv[128], what[300];
+	char vg[128], lv[128];
 	struct json_object *row;
 	const char *pool;
 	int r;
 
-	r = lvm_split(v, vg, lv, sizeof(vg), e);
-	if (r < 0)
-		return r;
-	r = lvm_origin(v, &o, &row, e);
+	r = lvm_scan(v, vg, lv, sizeof(vg), &o, &row, e);
 	if (r < 0)
 		return r;
 	pool = lvm_field(row, "pool_lv");
 	if (*pool) {
-		_cleanup_(json_object_putp) struct json_object *p = NULL;
-		struct json_object *x;
+		struct json_object *x = lvm_find_row(lvm_report_lvs(o), pool);
 		double used;
 
 		/* Thin: what is left in the pool. */
-		if (!lvm_name_ok(pool))
-			return rerr_set(e, EINVAL, "%s: odd pool name", v->name);
-		snprintf(what, sizeof(what), "%s/%s", vg, pool);
-		r = lvm_lvs(what, &p, e);
-		if (r < 0)
-			return r;
-		x = json_object_array_get_idx(lvm_report_lvs(p), 0);
 		if (!x)
-			return rerr_set(e, ENOENT, "%s: no pool '%s'", v->name, what);
+			return rerr_set(e, ENOENT, "%s: no pool '%s/%s'", v->name, vg, pool);
 		ret->size = strtoull(lvm_field(x, "lv_size"), NULL, 10);
 		used = strtod(lvm_field(x, "data_percent"), NULL);
 		ret->avail = (uint64_t)((double)ret->size * (100.0 - used) / 100.0);
@@ -614,6 +745,42 @@ static int lvm_be_space(const struct volume *v, struct fs_space *ret, struct rer
 	return 0;
 }
 
+/*
+ * lvconvert --merge: at once when the origin is not open (a thick merge is
+ * waited for, and LVM removes the snapshot), else at the origin's next
+ * activation; the origin then shows 'O' until it happens.
+ */
+static int lvm_be_rollback(const struct volume *v, const struct snapshot *s,
+			   enum rollback_result *ret, struct rerr *e)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct json_object *origin;
+	char vg[128], lv[128];
+	struct volume_health h;
+	int r;
+
+	if (!s->complete || s->foreign || !lvm_name_ok(s->name))
+		return rerr_set(e, EINVAL, "%s: '%s' is not a complete snapshot", v->name, s->name);
+	r = lvm_scan(v, vg, lv, sizeof(vg), &o, &origin, e);
+	if (r < 0)
+		return r;
+	lvm_health_from(v, vg, lvm_report_lvs(o), origin, &h);
+	if (h.merge_pending)
+		return rerr_set(e, EBUSY, "%s: a rollback%s%s is already pending", v->name,
+				*h.merging ? " to " : "", h.merging);
+	r = lvm_run(e, "lvconvert --merge --interval 1 %s/%s", vg, s->name);
+	if (r < 0)
+		return r;
+	json_object_put(o);
+	o = NULL;
+	r = lvm_scan(v, vg, lv, sizeof(vg), &o, &origin, e);
+	if (r < 0)
+		return r;
+	lvm_health_from(v, vg, lvm_report_lvs(o), origin, &h);
+	*ret = h.merge_pending ? ROLLBACK_AT_ACTIVATION : ROLLBACK_DONE;
+	return 0;
+}
+
 const struct backend backend_lvm = {
 	.name = "lvm",
 	.kind = BACKEND_LVM,
@@ -623,4 +790,6 @@ const struct backend backend_lvm = {
 	.remove = lvm_be_remove,
 	.update = lvm_be_update,
 	.space = lvm_be_space,
+	.health = lvm_be_health,
+	.rollback = lvm_be_rollback,
 };

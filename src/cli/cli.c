@@ -22,6 +22,8 @@
 #include "hooks.h"
 #include "lock.h"
 #include "meta.h"
+#include "retention.h"
+#include "rollback.h"
 #include "rotate.h"
 #include "serve.h"
 #include "stamp.h"
@@ -172,6 +174,10 @@ static void help(void)
 	       "  send [--target NAME] VOLUME...\n"
 	       "                       send what the targets miss, incrementally\n"
 	       "  serve --root DIR     the receiving side of a target (an ssh forced command)\n"
+	       "  rollback VOLUME SNAPSHOT\n"
+	       "                       make the volume's content that of SNAPSHOT (LVM: merge),\n"
+	       "                       keeping the current state as a new snapshot\n"
+	       "  status [VOLUME...]   a line a volume: newest, count, next due, targets, health\n"
 	       "  config-check         validate the config and print it normalised\n"
 	       "\n"
 	       "A SNAPSHOT is a full name, a unique prefix of its stamp, or 'latest'.\n"
@@ -504,6 +510,8 @@ static void print_table(const struct volume *v, const struct snapshot_list *l)
 
 		if (s->foreign)
 			kind = "foreign";
+		else if (s->invalid)
+			kind = "INVALID";
 		else if (!s->complete)
 			kind = "incomplete";
 		else
@@ -517,6 +525,10 @@ static void print_table(const struct volume *v, const struct snapshot_list *l)
 		       s->pinned ? "yes" : "", sent, s->description ?: "");
 		if (s->pre)
 			printf("%s(pre %s)", s->description && *s->description ? " " : "", s->pre);
+		if (s->cow_known)
+			printf(" [cow %.1f%%]", s->cow_percent);
+		if (s->merging)
+			printf(" [merging into %s: rollback pending]", v->lv);
 		putchar('\n');
 	}
 }
@@ -1095,6 +1107,8 @@ static int verb_prune(struct config *cfg, int argc, char **argv)
 			ret = EXIT_FAILED;
 		for (size_t k = 0; k < rep.n_errors; k++)
 			log_error("%s", rep.errors[k]);
+		for (size_t k = 0; k < rep.n_notices; k++)
+			log_error("%s", rep.notices[k]);
 		if (arg_json) {
 			struct json_object *o = report_json(&rep, false);
 
@@ -1240,6 +1254,266 @@ static int verb_run(struct config *cfg, int argc, char **argv)
 	return any_failed ? EXIT_FAILED : any_locked ? EXIT_LOCKED : EXIT_OK;
 }
 
+static int verb_rollback(struct config *cfg, int argc, char **argv)
+{
+	struct volume *v = config_volume(cfg, argv[0]);
+	struct rollback_report r;
+	struct rerr e = { 0 };
+	int k, ret = EXIT_OK;
+
+	(void) argc;
+	if (!v) {
+		log_error("unknown volume '%s' (not in %s)", argv[0], cfg->path);
+		return EXIT_USAGE;
+	}
+	if (probe_volume(cfg, v) < 0)
+		return EXIT_USAGE;
+	if (!arg_dry_run) {
+		k = volume_lock(cfg, v, &e);
+		if (k < 0)
+			return report(k, &e);
+	}
+	k = rollback_volume(v, argv[1], arg_now, arg_dry_run, &r, &e);
+	if (k < 0)
+		ret = r.bad_arg ? report_usage(&e) : report(k, &e);
+	if (arg_json) {
+		_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+		struct json_object *steps = json_object_new_array();
+		const char *result = k < 0 ? "failed" : arg_dry_run ? "dry run"
+				     : r.result == ROLLBACK_DONE ? "done" : "at next activation";
+
+		for (unsigned i = 0; steps && i < r.n_steps; i++)
+			json_object_array_add(steps, json_object_new_string(r.steps[i]));
+		if (!o || meta_add(o, "format", json_object_new_int(1)) < 0 ||
+		    meta_add(o, "volume", json_object_new_string(v->name)) < 0 ||
+		    meta_add(o, "snapshot", r.target ? json_object_new_string(r.target) : NULL) < 0 ||
+		    meta_add(o, "saved", r.saved ? json_object_new_string(r.saved) : NULL) < 0 ||
+		    meta_add(o, "result", json_object_new_string(result)) < 0 ||
+		    meta_add(o, "steps", steps) < 0 || print_json(o) < 0)
+			ret = EXIT_FAILED;
+	} else if (arg_verbosity >= 0) {
+		for (unsigned i = 0; i < r.n_steps; i++)
+			printf("%s: %s%s\n", v->name, arg_dry_run ? "would " : "", r.steps[i]);
+	}
+	rollback_report_done(&r);
+	return ret;
+}
+
+/* "3h 12m", "2d 4h", "45s": a short age for status lines. */
+static void format_age(int64_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(buf, len, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm", (long long)(s / 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh %lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else
+		snprintf(buf, len, "%lldd %lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+}
+
+/* The last run recorded in STATE_DIR/VOLUME.json, or NULL. */
+static struct json_object *read_state(const struct config *cfg, const struct volume *v)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s.json", cfg->state_dir, v->name);
+	if (access(path, R_OK) < 0)
+		return NULL;
+	return json_object_from_file(path);
+}
+
+/* One volume's status as JSON; the text line is printed from it too. */
+static int status_volume(const struct config *cfg, const struct volume *v, struct json_object **ret)
+{
+	const struct backend *be = backend_find(v->backend);
+	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+	struct json_object *targets = json_object_new_object(), *state;
+	const struct snapshot *newest = NULL;
+	struct snapshot_list l = { 0 };
+	struct volume_health h = { 0 };
+	bool have_tl = false;
+	time_t last_tl = 0;
+	size_t count = 0, invalid = 0;
+	char when[ISO_TIME_LEN];
+	struct rerr e = { 0 };
+	int k;
+
+	k = be->list(v, &l, &e);
+	if (k < 0) {
+		json_object_put(targets);
+		return report(k, &e);
+	}
+	if (be->health && (k = be->health(v, &h, &e)) < 0) {
+		json_object_put(targets);
+		snapshot_list_clear(&l);
+		return report(k, &e);
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		const struct snapshot *s = &l.items[i];
+
+		invalid += s->invalid;
+		if (s->foreign || !s->complete)
+			continue;
+		count++;
+		newest = s;
+		if (s->kind == SNAP_TIMELINE && s->created <= arg_now) {
+			have_tl = true;
+			last_tl = s->created;
+		}
+	}
+	k = -ENOMEM;
+	if (!o || !targets || meta_add(o, "volume", json_object_new_string(v->name)) < 0 ||
+	    meta_add(o, "backend", json_object_new_string(be->name)) < 0 ||
+	    meta_add(o, "count", json_object_new_int64((int64_t)count)) < 0 ||
+	    meta_add(o, "newest", newest ? json_object_new_string(newest->name) : NULL) < 0 ||
+	    meta_add(o, "newest_created",
+		     newest ? json_object_new_string(time_format_iso(newest->created, when)) : NULL) < 0 ||
+	    meta_add(o, "next_due", json_object_new_string(time_format_iso(
+		     due_next(&v->policy, v->interval, have_tl, last_tl, arg_now), when))) < 0 ||
+	    meta_add(o, "invalid", json_object_new_int64((int64_t)invalid)) < 0 ||
+	    meta_add(o, "merge_pending", json_object_new_boolean(h.merge_pending)) < 0 ||
+	    meta_add(o, "merging", *h.merging ? json_object_new_string(h.merging) : NULL) < 0)
+		goto out;
+	if (h.pool_known) {
+		struct json_object *p = json_object_new_object();
+
+		if (!p || meta_add(o, "pool", p) < 0 ||
+		    meta_add(p, "name", json_object_new_string(h.pool)) < 0 ||
+		    meta_add(p, "data_percent", json_object_new_double(h.pool_data_percent)) < 0 ||
+		    meta_add(p, "metadata_percent",
+			     json_object_new_double(h.pool_metadata_percent)) < 0)
+			goto out;
+	} else if (meta_add(o, "pool", NULL) < 0) {
+		goto out;
+	}
+	/* Each target's newest copy, as the source last recorded it (no connection). */
+	for (size_t t = 0; t < v->n_targets; t++) {
+		const struct snapshot *held = NULL;
+		struct json_object *x = json_object_new_object();
+
+		for (size_t i = 0; i < l.n; i++)
+			for (size_t j = 0; j < l.items[i].n_sent; j++)
+				if (l.items[i].complete && streq(l.items[i].sent[j].target, v->targets[t]))
+					held = &l.items[i];
+		if (!x || meta_add(targets, v->targets[t], x) < 0 ||
+		    meta_add(x, "newest", held ? json_object_new_string(held->name) : NULL) < 0 ||
+		    meta_add(x, "lag_seconds", held && newest ?
+			     json_object_new_int64((int64_t)(newest->created - held->created)) : NULL) < 0)
+			goto out;
+	}
+	if (meta_add(o, "targets", targets) < 0)
+		goto out;
+	targets = NULL;
+	state = read_state(cfg, v);
+	if (meta_add(o, "last_run", state) < 0)
+		goto out;
+	*ret = o;
+	o = NULL;
+	k = 0;
+out:
+	json_object_put(targets);
+	snapshot_list_clear(&l);
+	if (k < 0)
+		return report(k, &(struct rerr){ 0 });
+	return 0;
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+	struct json_object *x;
+
+	return json_object_object_get_ex(o, key, &x) && json_object_is_type(x, json_type_string)
+		       ? json_object_get_string(x) : NULL;
+}
+
+static void print_status(struct json_object *o)
+{
+	struct json_object *x, *targets, *pool, *run;
+	const char *newest = jstr(o, "newest"), *due = jstr(o, "next_due");
+	char buf[64], due_local[32] = "now";
+	time_t t;
+
+	printf("%s: ", jstr(o, "volume"));
+	if (newest && time_parse_iso(jstr(o, "newest_created"), &t) == 0) {
+		format_age(arg_now - t, buf, sizeof(buf));
+		printf("newest %s (%s ago), ", newest, buf);
+	} else {
+		printf("no snapshots, ");
+	}
+	json_object_object_get_ex(o, "count", &x);
+	printf("%lld in all", (long long)json_object_get_int64(x));
+	if (due && time_parse_iso(due, &t) == 0 && t > arg_now)
+		format_local(t, due_local, sizeof(due_local));
+	printf(", next due %s", due_local);
+	if (json_object_object_get_ex(o, "targets", &targets)) {
+		json_object_object_foreach(targets, name, tv) {
+			const char *held = jstr(tv, "newest");
+			struct json_object *lag;
+
+			if (!held) {
+				printf("; %s: nothing yet", name);
+				continue;
+			}
+			json_object_object_get_ex(tv, "lag_seconds", &lag);
+			format_age(json_object_get_int64(lag), buf, sizeof(buf));
+			printf("; %s: %s (lag %s)", name, held,
+			       json_object_get_int64(lag) ? buf : "none");
+		}
+	}
+	if (json_object_object_get_ex(o, "pool", &pool) && pool) {
+		json_object_object_get_ex(pool, "data_percent", &x);
+		printf("; pool %s %.1f%% data", jstr(pool, "name"), json_object_get_double(x));
+		json_object_object_get_ex(pool, "metadata_percent", &x);
+		printf(" %.1f%% metadata", json_object_get_double(x));
+	}
+	if (json_object_object_get_ex(o, "invalid", &x) && json_object_get_int64(x) > 0)
+		printf("; %lld INVALID (overflowed)", (long long)json_object_get_int64(x));
+	if (json_object_object_get_ex(o, "merge_pending", &x) && json_object_get_boolean(x))
+		printf("; MERGE PENDING%s%s (rollback at the next activation)",
+		       jstr(o, "merging") ? ": " : "", jstr(o, "merging") ?: "");
+	if (json_object_object_get_ex(o, "last_run", &run) && run) {
+		struct json_object *ok;
+
+		json_object_object_get_ex(run, "success", &ok);
+		printf("; last run %s %s", jstr(run, "time") ?: "?",
+		       json_object_get_boolean(ok) ? "ok" : "FAILED");
+	}
+	putchar('\n');
+}
+
+/* status never takes a lock and changes nothing. */
+static int verb_status(struct config *cfg, int argc, char **argv)
+{
+	_cleanup_(json_object_putp) struct json_object *out = NULL;
+	_cleanup_free_ struct volume **vols = NULL;
+	struct json_object *arr;
+	size_t n;
+	int ret = EXIT_OK;
+
+	if (select_volumes(cfg, argc, argv, true, &vols, &n) < 0 || probe_volumes(cfg, vols, n) < 0)
+		return EXIT_USAGE;
+	if (json_envelope(&out, &arr) < 0)
+		return report(-ENOMEM, &(struct rerr){ 0 });
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = NULL;
+		int k = status_volume(cfg, vols[i], &o);
+
+		if (k != 0) {
+			ret = k;
+			continue;
+		}
+		if (!arg_json)
+			print_status(o);
+		json_object_array_add(arr, o);
+	}
+	if (arg_json && print_json(out) < 0)
+		return EXIT_FAILED;
+	return ret;
+}
+
 static const struct verb verbs[] = {
 	{ "snapshot", 1, -1, OPT_KIND | OPT_DESCRIPTION | OPT_PIN | OPT_PRE, true, verb_snapshot },
 	{ "list", 0, -1, 0, true, verb_list },
@@ -1251,6 +1525,8 @@ static const struct verb verbs[] = {
 	{ "pin", 2, 2, 0, true, verb_pin },
 	{ "unpin", 2, 2, 0, true, verb_unpin },
 	{ "config-check", 0, 0, 0, true, verb_config_check },
+	{ "rollback", 2, 2, 0, true, verb_rollback },
+	{ "status", 0, -1, 0, true, verb_status },
 	{ .name = NULL },
 };
 

@@ -71,6 +71,7 @@ static const char *const volume_keys[_VKEY_MAX] = {
 	[VKEY_MAX_DELETE] = "max_delete",
 	[VKEY_DELETE_BATCH] = "delete_batch",
 	[VKEY_MIN_FREE] = "min_free",
+	[VKEY_THIN_POOL_MAX] = "thin_pool_max",
 };
 
 static const char *const global_keys[] = {
@@ -600,6 +601,17 @@ static int handle_volume(struct parse_ctx *ctx, struct volume *v, int k, const c
 			return ctx_fail(ctx, ctx->line,
 					"min_free = '%s': expected a percentage (10%%) or a size (20G)", value);
 		break;
+	case VKEY_THIN_POOL_MAX: {
+		size_t len = strlen(value);
+		_cleanup_free_ char *num = len > 1 && value[len - 1] == '%' ? strndup(value, len - 1) : NULL;
+
+		if (!num || parse_uint(num, 100, &n) < 0 || n == 0)
+			return ctx_fail(ctx, ctx->line,
+					"thin_pool_max = '%s': expected a percentage of the pool (1%% to 100%%)",
+					value);
+		v->thin_pool_max = (unsigned)n;
+		break;
+	}
 	case _VKEY_MAX:
 		break;
 	}
@@ -849,6 +861,7 @@ static int start_section(struct parse_ctx *ctx, const char *line)
 		v->policy = default_policy;
 		v->max_delete = -1;
 		v->delete_batch = 8;
+		v->thin_pool_max = 95;
 		ctx->section = SECTION_VOLUME;
 		ctx->cur = v;
 		return v->name ? 0 : -ENOMEM;
@@ -1017,7 +1030,8 @@ static int config_validate(struct parse_ctx *ctx)
 	for (size_t i = 0; i < c->n_volumes; i++) {
 		struct volume *v = &c->volumes[i];
 		static const enum volume_key btrfs_only[] = { VKEY_PATH, VKEY_SNAPSHOT_DIR };
-		static const enum volume_key lvm_only[] = { VKEY_LV, VKEY_SNAPSHOT_SIZE };
+		static const enum volume_key lvm_only[] = { VKEY_LV, VKEY_SNAPSHOT_SIZE,
+							    VKEY_THIN_POOL_MAX };
 
 		if (v->backend == _BACKEND_KIND_MAX)
 			return ctx_fail(ctx, v->line, "volume '%s' has no 'backend' (btrfs or lvm)",
@@ -1245,6 +1259,7 @@ char *config_format(const struct config *c)
 			fprintf(f, "lv = %s\n", v->lv);
 			if (v->snapshot_size)
 				fprintf(f, "snapshot_size = %s\n", v->snapshot_size);
+			fprintf(f, "thin_pool_max = %u%%\n", v->thin_pool_max);
 		}
 		if (v->n_pre_hooks) {
 			_cleanup_free_ char *h = strv_join(v->pre_hooks, v->n_pre_hooks);

@@ -490,6 +490,16 @@ void jt_int(struct jt_writer *w, int64_t v)
 	fprintf(jt_file(w), "%" PRId64, v);
 }
 
+void jt_percent(struct jt_writer *w, double v)
+{
+	jt_before_value(w);
+	/* Two decimals, as LVM reports them; a non-finite value is not JSON. */
+	if (v == v && v >= -1e15 && v <= 1e15)
+		fprintf(jt_file(w), "%.2f", v);
+	else
+		fputs("null", jt_file(w));
+}
+
 void jt_null(struct jt_writer *w)
 {
 	jt_before_value(w);

@@ -235,6 +235,15 @@ void meta_write_snapshot(struct jt_writer *w, const struct snapshot *s)
 	jt_bool(w, s->complete);
 	jt_key(w, "foreign");
 	jt_bool(w, s->foreign);
+	jt_key(w, "invalid");
+	jt_bool(w, s->invalid);
+	jt_key(w, "merging");
+	jt_bool(w, s->merging);
+	jt_key(w, "cow_percent");
+	if (s->cow_known)
+		jt_percent(w, s->cow_percent);
+	else
+		jt_null(w);
 	jt_key(w, "sent_to");
 	jt_begin_object(w);
 	for (size_t i = 0; i < s->n_sent; i++) {

@@ -165,6 +165,15 @@ static int rotate_repair(const struct volume *v, bool dry_run, struct volume_rep
 			if (k < 0) {
 				volume_report_error(r, k, &e);
 				ret = -EIO;
+			} else if (s->invalid) {
+				char msg[512];
+
+				/* Not a crash leftover: the storage lost it, and the admin should know. */
+				snprintf(msg, sizeof(msg),
+					 "%s: %s %s: it overflowed its copy-on-write space and LVM "
+					 "invalidated it (raise snapshot_size)",
+					 v->name, dry_run ? "would remove" : "removed", s->name);
+				report_notice(r, msg);
 			} else if (report_add_repaired(r, s->name) < 0) {
 				ret = -ENOMEM;
 			}

@@ -14,6 +14,7 @@
  * Rules, and the order their reasons are recorded in (at most REASON_MAX; when
  * more rules keep a snapshot, the first REASON_MAX in this order win):
  *   1. "pinned"                 pinned snapshots
+ *      "merging (rollback)"     one being merged into its origin (LVM)
  *   2. "newest"                 the newest complete snapshot, whatever its kind
  *   3. "base for target NAME"   per target, the newest snapshot it holds (by name)
  *   4. "retain_min"             created > now - min_age
@@ -23,7 +24,8 @@
  *                               timeline buckets, finest first
  *   Foreign snapshots get "foreign" and nothing else; incomplete ones get
  *   "incomplete" and keep=false, whatever else they claim (their metadata,
- *   including a pin, is not trustworthy). Neither takes part in any other rule.
+ *   including a pin, is not trustworthy), or "invalid (overflowed)" for an
+ *   LVM snapshot whose content is lost. Neither takes part in any other rule.
  *
  * Timeline buckets are keyed by local calendar fields (Y-M-D H, Y-M-D, ISO year
  * and week, Y-M, Y), so the hour repeated when the clocks go back is one bucket
@@ -378,8 +380,8 @@ int retention_plan(const struct snapshot *snaps, size_t n, const struct policy *
 		if (snaps[i].foreign)
 			retention_keep(&d[i], "foreign");
 		else if (!snaps[i].complete)
-			snprintf(d[i].reasons[d[i].n_reasons++], sizeof(d[i].reasons[0]),
-				 "incomplete");
+			snprintf(d[i].reasons[d[i].n_reasons++], sizeof(d[i].reasons[0]), "%s",
+				 snaps[i].invalid ? "invalid (overflowed)" : "incomplete");
 		else
 			sorted[m++] = &snaps[i];
 	}
@@ -388,10 +390,13 @@ int retention_plan(const struct snapshot *snaps, size_t n, const struct policy *
 	for (i = 0; i < m; i++)
 		order[i] = (size_t)(sorted[i] - snaps);
 
-	/* 1. pinned */
-	for (i = 0; i < m; i++)
+	/* 1. pinned, and one being merged into its origin (LVM refuses to remove it) */
+	for (i = 0; i < m; i++) {
 		if (snaps[order[i]].pinned)
 			retention_keep(&d[order[i]], "pinned");
+		if (snaps[order[i]].merging)
+			retention_keep(&d[order[i]], "merging (rollback)");
+	}
 
 	/* 2. newest */
 	if (m > 0)
@@ -501,4 +506,29 @@ bool due_timeline(const struct policy *policy, int64_t interval, bool have_last,
 	if (g == _RETAIN_GRAN_MAX)
 		g = RETAIN_DAILY;
 	return !retention_same_bucket(g, last, now);
+}
+
+time_t due_next(const struct policy *policy, int64_t interval, bool have_last, time_t last,
+		time_t now)
+{
+	time_t lo, hi;
+
+	if (due_timeline(policy, interval, have_last, last, now))
+		return now;
+	if (interval > 0)
+		return last + (time_t)interval;
+	/* From @last on, "another bucket" stays true once it is: search for the edge. */
+	lo = last > now ? last : now;
+	hi = lo + 400 * 86400;
+	if (!due_timeline(policy, interval, true, last, hi))
+		return hi;
+	while (hi - lo > 1) {
+		time_t mid = lo + (hi - lo) / 2;
+
+		if (due_timeline(policy, interval, true, last, mid))
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return hi;
 }

@@ -27,7 +27,7 @@ def test_second_writer_exits_3_naming_the_holder(env):
         before = env.tree()
         for argv in (["snapshot", "data"], ["delete", "data", "latest"],
                      ["pin", "data", "latest"], ["unpin", "data", "latest"],
-                     ["prune"], ["run"]):
+                     ["prune"], ["run"], ["rollback", "data", "latest"]):
             r = env.run(*argv)
             assert r.returncode == 3, r.stderr
             assert f"PID {os.getpid()}" in r.stderr and "--wait" in r.stderr
@@ -35,6 +35,8 @@ def test_second_writer_exits_3_naming_the_holder(env):
         # Readers never take the lock.
         assert env.run("list").returncode == 0
         assert env.run("list", "--json").returncode == 0
+        assert env.run("status").returncode == 0
+        assert env.run("status", "--json").returncode == 0
     finally:
         os.close(fd)
     env.ok("snapshot", "data")

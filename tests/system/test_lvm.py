@@ -16,6 +16,7 @@ from conftest import BINARY, ROOT
 from model import Snap, due, expected_keep, iso, stamp
 
 VM = ROOT / "tests" / "vm" / "run-vm.sh"
+FREEZE_TOOL = ROOT / "build" / "tests" / "freeze-tool"
 LIBLVM = "/lib/x86_64-linux-gnu/liblvm2cmd.so.2.03"
 KERNELS = os.environ.get("SNAPROTATE_VM_KERNELS", "6.1 6.12").split()
 TZ = "UTC"
@@ -78,12 +79,115 @@ POLICIES = {
 }
 
 
+# Everything after the rotation, in the same boot. Digests are of the file tree.
+HEALTH = r"""
+digest() { (cd "$1" && find . -path ./lost+found -prune -o -type f -print0 | sort -z |
+	xargs -0 sha256sum) | sha256sum | cut -d' ' -f1; }
+mountsnap() {  # VG/LV MOUNTPOINT: a snapshot, read-only, without replaying its journal
+	# thin snapshots are created inactive (activation skip); thick ones are active
+	[ "$(lvs --noheadings -o lv_active "$1" | tr -d ' ')" = active ] || lvchange -q -ay -K "$1"
+	mkdir -p "$2"
+	mount -o ro,noload "/dev/$1" "$2"
+}
+# --- a writer keeps one counter in both members; every group snapshot catches it.
+# It writes in the order snaprotate freezes (members by name), each value with one
+# write() into the file in place, so a snapshot never sees a half-written value.
+(i=0; while :; do i=$((i + 1))
+	printf '%010d\n' $i 1<> /mnt/other/counter; printf '%010d\n' $i 1<> /mnt/thin/counter
+done) &
+writer=$!
+for round in 1 2 3; do
+	$SR snapshot pair --now 2026-11-22T0${round}:00:00Z > /dev/null 2>> out/counter.err ||
+		echo "round $round failed" >> out/counter.err
+	for v in thin other; do
+		mountsnap vg0/$v.20261122T0${round}0000Z /mnt/snap
+		echo "$round $v $((10#$(cat /mnt/snap/counter)))" >> out/counters.txt
+		umount /mnt/snap
+	done
+done
+kill $writer; wait $writer || true
+
+# --- SIGKILL while both members are frozen: the watchdog thaws them (freeze_timeout 20 s)
+# FIFREEZE of a frozen filesystem fails with EBUSY at once; a probe that did freeze thaws.
+frozen() { if fsfreeze -f "$1" 2> /dev/null; then fsfreeze -u "$1"; return 1; fi; }
+coproc FT { exec freeze-tool 20 /mnt/thin /mnt/other; }
+read -r line <&"${FT[0]}"
+echo "$line" > out/freeze.txt
+for m in /mnt/thin /mnt/other; do frozen $m && echo "frozen $m" >> out/freeze.txt; done
+start=$(date +%s)
+kill -9 $FT_PID
+for m in /mnt/thin /mnt/other; do
+	until ! frozen $m; do [ $(( $(date +%s) - start )) -lt 40 ] || break; done
+	frozen $m || echo "thawed $m $(( $(date +%s) - start ))" >> out/freeze.txt
+done
+
+# --- a thin pool at its threshold refuses the snapshot
+dd if=/dev/urandom of=/mnt/thin/fill bs=1M count=40 conv=fsync status=none
+sed 's/^lv = vg0\/thin$/lv = vg0\/thin\nthin_pool_max = 10%/' /etc/rotate.conf > /etc/full.conf
+chmod 600 /etc/full.conf
+before=$(lvs --noheadings -o lv_name vg0 | wc -l)
+if snaprotate -c /etc/full.conf snapshot thin --now 2026-11-23T00:00:00Z 2> out/full.err; then
+	echo "snapshot taken" > out/full.fail
+fi
+after=$(lvs --noheadings -o lv_name vg0 | wc -l)
+echo "$before $after" > out/full.count
+rm /mnt/thin/fill
+
+# --- rollback, thick, origin mounted: merged at the next activation
+echo one > /mnt/thick/state; mkdir -p /mnt/thick/tree; cp -a /etc /mnt/thick/tree/; sync
+digest /mnt/thick > out/thick.want
+$SR snapshot thick --description good --now 2026-11-24T00:00:00Z
+echo two > /mnt/thick/state; rm -rf /mnt/thick/tree/etc/lvm; sync
+digest /mnt/thick > out/thick.changed
+$SR rollback --dry-run thick 20261124T00 > out/rb-thick-dry.txt
+$SR rollback --json thick 20261124T00 --now 2026-11-24T01:00:00Z > out/rb-thick.json
+$SR list --json thick > out/rb-thick-list.json
+$SR status --json thick > out/rb-thick-status.json
+$SR status thick > out/rb-thick-status.txt
+$SR snapshot thick --now 2026-11-24T02:00:00Z 2> out/rb-thick-refused.err && echo taken > out/rb-thick-refused.fail
+umount /mnt/thick
+lvchange -an vg0/thick
+lvchange -ay vg0/thick
+# what lvmpolld does on a real system once the merge has started (the guest runs none)
+lvm lvpoll --polloperation merge --interval 1 vg0/thick.20261124T000000Z
+$SR status --json thick > out/rb-thick-status-after.json
+mount /dev/vg0/thick /mnt/thick
+digest /mnt/thick > out/thick.got
+mountsnap vg0/thick.20261124T010000Z /mnt/snap
+digest /mnt/snap > out/thick.saved
+umount /mnt/snap
+
+# --- rollback, thin, origin not open: merged at once
+echo one > /mnt/thin/state; mkdir -p /mnt/thin/tree; cp -a /etc /mnt/thin/tree/; sync
+digest /mnt/thin > out/thin.want
+$SR snapshot thin --now 2026-11-25T00:00:00Z
+echo two > /mnt/thin/state; rm -rf /mnt/thin/tree/etc/lvm; sync
+$SR list --json thin > out/rb-thin-before.json
+umount /mnt/thin
+$SR rollback --json thin 20261125T00 --now 2026-11-25T01:00:00Z > out/rb-thin.json
+$SR list --json thin > out/rb-thin-after.json
+lvs --noheadings -o lv_tags vg0/thin > out/rb-thin-tags.txt
+mount /dev/vg0/thin /mnt/thin
+digest /mnt/thin > out/thin.got
+
+# --- a thick snapshot that overflows is invalid, and prune removes it
+$SR snapshot thick --now 2026-11-26T00:00:00Z
+dd if=/dev/urandom of=/mnt/thick/big bs=1M count=20 conv=fsync status=none
+$SR list --json thick > out/ov-list.json
+$SR list thick > out/ov-list.txt
+$SR status --json thick > out/ov-status.json
+$SR prune thick --now 2026-11-26T01:00:00Z > out/ov-prune.txt 2> out/ov-prune.err
+$SR list --json thick > out/ov-after.json
+"""
+
+
 def run_guest(tmp_path, kernel, body, timeout=1500):
     share = tmp_path / f"share-{kernel}"
     share.mkdir()
     (share / "rotate.conf").write_text(CONF)
     (share / "guest.sh").write_text(SETUP + body)
     r = subprocess.run([str(VM), "--kernel", kernel, "--share", str(share), "--bin", str(BINARY),
+                        "--bin", str(FREEZE_TOOL),
                         "--copy", f"{LIBLVM}:{LIBLVM}", "--timeout", str(timeout), "--",
                         "bash", "./guest.sh"], capture_output=True, text=True)
     return r, share
@@ -121,7 +225,7 @@ lvs --noheadings -o lv_name vg0 > out/lvs.txt
 $SR snapshot pair --now 2026-11-21T00:00:00Z > out/group.txt 2> out/group.err || true
 $SR list --json thin other > out/group.json
 uname -r > out/kernel
-"""
+""" + HEALTH
     r, share = run_guest(tmp, kernel, body)
     return kernel, times, r, share
 
@@ -186,3 +290,100 @@ def test_group_snapshot(rotation):
         assert "one by one" in err, err
     else:
         assert "one by one" not in err, err
+
+
+def out(share, name):
+    return (share / "out" / name).read_text()
+
+
+def snaps_of(share, name):
+    return {s["name"]: s for s in json.loads(out(share, name))["volumes"][0]["snapshots"]}
+
+
+def test_group_snapshot_counters(rotation):
+    """A writer bumps a counter in both members; FIFREEZE of both before any
+    snapshot means every group snapshot holds the same counter (6.6+)."""
+    kernel, times, r, share = rotation
+    rows = [line.split() for line in out(share, "counters.txt").splitlines()]
+    assert len(rows) == 6, rows
+    by_round = {}
+    for rnd, vol, counter in rows:
+        by_round.setdefault(rnd, {})[vol] = int(counter)
+    assert all(c["thin"] > 0 for c in by_round.values()), by_round
+    if not out(share, "kernel").startswith("6.1."):
+        assert all(c["thin"] == c["other"] for c in by_round.values()), by_round
+        assert "one by one" not in out(share, "counter.err")
+
+
+def test_sigkill_while_frozen_thaws_both(rotation):
+    kernel, times, r, share = rotation
+    lines = out(share, "freeze.txt").splitlines()
+    assert lines[0] == "frozen"
+    assert "frozen /mnt/thin" in lines and "frozen /mnt/other" in lines, lines
+    thawed = {l.split()[1]: int(l.split()[2]) for l in lines if l.startswith("thawed")}
+    assert set(thawed) == {"/mnt/thin", "/mnt/other"}, lines
+    # the watchdog sees its parent die at once, and freeze_timeout is 20 s anyway
+    assert all(t <= 21 for t in thawed.values()), thawed
+
+
+def test_thin_pool_over_threshold_refuses_the_snapshot(rotation):
+    kernel, times, r, share = rotation
+    assert not (share / "out" / "full.fail").exists()
+    err = out(share, "full.err")
+    assert "thin pool vg0/pool is" in err and "thin_pool_max 10%" in err, err
+    before, after = out(share, "full.count").split()
+    assert before == after
+
+
+def test_rollback_thick_merges_at_next_activation(rotation):
+    kernel, times, r, share = rotation
+    assert "lvconvert --merge" in out(share, "rb-thick-dry.txt")
+    rb = json.loads(out(share, "rb-thick.json"))
+    assert rb["snapshot"] == "thick.20261124T000000Z"
+    assert rb["saved"] == "thick.20261124T010000Z"
+    assert rb["result"] == "at next activation"
+    snaps = snaps_of(share, "rb-thick-list.json")
+    assert snaps["thick.20261124T000000Z"]["merging"] is True
+    assert snaps["thick.20261124T010000Z"]["description"] == \
+        "before rollback to thick.20261124T000000Z"
+    st = json.loads(out(share, "rb-thick-status.json"))["volumes"][0]
+    assert st["merge_pending"] is True and st["merging"] == "thick.20261124T000000Z"
+    assert "MERGE PENDING" in out(share, "rb-thick-status.txt")
+    # LVM takes no snapshot of an origin with a pending merge: said clearly
+    assert not (share / "out" / "rb-thick-refused.fail").exists()
+    assert "rollback to thick.20261124T000000Z is pending" in out(share, "rb-thick-refused.err")
+    after = json.loads(out(share, "rb-thick-status-after.json"))["volumes"][0]
+    assert after["merge_pending"] is False
+    # the content is the snapshot's, and the state before is kept
+    assert out(share, "thick.got") == out(share, "thick.want")
+    assert out(share, "thick.saved") == out(share, "thick.changed")
+    assert out(share, "thick.want") != out(share, "thick.changed")
+
+
+def test_rollback_thin_merges_at_once(rotation):
+    kernel, times, r, share = rotation
+    rb = json.loads(out(share, "rb-thin.json"))
+    assert rb["result"] == "done" and rb["saved"] == "thin.20261125T010000Z"
+    assert out(share, "thin.got") == out(share, "thin.want")
+    before = snaps_of(share, "rb-thin-before.json")
+    after = snaps_of(share, "rb-thin-after.json")
+    # the merged one is gone; every other thin snapshot is still ours and complete
+    assert "thin.20261125T000000Z" not in after
+    assert set(after) == (set(before) - {"thin.20261125T000000Z"}) | {"thin.20261125T010000Z"}
+    assert all(s["complete"] for s in after.values() if not s["foreign"]), after
+    # the origin does not inherit the merged snapshot's tags
+    assert "snaprotate" not in out(share, "rb-thin-tags.txt")
+
+
+def test_overflowed_thick_snapshot_is_invalid_and_pruned(rotation):
+    kernel, times, r, share = rotation
+    snaps = snaps_of(share, "ov-list.json")
+    s = snaps["thick.20261126T000000Z"]
+    assert s["invalid"] is True and s["complete"] is False
+    assert "INVALID" in out(share, "ov-list.txt")
+    st = json.loads(out(share, "ov-status.json"))["volumes"][0]
+    assert st["invalid"] >= 1
+    assert "thick.20261126T000000Z" in out(share, "ov-prune.err")
+    assert "raise snapshot_size" in out(share, "ov-prune.err")
+    assert not any(x["invalid"] for x in snaps_of(share, "ov-after.json").values())
+    assert "thick.20261126T000000Z" not in snaps_of(share, "ov-after.json")

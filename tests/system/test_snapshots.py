@@ -9,6 +9,8 @@ from conftest import BINARY, run
 
 SPEC_KEYS = {"name", "created", "kind", "pinned", "description", "pre", "complete",
              "foreign", "sent_to"}
+# Added after SPEC 2 for LVM's health (SPEC: fields may be added); constant on btrfs.
+HEALTH = {"invalid": False, "merging": False, "cow_percent": None}
 
 
 def is_readonly_subvolume(path):
@@ -36,7 +38,8 @@ def test_each_kind(env):
     assert snaps[4]["pre"] == pre["name"] and snaps[5]["pre"] == pre["name"]
     assert snaps[6]["pinned"] is True and snaps[6]["description"] == "golden"
     for s in snaps:
-        assert set(s) == SPEC_KEYS
+        assert set(s) == SPEC_KEYS | set(HEALTH)
+        assert {k: s[k] for k in HEALTH} == HEALTH
         assert s["complete"] is True and s["foreign"] is False
         sub = env.snapdir / s["name"] / "snapshot"
         assert is_readonly_subvolume(sub)
@@ -296,3 +299,32 @@ def test_batched_and_plain_reads_agree(env):
     assert [n for n, s in snaps.items() if not s["complete"]] == [
         names[5], names[7], "data.20261201T000000Z"]
     assert snaps[names[9]]["description"] == "x" * 6000
+
+
+def test_status_line_and_json(env):
+    """status: newest, count, next due (by the finest bucket, or interval), the
+    last run; no lock, nothing written."""
+    env.write_config(extra_volume="retain = hourly=24 daily=7\n", extra="")
+    st = json.loads(env.ok("status", "--json", "--now", "2026-11-27T09:10:00Z").stdout)
+    v = st["volumes"][0]
+    assert v["count"] == 0 and v["newest"] is None
+    assert v["next_due"] == "2026-11-27T09:10:00Z"     # nothing yet: due now
+    env.ok("run", "--now", "2026-11-27T09:05:00Z", env={"TZ": "UTC"})
+    env.ok("snapshot", "data", "--now", "2026-11-27T09:06:00Z")
+    before = env.tree()
+    r = env.ok("status", "--json", "--now", "2026-11-27T09:10:00Z", env={"TZ": "UTC"})
+    v = json.loads(r.stdout)["volumes"][0]
+    assert v["count"] == 2 and v["newest"] == "data.20261127T090600Z"
+    # a manual snapshot does not count for the timeline: the next hour is
+    assert v["next_due"] == "2026-11-27T10:00:00Z"
+    assert v["last_run"]["success"] is True and v["last_run"]["time"] == "2026-11-27T09:05:00Z"
+    assert v["merge_pending"] is False and v["pool"] is None and v["invalid"] == 0
+    line = env.ok("status", "--now", "2026-11-27T09:10:00Z", env={"TZ": "UTC"}).stdout
+    assert line.startswith("data: newest data.20261127T090600Z (4m ago), 2 in all, "
+                           "next due 2026-11-27 10:00:00"), line
+    assert "last run 2026-11-27T09:05:00Z ok" in line
+    env.write_config(extra_volume="retain = hourly=24\ninterval = 90m\n")
+    v = json.loads(env.ok("status", "--json", "--now", "2026-11-27T09:10:00Z").stdout)["volumes"][0]
+    assert v["next_due"] == "2026-11-27T10:35:00Z"
+    assert env.tree() == before
+    assert env.run("status", "nosuch").returncode == 2

@@ -231,6 +231,7 @@ static void volume_lvm_all_keys(void **state)
 		"max_delete = 0\n"
 		"delete_batch = 100\n"
 		"min_free = 20G\n"
+		"thin_pool_max = 80%\n"
 		"[volume wal]\n"
 		"backend = lvm\n"
 		"lv = vg_0.x/wal+log-1\n");
@@ -253,9 +254,11 @@ static void volume_lvm_all_keys(void **state)
 	assert_int_equal(v->delete_batch, 100);
 	assert_int_equal(v->min_free.unit, MIN_FREE_BYTES);
 	assert_int_equal(v->min_free.value, 20ULL << 30);
+	assert_int_equal(v->thin_pool_max, 80);
 
 	assert_non_null(w);
-	assert_int_equal(w->line, 12);
+	assert_int_equal(w->line, 13);
+	assert_int_equal(w->thin_pool_max, 95);
 	assert_string_equal(w->lv, "vg_0.x/wal+log-1");
 	assert_null(w->snapshot_size);
 	assert_policy(&w->policy, 24, 7, 4, 6, 0);
@@ -586,6 +589,11 @@ static void parse_errors_table(void **state)
 		{ "[target n]\nurl = file:///x\npath = /x\n", 3, "unknown key 'path'" },
 		{ "[global]\npath = /x\n", 2, "unknown key 'path'" },
 		{ LVM_A "[group g]\nvolumes = a\nlv = vg/x\n", 6, "unknown key 'lv'" },
+		{ LVM_A "thin_pool_max = 95\n", 4, "thin_pool_max = '95': expected a percentage" },
+		{ LVM_A "thin_pool_max = 0%\n", 4, "thin_pool_max = '0%': expected a percentage" },
+		{ LVM_A "thin_pool_max = 101%\n", 4, "thin_pool_max = '101%': expected" },
+		{ LVM_A "thin_pool_max = %\n", 4, "thin_pool_max = '%': expected" },
+		{ VOL_A "thin_pool_max = 90%\n", 4, "'thin_pool_max' is for lvm volumes" },
 		{ "[global]\n\n[volumes a]\n", 3, "unknown section [volumes a]" },
 		{ "[volume]\n", 1, "unknown section [volume]" },
 		{ "[global x]\n", 1, "unknown section [global x]" },
@@ -874,6 +882,7 @@ static const char format_input[] =
 	"backend = lvm\n"
 	"lv = vg0/data\n"
 	"snapshot_size = 20%ORIGIN\n"
+	"thin_pool_max = 95%\n"
 	"pre_hook = /etc/h\n"
 	"post_hook = /etc/h\n"
 	"retain_manual = 5\n"
@@ -927,6 +936,7 @@ static const char format_expected[] =
 	"backend = lvm\n"
 	"lv = vg0/data\n"
 	"snapshot_size = 20%ORIGIN\n"
+	"thin_pool_max = 95%\n"
 	"pre_hook = /etc/h\n"
 	"post_hook = /etc/h\n"
 	"retain = hourly=24 daily=7 weekly=4 monthly=6 yearly=0\n"
@@ -942,6 +952,7 @@ static const char format_expected[] =
 	"[volume wal]\n"
 	"backend = lvm\n"
 	"lv = vg0/wal\n"
+	"thin_pool_max = 95%\n"
 	"retain = hourly=24 daily=7 weekly=4 monthly=6 yearly=0\n"
 	"retain_min = 0\n"
 	"retain_pre_post = 10\n"

@@ -74,6 +74,8 @@ static void tz_set(const char *tz)
 #define F_PIN		(1U << 0)
 #define F_INCOMPLETE	(1U << 1)
 #define F_FOREIGN	(1U << 2)
+#define F_INVALID	(1U << 3)	/* LVM: overflowed, so also incomplete */
+#define F_MERGING	(1U << 4)	/* LVM: being merged into the origin */
 
 struct tsnap {
 	const char *when;	/* T() format */
@@ -256,6 +258,30 @@ static const struct rcase rcases[] = {
 			  .flags = F_INCOMPLETE | F_PIN, .expect = "-incomplete" },
 			{ .when = "2026-11-27 11:00", .flags = F_INCOMPLETE,
 			  .expect = "-incomplete" },
+		},
+	}, {
+		.name = "an overflowed LVM snapshot is deleted, even pinned or newest",
+		.policy = { .count = { [RETAIN_HOURLY] = 24 } },
+		.now = "2026-11-27 12:00",
+		.s = {
+			TL("2026-11-27 08:00", "newest|hourly 2026-11-27 08:00"),
+			{ .when = "2026-11-27 09:00", .kind = SNAP_TIMELINE,
+			  .flags = F_INVALID | F_PIN, .expect = "-invalid (overflowed)" },
+			{ .when = "2026-11-27 10:00", .kind = SNAP_TIMELINE, .flags = F_INVALID,
+			  .expect = "-invalid (overflowed)" },
+		},
+	}, {
+		/* LVM refuses to remove it, and it is the state the admin asked for */
+		.name = "a snapshot being merged is kept, whatever its age",
+		.policy = { .count = { [RETAIN_DAILY] = 1 } },
+		.now = "2026-11-27 12:00",
+		.s = {
+			{ .when = "2026-01-01 00:00", .kind = SNAP_MANUAL, .flags = F_MERGING,
+			  .expect = "merging (rollback)" },
+			{ .when = "2026-03-01 00:00", .kind = SNAP_TIMELINE, .flags = F_MERGING | F_PIN,
+			  .expect = "pinned|merging (rollback)" },
+			TL("2026-11-26 09:00", "-"),
+			TL("2026-11-27 09:00", "newest|daily 2026-11-27"),
 		},
 	}, {
 		/* created > now - min_age, strictly; any kind, complete only */
@@ -443,7 +469,9 @@ static void build(const struct rcase *c, struct built *b)
 		s->seq = t->seq ? t->seq : 1;
 		s->kind = t->kind;
 		s->pinned = t->flags & F_PIN;
-		s->complete = !(t->flags & F_INCOMPLETE);
+		s->complete = !(t->flags & (F_INCOMPLETE | F_INVALID));
+		s->invalid = t->flags & F_INVALID;
+		s->merging = t->flags & F_MERGING;
 		s->foreign = t->flags & F_FOREIGN;
 		s->pre = (char *)t->pre;
 		if (t->name) {
@@ -876,6 +904,55 @@ static void test_due_table(void **state)
 	}
 }
 
+struct ncase {
+	const char *name;
+	struct policy policy;
+	int64_t interval;
+	const char *last;	/* NULL: no timeline snapshot yet */
+	const char *now;
+	const char *next;
+};
+
+static const struct ncase ncases[] = {
+	{ "nothing yet: now", P_HOURLY, 0, NULL, "2026-11-27 09:10", "2026-11-27 09:10" },
+	{ "due already: now", P_HOURLY, 0, "2026-11-27 07:10", "2026-11-27 09:10",
+	  "2026-11-27 09:10" },
+	{ "interval: last + interval", P_HOURLY, 5400, "2026-11-27 09:00", "2026-11-27 09:10",
+	  "2026-11-27 10:30" },
+	{ "hourly: the next full hour", P_HOURLY, 0, "2026-11-27 09:05", "2026-11-27 09:10",
+	  "2026-11-27 10:00" },
+	{ "daily: local midnight", P_DAILY, 0, "2026-11-27 09:05", "2026-11-27 09:10",
+	  "2026-11-28 00:00" },
+	{ "weekly: Monday 00:00", P_WEEKLY, 0, "2026-11-25 09:05", "2026-11-27 09:10",
+	  "2026-11-30 00:00" },
+	{ "monthly: the first, across a leap February", P_MONTHLY, 0, "2028-02-03 10:00",
+	  "2028-02-10 10:00", "2028-03-01 00:00" },
+	{ "hourly, the repeated hour ends at 03:00 CET", P_HOURLY, 0, "2026-10-25 00:10Z",
+	  "2026-10-25 01:10Z", "2026-10-25 02:00Z" },
+	{ "daily, last in the future: its next day", P_DAILY, 0, "2026-11-28 09:00",
+	  "2026-11-28 08:00", "2026-11-29 00:00" },
+};
+
+static void test_due_next_table(void **state)
+{
+	(void) state;
+	for (size_t i = 0; i < ARRAY_SIZE(ncases); i++) {
+		const struct ncase *c = &ncases[i];
+		time_t got = due_next(&c->policy, c->interval, c->last != NULL,
+				      c->last ? T(c->last) : 0, T(c->now));
+
+		if (got != T(c->next))
+			fail_msg("%s: got %lld, want %lld", c->name, (long long)got,
+				 (long long)T(c->next));
+		/* the edge: due there, and not a second before (unless that is now) */
+		assert_true(due_timeline(&c->policy, c->interval, c->last != NULL,
+					 c->last ? T(c->last) : 0, got));
+		if (got > T(c->now))
+			assert_false(due_timeline(&c->policy, c->interval, c->last != NULL,
+						  c->last ? T(c->last) : 0, got - 1));
+	}
+}
+
 /* Fire a timer from @start every @step seconds for @span; count snapshots taken. */
 static unsigned simulate_timer(const struct policy *pol, int64_t interval, const char *start,
 			       time_t step, time_t span)
@@ -945,6 +1022,7 @@ int main(void)
 		cmocka_unit_test(test_machine_off_for_a_week),
 		cmocka_unit_test(test_ten_thousand),
 		cmocka_unit_test(test_due_table),
+		cmocka_unit_test(test_due_next_table),
 		cmocka_unit_test(test_due_timers),
 		cmocka_unit_test(test_finest_and_names),
 	};
