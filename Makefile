@@ -40,7 +40,8 @@ BACKEND_SRCS := \
 	src/backends/backend.c \
 	src/backends/mounts.c \
 	src/backends/btrfs.c \
-	src/backends/lvm.c
+	src/backends/lvm.c \
+	src/backends/lvmthin.c
 
 POLICY_SRCS := \
 	src/policy/retention.c
@@ -49,12 +50,14 @@ TRANSPORT_SRCS := \
 	src/transport/send.c \
 	src/transport/proto.c \
 	src/transport/target.c \
-	src/transport/serve.c
+	src/transport/serve.c \
+	src/transport/blockstream.c
 
 ENGINE_SRCS := \
 	src/engine/rotate.c \
 	src/engine/replicate.c \
-	src/engine/rollback.c
+	src/engine/rollback.c \
+	src/engine/restore.c
 
 CLI_SRCS := \
 	src/cli/cli.c
@@ -64,7 +67,8 @@ SRCS := $(CORE_SRCS) $(BACKEND_SRCS) $(POLICY_SRCS) $(TRANSPORT_SRCS) $(ENGINE_S
 LIB_OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
 OBJS := $(LIB_OBJS) build/cli/main.o
 
-UNIT_TESTS := test-stamp test-config test-snapshot test-jsontext test-retention test-year
+UNIT_TESTS := test-stamp test-config test-snapshot test-jsontext test-retention test-year \
+	test-blockstream
 UNIT_BINS := $(addprefix build/tests/,$(UNIT_TESTS))
 
 PYTHON ?= /usr/bin/python3
@@ -82,9 +86,13 @@ build/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -ldl -pthread -lcmocka
 
-TOOLS := build/tests/freeze-tool
+TOOLS := build/tests/freeze-tool build/tests/blockstream-tool
 
 build/tests/freeze-tool: tests/tools/freeze-tool.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -ldl -pthread
+
+build/tests/blockstream-tool: tests/tools/blockstream-tool.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -ldl -pthread
 

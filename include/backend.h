@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "blockstream.h"
 #include "config.h"
 #include "err.h"
 #include "snapshot.h"
@@ -32,6 +33,18 @@ struct volume_health {
 enum rollback_result {
 	ROLLBACK_DONE,			/* the volume holds the snapshot's content now */
 	ROLLBACK_AT_ACTIVATION,		/* LVM: merged when the origin is next activated */
+};
+
+/* A snapshot's block device, opened to be sent as a block stream (LVM). */
+struct block_source {
+	int fd;
+	uint64_t size;			/* bytes */
+	bool delta;			/* ranges are the changes since the base */
+	struct blockstream_range *ranges;
+	size_t n_ranges;
+	uint64_t changed;		/* bytes in ranges */
+	bool deactivate;		/* activated for this: block_close deactivates it */
+	char lv[300];			/* "vg/name" */
 };
 
 struct backend {
@@ -74,6 +87,15 @@ struct backend {
 	 */
 	int (*snapshot_path)(const struct volume *v, const struct snapshot *s, char *buf,
 			     size_t len);
+
+	/*
+	 * Open @s for sending as a block stream: the changes since @base (a
+	 * snapshot the target holds) when the storage can tell them (thin), else
+	 * the whole device. Optional (NULL: the backend sends by path).
+	 */
+	int (*block_open)(const struct volume *v, const struct snapshot *s,
+			  const struct snapshot *base, struct block_source *ret, struct rerr *e);
+	void (*block_close)(const struct volume *v, struct block_source *b);
 
 	/* Free space where new snapshots go. */
 	int (*space)(const struct volume *v, struct fs_space *ret, struct rerr *e);

@@ -41,6 +41,13 @@ void conn_done(struct conn *c);
  */
 int conn_read_line(struct conn *c, char **ret);
 
+/**
+ * conn_read_short_line() - As conn_read_line(), for a line expected to be
+ * short ("DATA <n>"): reads in small pieces, so that the bytes after it stay
+ * in the kernel for conn_splice_out() instead of being copied into the buffer.
+ */
+int conn_read_short_line(struct conn *c, char **ret);
+
 /* Reads exactly @len bytes. Return: 0, -EPIPE at a premature end, or -errno. */
 int conn_read_exact(struct conn *c, void *buf, size_t len);
 
@@ -59,10 +66,16 @@ int conn_write_chunk(struct conn *c, const void *buf, size_t len);
 int conn_splice_chunk(struct conn *c, int fd, size_t len);
 
 /**
- * conn_splice_out() - Pass the next @len bytes from the peer on to @fd
- * (buffered bytes first, then spliced). Return: 0, -EPIPE at a premature end,
- * -errno (a failure to write to @fd included).
+ * conn_splice_out() - Pass the next @len bytes from the peer on to @fd:
+ * buffered bytes first, then spliced (moved, not copied) when both sides
+ * allow it, read and written otherwise.
+ * @fd: Where the bytes go; < 0 to drop them.
+ * @write_error: In and out: 0, or the errno of a failed write to @fd. Once it
+ * is set, the rest of the bytes are read and dropped, so that the peer's
+ * stream stays in step.
+ * Return: 0 when all @len bytes were taken from the peer, -EPIPE at a
+ * premature end, or -errno of reading from the peer.
  */
-int conn_splice_out(struct conn *c, int fd, size_t len);
+int conn_splice_out(struct conn *c, int fd, size_t len, int *write_error);
 
 #endif

@@ -69,6 +69,13 @@ struct plan {
 int retention_plan(const struct snapshot *snaps, size_t n, const struct policy *policy,
 		   time_t now, struct plan **ret_plan);
 
+/**
+ * retention_keep_chains() - Also keep every copy that a kept block copy (LVM,
+ * on a target) is a delta of, transitively: "base of NAME". Foreign and
+ * incomplete entries are never bases.
+ */
+void retention_keep_chains(const struct snapshot *snaps, size_t n, struct plan *p);
+
 /* Return: NULL. */
 struct plan *plan_free(struct plan *p);
 

@@ -59,6 +59,9 @@ struct volume_report {
 struct sessions;
 
 struct sessions *sessions_new(const struct config *cfg);
+/* The session to @t, opened on first use. Return: 0 or -errno with @e. */
+int sessions_get(struct sessions *ss, const struct target *t, struct target_conn **ret,
+		 struct rerr *e);
 /* Closes every session. Return: NULL. */
 struct sessions *sessions_free(struct sessions *s);
 

@@ -18,6 +18,17 @@
  */
 typedef int (*send_chunk_fn)(void *user, int fd, size_t len);
 
+/* Writes a whole stream into @pipe_w (from a thread of its own). Return: 0 or -errno. */
+typedef int (*send_producer_fn)(void *arg, int pipe_w);
+
+/**
+ * send_stream() - Run @produce in a thread and hand its output to @fn in chunks.
+ * @what: Names the stream in messages.
+ * Return: 0 with @ret_bytes, or -errno with @e (a producer's failure, or @fn's).
+ */
+int send_stream(send_producer_fn produce, void *arg, const char *what, send_chunk_fn fn,
+		void *user, uint64_t *ret_bytes, struct rerr *e);
+
 /**
  * send_btrfs() - Stream @snap_path (a read-only subvolume) through @fn.
  * @parent_path: A read-only snapshot the receiver holds, to send only the

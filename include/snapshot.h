@@ -51,6 +51,8 @@ struct snapshot {
 	char *uuid;		/* backend identity, may be NULL */
 	char *parent_uuid;
 	char *creator;		/* "snaprotate 0.1.0" */
+	char *image;		/* a target's block copy (LVM): "full" or "delta"; else NULL */
+	char *base;		/* a delta's base: the copy it applies on */
 	struct sent_record *sent;
 	size_t n_sent;
 };

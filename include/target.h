@@ -15,6 +15,7 @@
 #include "config.h"
 #include "err.h"
 #include "proto.h"
+#include "send.h"
 #include "snapshot.h"
 
 /* Progress of one transfer: called now and then, and once with @done. */
@@ -55,6 +56,22 @@ int target_list(struct target_conn *tc, const char *volume, struct snapshot_list
 int target_receive(struct target_conn *tc, const char *volume, const struct snapshot *s,
 		   const char *snap_path, const char *parent_path, progress_fn progress,
 		   void *user, uint64_t *ret_bytes, struct rerr *e);
+
+/**
+ * target_receive_stream() - Like target_receive(), with the stream written by
+ * @produce (in a thread of its own) instead of btrfs send: a block stream.
+ * @s's image and base say what it is.
+ */
+int target_receive_stream(struct target_conn *tc, const char *volume, const struct snapshot *s,
+			  send_producer_fn produce, void *arg, progress_fn progress, void *user,
+			  uint64_t *ret_bytes, struct rerr *e);
+
+/**
+ * target_fetch() - Copy the stored stream of the block copy @name into @out_fd.
+ * Return: 0 once all of it was written; -errno with @e.
+ */
+int target_fetch(struct target_conn *tc, const char *volume, const char *name, int out_fd,
+		 uint64_t *ret_bytes, struct rerr *e);
 
 /* Deletes the target's copy @name of @volume. */
 int target_delete(struct target_conn *tc, const char *volume, const char *name,

@@ -23,18 +23,21 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 #include <lvm2cmd.h>
 
 #include "backend.h"
 #include "debug.h"
+#include "lvmthin.h"
 #include "meta.h"
 #include "stamp.h"
 #include "util.h"
@@ -545,6 +548,40 @@ static int lvm_tags(const struct snapshot *s, const char *verb, char *buf, size_
 	return 0;
 }
 
+/*
+ * The " --VERB TAG" of every tag in @from (lvm_tags() output, " --t TAG ...")
+ * that @other lacks. Return: 0 or -E2BIG.
+ */
+static int lvm_tags_diff(const char *from, const char *other, const char *verb, char *buf,
+			 size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (const char *p = strstr(from, " --t "); p; ) {
+		const char *tag = p + 5, *end = strstr(tag, " --t ");
+		size_t n = end ? (size_t)(end - tag) : strlen(tag);
+		bool found = false;
+
+		for (const char *q = strstr(other, " --t "); q && !found; ) {
+			const char *t2 = q + 5, *e2 = strstr(t2, " --t ");
+			size_t n2 = e2 ? (size_t)(e2 - t2) : strlen(t2);
+
+			found = n == n2 && memcmp(tag, t2, n) == 0;
+			q = e2;
+		}
+		if (!found) {
+			int k = snprintf(buf + o, len - o, " --%s %.*s", verb, (int)n, tag);
+
+			if (k < 0 || (size_t)k >= len - o)
+				return -E2BIG;
+			o += (size_t)k;
+		}
+		p = end;
+	}
+	return 0;
+}
+
 /* Why a new snapshot of @v must not be taken now, from its health; 0 if it may. */
 static int lvm_refuse_create(const struct volume *v, const struct volume_health *h,
 			     struct rerr *e)
@@ -674,7 +711,7 @@ static int lvm_be_remove(const struct volume *v, const struct snapshot *s, struc
 static int lvm_be_update(const struct volume *v, const struct snapshot *s, struct rerr *e)
 {
 	struct snapshot_list l = { 0 };
-	char vg[128], lv[128], del[4096], add[4096];
+	char vg[128], lv[128], del[4096], add[4096], cmd_del[4096], cmd_add[4096];
 	const struct snapshot *cur = NULL;
 	int r;
 
@@ -693,14 +730,24 @@ static int lvm_be_update(const struct volume *v, const struct snapshot *s, struc
 		snapshot_list_clear(&l);
 		return rerr_set(e, ENOENT, "%s: no snapshot '%s'", v->name, s->name);
 	}
-	/* One lvchange: the old tags go and the new ones come in one metadata commit. */
-	r = lvm_tags(cur, "deltag", del, sizeof(del));
+	/*
+	 * One lvchange, so old and new tags change in one metadata commit. Only
+	 * the difference: LVM applies --deltag after --addtag, so a tag named
+	 * in both would be lost (the mark with it, and the LV would turn foreign).
+	 */
+	r = lvm_tags(cur, "t", del, sizeof(del));
 	if (r == 0)
-		r = lvm_tags(s, "addtag", add, sizeof(add));
+		r = lvm_tags(s, "t", add, sizeof(add));
 	snapshot_list_clear(&l);
+	if (r == 0)
+		r = lvm_tags_diff(del, add, "deltag", cmd_del, sizeof(cmd_del));
+	if (r == 0)
+		r = lvm_tags_diff(add, del, "addtag", cmd_add, sizeof(cmd_add));
 	if (r < 0)
-		return rerr_set(e, r, "%s: too much metadata for LV tags", v->name);
-	return lvm_run(e, "lvchange%s%s %s/%s", del, add, vg, s->name);
+		return rerr_set(e, -r, "%s: too much metadata for LV tags", v->name);
+	if (!cmd_del[0] && !cmd_add[0])
+		return 0;
+	return lvm_run(e, "lvchange%s%s %s/%s", cmd_del, cmd_add, vg, s->name);
 }
 
 static int lvm_be_space(const struct volume *v, struct fs_space *ret, struct rerr *e)
@@ -781,6 +828,82 @@ static int lvm_be_rollback(const struct volume *v, const struct snapshot *s,
 	return 0;
 }
 
+static void lvm_be_block_close(const struct volume *v, struct block_source *b)
+{
+	struct rerr e = { 0 };
+
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+	free(b->ranges);
+	b->ranges = NULL;
+	if (b->deactivate && lvm_run(&e, "lvchange --activate n %s", b->lv) < 0)
+		DBG(LVM, "%s: cannot deactivate '%s' again: %s", v->name, b->lv, e.msg);
+	b->deactivate = false;
+}
+
+/*
+ * Thin snapshots are made with the activation-skip flag: activate one (-K)
+ * for reading, and deactivate it again afterwards. A thick snapshot is
+ * active with its origin.
+ */
+static int lvm_be_block_open(const struct volume *v, const struct snapshot *s,
+			     const struct snapshot *base, struct block_source *ret, struct rerr *e)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct block_source b = { .fd = -1 };
+	struct json_object *origin, *row;
+	char vg[128], lv[128], dev[300];
+	bool thin;
+	int r;
+
+	if (!s->complete || s->foreign || !lvm_name_ok(s->name) || (base && !lvm_name_ok(base->name)))
+		return rerr_set(e, EINVAL, "%s: '%s' is not a complete snapshot", v->name, s->name);
+	r = lvm_scan(v, vg, lv, sizeof(vg), &o, &origin, e);
+	if (r < 0)
+		return r;
+	row = lvm_find_row(lvm_report_lvs(o), s->name);
+	if (!row)
+		return rerr_set(e, ENOENT, "%s: no LV '%s/%s'", v->name, vg, s->name);
+	thin = *lvm_field(origin, "pool_lv") != '\0';
+	snprintf(b.lv, sizeof(b.lv), "%s/%s", vg, s->name);
+	if (thin && base) {
+		struct lvmthin_delta d = { 0 };
+
+		r = lvmthin_changed_ranges(vg, base->name, s->name, &d, e);
+		if (r < 0)
+			return r;
+		b.delta = true;
+		b.ranges = d.ranges;
+		b.n_ranges = d.n;
+		b.changed = d.changed;
+	}
+	if (lvm_field(row, "lv_attr")[4] != 'a') {
+		r = lvm_run(e, "lvchange --activate y --ignoreactivationskip %s", b.lv);
+		if (r < 0)
+			goto fail;
+		b.deactivate = true;
+	}
+	r = lvmthin_dev_path(vg, s->name, dev, sizeof(dev));
+	if (r < 0) {
+		rerr_set(e, -r, "%s: no device path for '%s'", v->name, b.lv);
+		goto fail;
+	}
+	b.fd = open(dev, O_RDONLY | O_CLOEXEC);
+	if (b.fd < 0) {
+		r = rerr_set(e, errno, "%s: cannot open '%s'", v->name, dev);
+		goto fail;
+	}
+	r = blockstream_fd_size(b.fd, &b.size, e);
+	if (r < 0)
+		goto fail;
+	*ret = b;
+	return 0;
+fail:
+	lvm_be_block_close(v, &b);
+	return r;
+}
+
 const struct backend backend_lvm = {
 	.name = "lvm",
 	.kind = BACKEND_LVM,
@@ -792,4 +915,6 @@ const struct backend backend_lvm = {
 	.space = lvm_be_space,
 	.health = lvm_be_health,
 	.rollback = lvm_be_rollback,
+	.block_open = lvm_be_block_open,
+	.block_close = lvm_be_block_close,
 };

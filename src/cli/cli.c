@@ -23,6 +23,7 @@
 #include "lock.h"
 #include "meta.h"
 #include "retention.h"
+#include "restore.h"
 #include "rollback.h"
 #include "rotate.h"
 #include "serve.h"
@@ -45,6 +46,7 @@ static const char *arg_pre;
 static bool arg_force;
 static const char *arg_target;
 static const char *arg_root;
+static const char *arg_to;
 static struct sessions *arg_sessions;	/* target sessions, shared by all volumes */
 
 /* Which verb-specific options were given, to refuse them elsewhere. */
@@ -56,6 +58,7 @@ enum {
 	OPT_FORCE = 1U << 4,
 	OPT_TARGET = 1U << 5,
 	OPT_ROOT = 1U << 6,
+	OPT_TO = 1U << 7,
 };
 static unsigned arg_given;
 
@@ -178,6 +181,8 @@ static void help(void)
 	       "                       make the volume's content that of SNAPSHOT (LVM: merge),\n"
 	       "                       keeping the current state as a new snapshot\n"
 	       "  status [VOLUME...]   a line a volume: newest, count, next due, targets, health\n"
+	       "  restore [--target NAME] VOLUME SNAPSHOT --to VG/LV\n"
+	       "                       write a snapshot back from a target (LVM: into an LV)\n"
 	       "  config-check         validate the config and print it normalised\n"
 	       "\n"
 	       "A SNAPSHOT is a full name, a unique prefix of its stamp, or 'latest'.\n"
@@ -1299,6 +1304,60 @@ static int verb_rollback(struct config *cfg, int argc, char **argv)
 	return ret;
 }
 
+static int verb_restore(struct config *cfg, int argc, char **argv)
+{
+	struct volume *v = config_volume(cfg, argv[0]);
+	struct restore_report r;
+	struct rerr e = { 0 };
+	int k, ret = EXIT_OK;
+
+	(void) argc;
+	if (!v) {
+		log_error("unknown volume '%s' (not in %s)", argv[0], cfg->path);
+		return EXIT_USAGE;
+	}
+	if (!arg_to)
+		return usage_error("restore needs --to VG/LV");
+	if (arg_target && !config_target(cfg, arg_target))
+		return usage_error("unknown target '%s'", arg_target);
+	if (v->backend != BACKEND_LVM) {
+		log_error("%s: restore of btrfs volumes is not available yet", v->name);
+		return EXIT_FAILED;
+	}
+	k = restore_lvm(cfg, v, sessions(cfg), arg_target, argv[1], arg_to, arg_dry_run, &r, &e);
+	if (k < 0)
+		ret = r.bad_arg ? report_usage(&e) : report(k, &e);
+	if (arg_json) {
+		_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+		struct json_object *chain = json_object_new_array();
+
+		for (unsigned i = 0; chain && i < r.n_chain; i++) {
+			struct json_object *x = json_object_new_object();
+
+			if (!x || json_object_array_add(chain, x) < 0 ||
+			    meta_add(x, "name", json_object_new_string(r.chain[i])) < 0 ||
+			    meta_add(x, "bytes", json_object_new_int64((int64_t)r.bytes[i])) < 0)
+				ret = EXIT_FAILED;
+		}
+		if (!o || meta_add(o, "format", json_object_new_int(1)) < 0 ||
+		    meta_add(o, "volume", json_object_new_string(v->name)) < 0 ||
+		    meta_add(o, "target", r.target ? json_object_new_string(r.target->name) : NULL) < 0 ||
+		    meta_add(o, "snapshot", r.snapshot ? json_object_new_string(r.snapshot) : NULL) < 0 ||
+		    meta_add(o, "to", json_object_new_string(arg_to)) < 0 ||
+		    meta_add(o, "success", json_object_new_boolean(k == 0)) < 0 ||
+		    meta_add(o, "chain", chain) < 0 || print_json(o) < 0)
+			ret = EXIT_FAILED;
+	} else if (k == 0 && arg_verbosity >= 0) {
+		for (unsigned i = 0; i < r.n_chain; i++)
+			printf("%s: %s %s from %s (%s)\n", v->name, arg_dry_run ? "would apply" : "applied",
+			       r.chain[i], r.target->name, i ? "delta" : "full image");
+		if (!arg_dry_run)
+			printf("%s: %s restored into %s\n", v->name, r.snapshot, arg_to);
+	}
+	restore_report_done(&r);
+	return ret;
+}
+
 /* "3h 12m", "2d 4h", "45s": a short age for status lines. */
 static void format_age(int64_t s, char *buf, size_t len)
 {
@@ -1526,6 +1585,7 @@ static const struct verb verbs[] = {
 	{ "unpin", 2, 2, 0, true, verb_unpin },
 	{ "config-check", 0, 0, 0, true, verb_config_check },
 	{ "rollback", 2, 2, 0, true, verb_rollback },
+	{ "restore", 2, 2, OPT_TARGET | OPT_TO, true, verb_restore },
 	{ "status", 0, -1, 0, true, verb_status },
 	{ .name = NULL },
 };
@@ -1533,13 +1593,13 @@ static const struct verb verbs[] = {
 /* --- argv --------------------------------------------------------------- */
 
 static const char *const opt_names[] = { "--kind", "--description", "--pin", "--pre", "--force",
-					 "--target", "--root" };
+					 "--target", "--root", "--to" };
 
 /* Return: <0 error (exit 2), 0 done (help/version), >0 go on. */
 static int parse_argv(int argc, char *argv[])
 {
 	enum { ARG_JSON = 0x100, ARG_NOW, ARG_WAIT, ARG_KIND, ARG_DESCRIPTION, ARG_PIN, ARG_PRE,
-	       ARG_FORCE, ARG_TARGET, ARG_ROOT };
+	       ARG_FORCE, ARG_TARGET, ARG_ROOT, ARG_TO };
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, ARG_JSON },
@@ -1555,6 +1615,7 @@ static int parse_argv(int argc, char *argv[])
 		{ "force", no_argument, NULL, ARG_FORCE },
 		{ "target", required_argument, NULL, ARG_TARGET },
 		{ "root", required_argument, NULL, ARG_ROOT },
+		{ "to", required_argument, NULL, ARG_TO },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ .name = NULL },
@@ -1612,6 +1673,10 @@ static int parse_argv(int argc, char *argv[])
 		case ARG_TARGET:
 			arg_target = optarg;
 			arg_given |= OPT_TARGET;
+			break;
+		case ARG_TO:
+			arg_to = optarg;
+			arg_given |= OPT_TO;
 			break;
 		case ARG_ROOT:
 			arg_root = optarg;

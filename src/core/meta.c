@@ -58,6 +58,9 @@ struct json_object *meta_info_object(const struct snapshot *s, const char *volum
 	    meta_add(o, "creator", json_object_new_string(s->creator ?: SNAPROTATE_CREATOR)) < 0 ||
 	    meta_add(o, "sent_to", meta_sent_to(s)) < 0)
 		return NULL;
+	if (s->image && (meta_add(o, "image", json_object_new_string(s->image)) < 0 ||
+			 meta_add(o, "base", meta_string_or_null(s->base)) < 0))
+		return NULL;
 	return TAKE_PTR(o);
 }
 
@@ -178,6 +181,14 @@ static int meta_member(void *user, const char *key, const struct jt_value *v)
 		return meta_opt_string(v, &s->parent_uuid);
 	} else if (streq(key, "creator")) {
 		return meta_opt_string(v, &s->creator);
+	} else if (streq(key, "image")) {
+		if (v->type != JT_STRING || (!streq(v->str, "full") && !streq(v->str, "delta")))
+			return -EINVAL;
+		return meta_opt_string(v, &s->image);
+	} else if (streq(key, "base")) {
+		if (v->type == JT_STRING && snap_name_parse(m->volume, v->str, NULL, NULL) < 0)
+			return -EINVAL;
+		return meta_opt_string(v, &s->base);
 	} else if (streq(key, "sent_to")) {
 		if (v->type == JT_NULL)
 			return 0;
@@ -201,6 +212,9 @@ int meta_parse_info(const char *volume, const char *name, const char *text, stru
 		return -EINVAL;
 	r = jt_parse_object(text, strlen(text), meta_member, &m);
 	if (r == 0 && m.have != META_HAVE_ALL)
+		r = -EINVAL;
+	/* A delta names its base; a full image and a btrfs copy name none. */
+	if (r == 0 && (n.image ? streq(n.image, "delta") != !!n.base : !!n.base))
 		r = -EINVAL;
 	if (r == 0 && !(n.name = strdup(name)))
 		r = -ENOMEM;

@@ -37,6 +37,8 @@ void snapshot_done(struct snapshot *s)
 	free(s->uuid);
 	free(s->parent_uuid);
 	free(s->creator);
+	free(s->image);
+	free(s->base);
 	for (size_t i = 0; i < s->n_sent; i++)
 		free(s->sent[i].target);
 	free(s->sent);

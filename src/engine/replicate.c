@@ -14,14 +14,19 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "blockstream.h"
 #include "debug.h"
 #include "rotate.h"
 #include "stamp.h"
 #include "util.h"
+
+/* Deltas in a row before a block volume's next full image. */
+#define BLOCK_CHAIN_MAX	7
 
 struct session {
 	const struct target *target;
@@ -66,7 +71,7 @@ struct sessions *sessions_free(struct sessions *ss)
 }
 
 /* The session to @t, opened on first use; a failure is remembered, not retried. */
-static int sessions_get(struct sessions *ss, const struct target *t, struct target_conn **ret,
+int sessions_get(struct sessions *ss, const struct target *t, struct target_conn **ret,
 			struct rerr *e)
 {
 	for (size_t i = 0; i < ss->n; i++) {
@@ -263,6 +268,85 @@ static void replicate_progress(void *user, const char *name, uint64_t bytes, boo
 	p->o->progress(p->o->user, p->volume, p->target, name, bytes, done);
 }
 
+/* How many deltas lead from a full image to the copy of @s (0: it is one). */
+static unsigned replicate_chain_depth(const struct snapshot_list *copies, const struct snapshot *s)
+{
+	const struct snapshot *c = NULL;
+	unsigned depth = 0;
+
+	for (size_t i = 0; i < copies->n; i++)
+		if (s->uuid && copies->items[i].uuid && streq(copies->items[i].uuid, s->uuid))
+			c = &copies->items[i];
+	/* Bounded by the list's length: a broken chain ends the walk. */
+	while (c && c->base && depth <= copies->n) {
+		const struct snapshot *next = NULL;
+
+		for (size_t i = 0; i < copies->n; i++)
+			if (streq(copies->items[i].name, c->base))
+				next = &copies->items[i];
+		c = next;
+		depth++;
+	}
+	return depth;
+}
+
+struct replicate_block {
+	struct block_source *b;
+	struct blockstream_header h;
+};
+
+static int replicate_block_produce(void *arg, int pipe_w)
+{
+	struct replicate_block *rb = arg;
+	struct rerr e = { 0 };
+	int r;
+
+	r = blockstream_write(rb->b->fd, &rb->h, rb->b->delta ? rb->b->ranges : NULL,
+			      rb->b->n_ranges, pipe_w, NULL, NULL, NULL, &e);
+	if (r < 0)
+		DBG(SEND, "block stream of '%s': %s", rb->h.name, e.msg);
+	return r;
+}
+
+/*
+ * One snapshot of a block volume (LVM) to @tc: a delta from @base when the
+ * backend can tell the changes (thin) and the chain is not too long, else a
+ * full image. Return: 0 with @ret_bytes, or -errno with @e.
+ */
+static int replicate_send_block(const struct volume *v, struct target_conn *tc,
+				const struct snapshot *s, const struct snapshot *base,
+				const struct replicate_opts *o, struct replicate_progress *rp,
+				uint64_t *ret_bytes, const char **ret_base, struct rerr *e)
+{
+	const struct backend *be = backend_find(v->backend);
+	struct block_source b = { .fd = -1 };
+	struct replicate_block rb = { .b = &b };
+	struct snapshot info;
+	int k;
+
+	k = be->block_open(v, s, base, &b, e);
+	if (k < 0)
+		return k;
+	rb.h.kind = b.delta ? BLOCKSTREAM_DELTA : BLOCKSTREAM_FULL;
+	rb.h.device_size = b.size;
+	snprintf(rb.h.volume, sizeof(rb.h.volume), "%s", v->name);
+	snprintf(rb.h.name, sizeof(rb.h.name), "%s", s->name);
+	snprintf(rb.h.uuid, sizeof(rb.h.uuid), "%s", s->uuid ?: "");
+	if (b.delta) {
+		snprintf(rb.h.parent_name, sizeof(rb.h.parent_name), "%s", base->name);
+		snprintf(rb.h.parent_uuid, sizeof(rb.h.parent_uuid), "%s", base->uuid ?: "");
+	}
+	/* What the target stores as info.json: the snapshot, and how to rebuild it. */
+	info = *s;
+	info.image = b.delta ? "delta" : "full";
+	info.base = b.delta ? base->name : NULL;
+	k = target_receive_stream(tc, v->name, &info, replicate_block_produce, &rb,
+				  o->progress ? replicate_progress : NULL, rp, ret_bytes, e);
+	*ret_base = b.delta ? base->name : NULL;
+	be->block_close(v, &b);
+	return k;
+}
+
 static int replicate_send(const struct volume *v, struct target_conn *tc, struct snapshot_list *src,
 			  struct snapshot_list *copies, time_t now, const struct replicate_opts *o,
 			  struct target_report *tr, struct volume_report *r)
@@ -272,7 +356,7 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 	_cleanup_free_ bool *want = NULL;
 	int k;
 
-	if (!be->snapshot_path) {
+	if (!be->snapshot_path && !be->block_open) {
 		struct rerr e = { 0 };
 
 		volume_report_error(r, rerr_set(&e, EOPNOTSUPP, "%s: target '%s': sending %s volumes is not available yet",
@@ -296,11 +380,32 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 		if (!want[i])
 			continue;
 		parent = replicate_parent(src, copies, s);
-		if (be->snapshot_path(v, s, path, sizeof(path)) < 0 ||
-		    (parent && be->snapshot_path(v, parent, ppath, sizeof(ppath)) < 0))
+		DBG(SEND, "%s: '%s' to '%s': parent '%s' (chain %u)", v->name, s->name, t->name,
+		    parent ? parent->name : "none", parent ? replicate_chain_depth(copies, parent) : 0);
+		/* A block copy needs its whole chain to be restored: keep chains short. */
+		if (be->block_open && parent && replicate_chain_depth(copies, parent) + 1 > BLOCK_CHAIN_MAX)
+			parent = NULL;
+		if (be->snapshot_path && (be->snapshot_path(v, s, path, sizeof(path)) < 0 ||
+		    (parent && be->snapshot_path(v, parent, ppath, sizeof(ppath)) < 0)))
 			return -ENAMETOOLONG;
 		if (o->dry_run) {
 			k = replicate_add_transfer(tr, s->name, parent ? parent->name : NULL, 0);
+		} else if (be->block_open) {
+			struct replicate_progress rp = { .o = o, .volume = v->name,
+							  .target = t->name };
+			const char *base = NULL;
+
+			k = replicate_send_block(v, tc, s, parent, o, &rp, &bytes, &base, &e);
+			if (k < 0) {
+				volume_report_error(r, k, &e);
+				return k;
+			}
+			k = replicate_add_transfer(tr, s->name, base, bytes);
+			if (k == 0 && base && !(copy.base = strdup(base)))
+				k = -ENOMEM;
+			copy.image = strdup(base ? "delta" : "full");
+			if (!copy.image)
+				k = -ENOMEM;
 		} else {
 			struct replicate_progress rp = { .o = o, .volume = v->name,
 							  .target = t->name };
@@ -314,8 +419,10 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 			}
 			k = replicate_add_transfer(tr, s->name, parent ? parent->name : NULL, bytes);
 		}
-		if (k < 0)
+		if (k < 0) {
+			snapshot_done(&copy);
 			return k;
+		}
 		/* From now on the target holds it: later ones can build on it. */
 		copy.name = strdup(s->name);
 		copy.uuid = xstrdup_or_null(s->uuid);
@@ -346,6 +453,7 @@ static int replicate_prune_target(const struct volume *v, struct target_conn *tc
 	k = retention_plan(tr->copies.items, tr->copies.n, &t->policy, now, &tr->plan);
 	if (k < 0)
 		return k;
+	retention_keep_chains(tr->copies.items, tr->copies.n, tr->plan);
 	for (size_t i = 0; i < tr->copies.n; i++) {
 		struct snapshot *copy = &tr->copies.items[i], *s;
 		struct rerr e = { 0 };

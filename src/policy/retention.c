@@ -532,3 +532,29 @@ time_t due_next(const struct policy *policy, int64_t interval, bool have_last, t
 	}
 	return hi;
 }
+
+void retention_keep_chains(const struct snapshot *snaps, size_t n, struct plan *p)
+{
+	bool changed = true;
+
+	/* Each pass reaches one more link back; a chain is at most n long. */
+	for (size_t pass = 0; changed && pass < n; pass++) {
+		changed = false;
+		for (size_t i = 0; i < n; i++) {
+			if (!p->d[i].keep || !snaps[i].base)
+				continue;
+			for (size_t j = 0; j < n; j++) {
+				char why[48];
+
+				if (j == i || p->d[j].keep || !snaps[j].name || !snaps[j].complete ||
+				    snaps[j].foreign ||
+				    !streq(snaps[j].name, snaps[i].base))
+					continue;
+				snprintf(why, sizeof(why), "base of %s", snaps[i].name);
+				retention_keep(&p->d[j], why);
+				p->n_delete--;
+				changed = true;
+			}
+		}
+	}
+}

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include "util.h"
 
 #define CONN_BUF	(256 * 1024)
+/* Read size for a line expected to be short (a "DATA <n>" header). */
+#define CONN_SHORT_LINE	64
 
 int conn_init(struct conn *c, int in, int out)
 {
@@ -25,8 +28,8 @@ void conn_done(struct conn *c)
 	c->buf = NULL;
 }
 
-/* Reads more into the buffer. Return: bytes read, 0 at the end, -errno. */
-static ssize_t conn_fill(struct conn *c)
+/* Reads up to @max more into the buffer. Return: bytes read, 0 at the end, -errno. */
+static ssize_t conn_fill(struct conn *c, size_t max)
 {
 	ssize_t n;
 
@@ -49,8 +52,10 @@ static ssize_t conn_fill(struct conn *c)
 			c->cap *= 2;
 		}
 	}
+	if (max > c->cap - c->end)
+		max = c->cap - c->end;
 	do
-		n = read(c->in, c->buf + c->end, c->cap - c->end);
+		n = read(c->in, c->buf + c->end, max);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -58,7 +63,7 @@ static ssize_t conn_fill(struct conn *c)
 	return n;
 }
 
-int conn_read_line(struct conn *c, char **ret)
+static int conn_read_line_by(struct conn *c, char **ret, size_t short_len)
 {
 	size_t scanned = 0;
 
@@ -73,12 +78,23 @@ int conn_read_line(struct conn *c, char **ret)
 			return 0;
 		}
 		scanned = c->end - c->start;
-		n = conn_fill(c);
+		/* A short line that turns out long is read on in full-size pieces. */
+		n = conn_fill(c, scanned < short_len ? short_len : c->cap);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)
 			return -EPIPE;
 	}
+}
+
+int conn_read_line(struct conn *c, char **ret)
+{
+	return conn_read_line_by(c, ret, c->cap);
+}
+
+int conn_read_short_line(struct conn *c, char **ret)
+{
+	return conn_read_line_by(c, ret, CONN_SHORT_LINE);
 }
 
 int conn_read_exact(struct conn *c, void *buf, size_t len)
@@ -185,37 +201,77 @@ int conn_splice_chunk(struct conn *c, int fd, size_t len)
 	return 0;
 }
 
-int conn_splice_out(struct conn *c, int fd, size_t len)
+/* Reads and drops the next @len bytes from the peer (buffered bytes first). */
+static int conn_skip(struct conn *c, size_t len)
+{
+	char buf[65536];
+
+	while (len > 0) {
+		size_t k = len < sizeof(buf) ? len : sizeof(buf);
+		int r = conn_read_exact(c, buf, k);
+
+		if (r < 0)
+			return r;
+		len -= k;
+	}
+	return 0;
+}
+
+int conn_splice_out(struct conn *c, int fd, size_t len, int *write_error)
 {
 	size_t have = c->end - c->start;
+	bool copy = false;
 	char buf[65536];
 	int r;
 
+	if (fd < 0 || *write_error)
+		return conn_skip(c, len);
 	/* What the line reader buffered already goes first. */
 	if (have > len)
 		have = len;
 	if (have) {
 		r = write_all(fd, c->buf + c->start, have);
-		if (r < 0)
-			return r;
 		c->start += have;
 		len -= have;
+		if (r < 0) {
+			*write_error = -r;
+			return conn_skip(c, len);
+		}
 	}
 	while (len > 0) {
-		ssize_t k = splice(c->in, NULL, fd, NULL, len, SPLICE_F_MOVE | SPLICE_F_MORE);
+		ssize_t k = -1;
 
+		if (!copy) {
+			k = splice(c->in, NULL, fd, NULL, len, SPLICE_F_MOVE | SPLICE_F_MORE);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k == 0)
+				return -EPIPE;
+			if (k > 0) {
+				len -= (size_t)k;
+				continue;
+			}
+			/* These two can't splice (neither is a pipe, say): copy the rest. */
+			if (errno == EINVAL || errno == ENOSYS)
+				copy = true;
+		}
+		/*
+		 * Copy this piece: also after any other splice error, since only
+		 * a read and a write tell a failing peer from a failing @fd.
+		 */
+		k = read(c->in, buf, len < sizeof(buf) ? len : sizeof(buf));
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k < 0 && (errno == EINVAL || errno == ENOSYS)) {
-			k = read(c->in, buf, len < sizeof(buf) ? len : sizeof(buf));
-			if (k > 0 && (r = write_all(fd, buf, (size_t)k)) < 0)
-				return r;
-		}
 		if (k < 0)
 			return -errno;
 		if (k == 0)
 			return -EPIPE;
 		len -= (size_t)k;
+		r = write_all(fd, buf, (size_t)k);
+		if (r < 0) {
+			*write_error = -r;
+			return conn_skip(c, len);
+		}
 	}
 	return 0;
 }

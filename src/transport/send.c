@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The kernel writes a send stream synchronously from inside the ioctl, so the
- * ioctl runs in a thread of its own writing into a pipe, and this thread reads
- * the pipe. If the reader stops (the target failed), closing the read end
- * makes the kernel's next write fail with EPIPE and the ioctl return: nothing
- * is left blocked. SIGPIPE is ignored for the process by the caller.
+ * A stream's producer (the btrfs send ioctl, which writes the whole stream
+ * synchronously from inside the kernel, or a block stream writer) runs in a
+ * thread of its own writing into a pipe, and this thread reads the pipe. If
+ * the reader stops (the target failed), closing the read end makes the
+ * producer's next write fail with EPIPE and it returns: nothing is left
+ * blocked. SIGPIPE is ignored for the process by the caller.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,55 +26,36 @@
 #define SEND_BUF	(1024 * 1024)
 
 struct send_job {
-	int snap_fd;
+	send_producer_fn produce;
+	void *arg;
 	int pipe_w;
-	uint64_t parent_id;	/* 0: full stream */
-	int error;		/* errno of the ioctl, 0 on success */
+	int error;		/* what the producer returned */
 };
 
 static void *send_thread(void *arg)
 {
 	struct send_job *j = arg;
-	__u64 clone = j->parent_id;
-	struct btrfs_ioctl_send_args a = {
-		.send_fd = j->pipe_w,
-		.clone_sources_count = j->parent_id ? 1 : 0,
-		.clone_sources = j->parent_id ? &clone : NULL,
-		.parent_root = j->parent_id,
-	};
 
-	if (ioctl(j->snap_fd, BTRFS_IOC_SEND, &a) < 0)
-		j->error = errno;
+	j->error = j->produce(j->arg, j->pipe_w);
 	/* End of stream for the reader. */
 	close(j->pipe_w);
 	j->pipe_w = -1;
 	return NULL;
 }
 
-int send_btrfs(const char *snap_path, const char *parent_path, send_chunk_fn fn, void *user,
-	       uint64_t *ret_bytes, struct rerr *e)
+int send_stream(send_producer_fn produce, void *arg, const char *what, send_chunk_fn fn,
+		void *user, uint64_t *ret_bytes, struct rerr *e)
 {
-	_cleanup_close_ int snap_fd = -1, pipe_r = -1;
-	struct send_job job = { .pipe_w = -1 };
+	_cleanup_close_ int pipe_r = -1;
+	struct send_job job = { .produce = produce, .arg = arg, .pipe_w = -1 };
 	int p[2], r = 0, k;
 	uint64_t bytes = 0;
 	pthread_t t;
 
-	snap_fd = open(snap_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (snap_fd < 0)
-		return rerr_set(e, errno, "cannot open '%s'", snap_path);
-	if (parent_path) {
-		enum btrfs_util_error be = btrfs_util_subvolume_id(parent_path, &job.parent_id);
-
-		if (be != BTRFS_UTIL_OK)
-			return rerr_set(e, errno ?: EIO, "cannot find the parent '%s' (%s)",
-					parent_path, btrfs_util_strerror(be));
-	}
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return rerr_set(e, errno, "cannot create a pipe");
 	pipe_r = p[0];
 	job.pipe_w = p[1];
-	job.snap_fd = snap_fd;
 	/* A bigger pipe means fewer wakeups; failure only costs speed. */
 	(void) fcntl(pipe_r, F_SETPIPE_SZ, SEND_BUF);
 	k = pthread_create(&t, NULL, send_thread, &job);
@@ -92,16 +74,16 @@ int send_btrfs(const char *snap_path, const char *parent_path, send_chunk_fn fn,
 		if (poll(&pfd, 1, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			r = rerr_set(e, errno, "cannot wait for the send stream of '%s'", snap_path);
+			r = rerr_set(e, errno, "cannot wait for the stream of '%s'", what);
 			break;
 		}
 		if (ioctl(pipe_r, FIONREAD, &avail) < 0) {
-			r = rerr_set(e, errno, "cannot read the send stream of '%s'", snap_path);
+			r = rerr_set(e, errno, "cannot read the stream of '%s'", what);
 			break;
 		}
 		if (avail == 0) {
 			if (pfd.revents & (POLLHUP | POLLERR))
-				break;		/* the ioctl is done and the pipe empty */
+				break;		/* the producer is done and the pipe empty */
 			continue;
 		}
 		bytes += (uint64_t)avail;
@@ -109,15 +91,59 @@ int send_btrfs(const char *snap_path, const char *parent_path, send_chunk_fn fn,
 		if (r < 0)
 			break;
 	}
-	/* On an early stop the kernel's next write gets EPIPE and the ioctl returns. */
+	/* On an early stop the producer's next write gets EPIPE and it returns. */
 	close(TAKE_FD(pipe_r));
 	pthread_join(t, NULL);
 	if (r < 0)
 		return r;
-	if (job.error)
-		return rerr_set(e, job.error, "btrfs send of '%s' failed", snap_path);
-	DBG(SEND, "sent '%s' (parent '%s'): %llu bytes", snap_path, parent_path ?: "none",
-	    (unsigned long long)bytes);
+	if (job.error < 0)
+		return rerr_set(e, -job.error, "the stream of '%s' failed", what);
 	*ret_bytes = bytes;
+	return 0;
+}
+
+struct btrfs_job {
+	int snap_fd;
+	uint64_t parent_id;	/* 0: full stream */
+};
+
+/* The kernel writes the whole stream from inside the ioctl. */
+static int send_btrfs_produce(void *arg, int pipe_w)
+{
+	struct btrfs_job *j = arg;
+	__u64 clone = j->parent_id;
+	struct btrfs_ioctl_send_args a = {
+		.send_fd = pipe_w,
+		.clone_sources_count = j->parent_id ? 1 : 0,
+		.clone_sources = j->parent_id ? &clone : NULL,
+		.parent_root = j->parent_id,
+	};
+
+	return ioctl(j->snap_fd, BTRFS_IOC_SEND, &a) < 0 ? -errno : 0;
+}
+
+int send_btrfs(const char *snap_path, const char *parent_path, send_chunk_fn fn, void *user,
+	       uint64_t *ret_bytes, struct rerr *e)
+{
+	_cleanup_close_ int snap_fd = -1;
+	struct btrfs_job job = { 0 };
+	int r;
+
+	snap_fd = open(snap_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (snap_fd < 0)
+		return rerr_set(e, errno, "cannot open '%s'", snap_path);
+	if (parent_path) {
+		enum btrfs_util_error be = btrfs_util_subvolume_id(parent_path, &job.parent_id);
+
+		if (be != BTRFS_UTIL_OK)
+			return rerr_set(e, errno ?: EIO, "cannot find the parent '%s' (%s)",
+					parent_path, btrfs_util_strerror(be));
+	}
+	job.snap_fd = snap_fd;
+	r = send_stream(send_btrfs_produce, &job, snap_path, fn, user, ret_bytes, e);
+	if (r < 0)
+		return r;
+	DBG(SEND, "sent '%s' (parent '%s'): %llu bytes", snap_path, parent_path ?: "none",
+	    (unsigned long long)*ret_bytes);
 	return 0;
 }

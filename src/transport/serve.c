@@ -17,6 +17,13 @@
  *     whose subvolume has a received_uuid.
  * Leftovers of an interrupted receive are removed when the volume is next
  * used, under its lock.
+ *
+ * Block copies (LVM volumes) live in a volume directory marked by a file
+ * ".block": VOLUME/NAME/image (a full block stream) or VOLUME/NAME/delta (the
+ * changes since the copy its info.json names as "base"), + info.json. A
+ * stream is verified end to end (every checksum, and a delta's parent uuid
+ * against its base's) before info.json appears and NAME gets its name. Such a
+ * root need not be on btrfs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +43,7 @@
 #include <linux/magic.h>
 
 #include "backend.h"
+#include "blockstream.h"
 #include "debug.h"
 #include "meta.h"
 #include "proto.h"
@@ -46,7 +54,19 @@
 #include "version.h"
 
 #define INCOMING_PREFIX	".incoming."
-#define RECV_BUF	(1024 * 1024)
+/*
+ * Pipe size for the stream: the connection (when it is a pipe) and the pipe
+ * into `btrfs receive`. With the default 64 KiB every hop wakes its reader
+ * and writer every 16 pages; failure only costs speed.
+ */
+#define SERVE_PIPE	(1024 * 1024)
+#define BLOCK_MARK	".block"
+
+/* The data file of a block copy, by its image kind. */
+static const char *serve_block_file(const char *image)
+{
+	return streq(image, "delta") ? "delta" : "image";
+}
 
 struct serve {
 	const char *root;
@@ -55,6 +75,7 @@ struct serve {
 	char locked_volume[VOLUME_NAME_MAX + 1];
 	int lock_fd;
 	bool repaired;			/* leftovers of locked_volume removed */
+	bool btrfs;			/* the root is on btrfs: btrfs copies possible */
 };
 
 static int serve_reply_err(struct serve *sv, const char *fmt, ...)
@@ -103,11 +124,93 @@ static void serve_remove_incoming(int vfd, const char *name)
 	if (nfd >= 0) {
 		(void) unlinkat(nfd, META_FILE, 0);
 		(void) unlinkat(nfd, "." META_FILE ".tmp", 0);
+		(void) unlinkat(nfd, "image", 0);
+		(void) unlinkat(nfd, "delta", 0);
 		if (fstatat(nfd, "snapshot", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
 			(void) btrfs_util_delete_subvolume_fd(nfd, "snapshot", 0);
 	}
 	if (unlinkat(vfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		fprintf(stderr, "snaprotate serve: cannot remove '%s': %m\n", name);
+}
+
+static bool serve_is_block(struct serve *sv, const char *volume)
+{
+	char path[VOLUME_NAME_MAX + sizeof(BLOCK_MARK) + 2];
+
+	snprintf(path, sizeof(path), "%s/" BLOCK_MARK, volume);
+	return faccessat(sv->root_fd, path, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/*
+ * The block copies of @volume: a NAME with a valid info.json that says what
+ * it is, and that data file, is complete. Return: 0 or -errno.
+ */
+static int serve_list_block(struct serve *sv, const char *volume, struct snapshot_list *ret)
+{
+	_cleanup_close_ int vfd = openat(sv->root_fd, volume, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+					 O_NOFOLLOW);
+	struct snapshot_list l = { 0 };
+	struct dirent *de;
+	DIR *d;
+
+	d = vfd >= 0 ? fdopendir(dup(vfd)) : NULL;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		struct snapshot s = { 0 };
+		_cleanup_free_ char *text = NULL;
+		char file[sizeof(de->d_name) + 16];
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snap_name_parse(volume, de->d_name, &s.created, &s.seq) < 0) {
+			s.foreign = true;
+		} else {
+			snprintf(file, sizeof(file), "%s/" META_FILE, de->d_name);
+			if (read_all_at(vfd, file, 1 << 20, &text, NULL) == 0 &&
+			    meta_parse_info(volume, de->d_name, text, &s) == 0 && s.image) {
+				snprintf(file, sizeof(file), "%s/%s", de->d_name,
+					 serve_block_file(s.image));
+				s.complete = fstatat(vfd, file, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+					     S_ISREG(st.st_mode);
+			} else {
+				snapshot_done(&s);
+				(void) snap_name_parse(volume, de->d_name, &s.created, &s.seq);
+			}
+		}
+		s.name = s.name ?: strdup(de->d_name);
+		if (!s.name || snapshot_list_append(&l, &s) < 0) {
+			snapshot_done(&s);
+			snapshot_list_clear(&l);
+			closedir(d);
+			return -ENOMEM;
+		}
+	}
+	closedir(d);
+	snapshot_list_sort(&l);
+	*ret = l;
+	return 0;
+}
+
+/* Removes a block copy's directory and what is in it. */
+static int serve_remove_block(struct serve *sv, const char *volume, const char *name)
+{
+	_cleanup_close_ int vfd = openat(sv->root_fd, volume, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+					 O_NOFOLLOW);
+	_cleanup_close_ int nfd = vfd >= 0 ? openat(vfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+						    O_NOFOLLOW) : -1;
+
+	if (nfd < 0)
+		return -errno;
+	/* info.json first: from then on the copy is incomplete, whatever else fails. */
+	(void) unlinkat(nfd, META_FILE, 0);
+	(void) unlinkat(nfd, "." META_FILE ".tmp", 0);
+	(void) unlinkat(nfd, "image", 0);
+	(void) unlinkat(nfd, "delta", 0);
+	if (unlinkat(vfd, name, AT_REMOVEDIR) < 0)
+		return -errno;
+	return fsync(vfd) < 0 ? -errno : 0;
 }
 
 /*
@@ -174,6 +277,19 @@ static int serve_session(struct serve *sv, const char *volume, bool create, bool
 			serve_remove_incoming(vfd, de->d_name);
 		}
 	closedir(d);
+	if (serve_is_block(sv, volume)) {
+		if (serve_list_block(sv, volume, &l) == 0)
+			for (size_t i = 0; i < l.n; i++)
+				if (!l.items[i].complete && !l.items[i].foreign) {
+					fprintf(stderr, "snaprotate serve: %s: removing incomplete '%s'\n",
+						volume, l.items[i].name);
+					(void) serve_remove_block(sv, volume, l.items[i].name);
+				}
+		snapshot_list_clear(&l);
+		return 0;
+	}
+	if (!sv->btrfs)
+		return 0;
 	/* A NAME without info.json is a leftover too: nothing can use it. */
 	serve_volume(sv, volume, &v, dir, sizeof(dir));
 	if (backend_btrfs.list(&v, &l, &e) == 0)
@@ -208,6 +324,17 @@ static int serve_list_volume(struct serve *sv, const char *volume, struct snapsh
 	struct rerr e = { 0 };
 	int r;
 
+	if (serve_is_block(sv, volume)) {
+		r = serve_list_block(sv, volume, l);
+		if (r < 0)
+			serve_reply_err(sv, "%s: cannot list '%s/%s': %s", volume, sv->root, volume,
+					strerror(-r));
+		return r;
+	}
+	if (!sv->btrfs) {
+		*l = (struct snapshot_list){ 0 };	/* nothing of btrfs can be here */
+		return 0;
+	}
 	serve_volume(sv, volume, &v, dir, sizeof(dir));
 	r = backend_btrfs.list(&v, l, &e);
 	if (r < 0)
@@ -250,19 +377,21 @@ static int serve_cmd_list(struct serve *sv, const char *volume)
 }
 
 /*
- * Reads the chunks of one stream, writing them to @fd while it takes them
- * (fd < 0: discard). Return: 0 when the stream ended properly (DATA 0), or
- * -errno: -EPROTO for a malformed chunk, -EPIPE when the client is gone.
+ * Reads the chunks of one stream, passing them on to @fd while it takes them
+ * (fd < 0: discard): spliced from the connection to @fd where both allow it,
+ * so the stream's pages are moved, not copied through this process. After a
+ * failed write (*write_error set) the rest of the stream is read and dropped.
+ * Return: 0 when the stream ended properly (DATA 0), or -errno: -EPROTO for a
+ * malformed chunk, -EPIPE when the client is gone.
  */
-static int serve_copy_stream(struct serve *sv, int fd, char *buf, uint64_t *bytes,
-			     int *write_error)
+static int serve_copy_stream(struct serve *sv, int fd, uint64_t *bytes, int *write_error)
 {
 	for (;;) {
 		char *line, *end;
 		unsigned long long n;
 		int r;
 
-		r = conn_read_line(&sv->c, &line);
+		r = conn_read_short_line(&sv->c, &line);
 		if (r < 0)
 			return r;
 		if (!startswith(line, "DATA "))
@@ -273,21 +402,126 @@ static int serve_copy_stream(struct serve *sv, int fd, char *buf, uint64_t *byte
 			return -EPROTO;
 		if (n == 0)
 			return 0;
-		while (n > 0) {
-			size_t k = n < RECV_BUF ? (size_t)n : RECV_BUF;
-
-			r = conn_read_exact(&sv->c, buf, k);
-			if (r < 0)
-				return r;
-			n -= k;
-			*bytes += k;
-			if (fd >= 0 && !*write_error) {
-				r = write_all(fd, buf, k);
-				if (r < 0)
-					*write_error = -r;
-			}
-		}
+		r = conn_splice_out(&sv->c, fd, (size_t)n, write_error);
+		if (r < 0)
+			return r;
+		*bytes += n;
 	}
+}
+
+/* Whether @vfd holds anything but dot entries (copies of another kind). */
+static bool serve_volume_used(int vfd)
+{
+	DIR *d = fdopendir(dup(vfd));
+	struct dirent *de;
+	bool used = false;
+
+	if (!d)
+		return true;
+	while (!used && (de = readdir(d)))
+		used = de->d_name[0] != '.';
+	closedir(d);
+	return used;
+}
+
+/*
+ * RECEIVE of a block stream into VOLUME/.incoming.NAME/{image,delta}: stored,
+ * fsynced, then read back and verified (checksums, and a delta's parent uuid
+ * against its base's copy) before info.json is written and NAME appears.
+ */
+static int serve_receive_block(struct serve *sv, int vfd, const char *volume, const char *name,
+			       struct snapshot *s)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	_cleanup_close_ int nfd = -1, fd = -1;
+	_cleanup_free_ char *info = NULL, *base_uuid = NULL;
+	char staging[SNAP_NAME_MAX + sizeof(INCOMING_PREFIX)];
+	const char *file = s->image ? serve_block_file(s->image) : "image";
+	struct blockstream_expect x = { .volume = volume, .uuid = s->uuid };
+	struct rerr e = { 0 };
+	int r, write_error = 0;
+	uint64_t bytes = 0;
+	const char *why = NULL;
+
+	if (!s->image)
+		why = "this volume holds block copies, not btrfs ones";
+	else if (!s->uuid)
+		why = "a block copy needs a uuid";
+	else if (!serve_is_block(sv, volume) && serve_volume_used(vfd))
+		why = "this volume holds btrfs copies, not block ones";
+	if (!why && s->base) {
+		struct snapshot_list l = { 0 };
+
+		/* A delta is only useful on top of its base: refuse it without one. */
+		if (serve_list_block(sv, volume, &l) == 0)
+			for (size_t i = 0; i < l.n; i++)
+				if (l.items[i].complete && streq(l.items[i].name, s->base))
+					base_uuid = xstrdup_or_null(l.items[i].uuid);
+		snapshot_list_clear(&l);
+		if (!base_uuid)
+			why = "its base is not here";
+		x.parent_uuid = base_uuid;
+	}
+	if (why) {
+		r = serve_copy_stream(sv, -1, &bytes, &write_error);
+		return r < 0 ? r : serve_reply_err(sv, "%s: cannot receive '%s': %s", volume, name,
+						   why);
+	}
+	if (!serve_is_block(sv, volume)) {
+		_cleanup_close_ int m = openat(vfd, BLOCK_MARK, O_WRONLY | O_CREAT | O_CLOEXEC |
+					       O_NOFOLLOW, 0600);
+
+		if (m < 0 || fsync(vfd) < 0)
+			write_error = errno ?: EIO;
+	}
+	snprintf(staging, sizeof(staging), INCOMING_PREFIX "%s", name);
+	serve_remove_incoming(vfd, staging);
+	if (!write_error && mkdirat(vfd, staging, 0700) < 0)
+		write_error = errno;
+	if (!write_error) {
+		nfd = openat(vfd, staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		fd = nfd < 0 ? -1 : openat(nfd, file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+					   O_NOFOLLOW, 0600);
+		if (fd < 0)
+			write_error = errno;
+	}
+	r = serve_copy_stream(sv, fd, &bytes, &write_error);
+	if (r < 0) {
+		serve_remove_incoming(vfd, staging);
+		return r;
+	}
+	if (!write_error && fsync(fd) < 0)
+		write_error = errno;
+	if (write_error) {
+		serve_remove_incoming(vfd, staging);
+		return serve_reply_err(sv, "%s: receiving '%s' failed: %s", volume, name,
+				       strerror(write_error));
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0 ||
+	    blockstream_apply(fd, -1, &x, 0, NULL, NULL, NULL, NULL, &e) < 0) {
+		serve_remove_incoming(vfd, staging);
+		return serve_reply_err(sv, "%s: '%s' arrived damaged or not as announced: %s",
+				       volume, name, e.msg[0] ? e.msg : strerror(errno));
+	}
+	while (s->n_sent > 0)
+		snapshot_sent_remove(s, s->sent[0].target);
+	info = meta_format_info(s, volume);
+	if (!info)
+		return -ENOMEM;
+	r = write_file_atomic_at(nfd, META_FILE, info, strlen(info), 0644);
+	if (r == 0 && renameat(vfd, staging, vfd, name) < 0)
+		r = -errno;
+	if (r == 0 && fsync(vfd) < 0)
+		r = -errno;
+	if (r < 0) {
+		serve_remove_incoming(vfd, staging);
+		return serve_reply_err(sv, "%s: cannot store '%s': %s", volume, name, strerror(-r));
+	}
+	o = json_object_new_object();
+	if (!o || meta_add(o, "name", json_object_new_string(name)) < 0 ||
+	    meta_add(o, "bytes", json_object_new_int64((int64_t)bytes)) < 0)
+		return -ENOMEM;
+	return serve_reply_ok(sv, o);
 }
 
 static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const char *name_arg,
@@ -297,7 +531,7 @@ static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const cha
 	char volume[VOLUME_NAME_MAX + 1], name[SNAP_NAME_MAX + 1];
 	_cleanup_free_ char *info_text = strdup(info_arg);
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	_cleanup_free_ char *buf = NULL, *info = NULL;
+	_cleanup_free_ char *info = NULL;
 	_cleanup_close_ int vfd = -1, nfd = -1;
 	struct snapshot s = { 0 };
 	struct btrfs_util_subvolume_info si;
@@ -310,14 +544,13 @@ static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const cha
 
 	snprintf(volume, sizeof(volume), "%s", volume_arg);
 	snprintf(name, sizeof(name), "%s", name_arg);
-	buf = malloc(RECV_BUF);
-	if (!buf || !info_text)
+	if (!info_text)
 		return -ENOMEM;
 	parse = meta_parse_info(volume, name, info_text, &s);
 	r = parse < 0 ? parse : serve_session(sv, volume, true, true);
 	if (r < 0) {
 		/* Stay in step with the client: take its stream, then refuse. */
-		r = serve_copy_stream(sv, -1, buf, &bytes, &write_error);
+		r = serve_copy_stream(sv, -1, &bytes, &write_error);
 		if (r < 0)
 			return r;
 		if (parse < 0)
@@ -330,11 +563,22 @@ static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const cha
 		int err = vfd < 0 ? errno : EEXIST;
 
 		snapshot_done(&s);
-		r = serve_copy_stream(sv, -1, buf, &bytes, &write_error);
+		r = serve_copy_stream(sv, -1, &bytes, &write_error);
 		if (r < 0)
 			return r;
 		return serve_reply_err(sv, "%s: cannot receive '%s': %s", volume, name,
 				       strerror(err));
+	}
+	if (s.image || serve_is_block(sv, volume)) {
+		r = serve_receive_block(sv, vfd, volume, name, &s);
+		snapshot_done(&s);
+		return r;
+	}
+	if (!sv->btrfs) {
+		snapshot_done(&s);
+		r = serve_copy_stream(sv, -1, &bytes, &write_error);
+		return r < 0 ? r : serve_reply_err(sv, "%s: cannot receive '%s': --root %s is not on "
+						   "btrfs", volume, name, sv->root);
 	}
 	snprintf(staging, sizeof(staging), INCOMING_PREFIX "%s", name);
 	serve_remove_incoming(vfd, staging);
@@ -342,7 +586,9 @@ static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const cha
 	if (mkdirat(vfd, staging, 0700) < 0 ||
 	    spawn_argv(argv, SPAWN_STDIN_PIPE | SPAWN_STDOUT_TO_STDERR, &in, NULL, &pid, NULL) < 0)
 		write_error = errno ?: EIO;
-	r = serve_copy_stream(sv, in, buf, &bytes, &write_error);
+	if (in >= 0)
+		(void) fcntl(in, F_SETPIPE_SZ, SERVE_PIPE);
+	r = serve_copy_stream(sv, in, &bytes, &write_error);
 	if (in >= 0)
 		close(in);
 	status = pid > 0 ? spawn_wait(pid) : -1;
@@ -433,6 +679,28 @@ static int serve_cmd_delete(struct serve *sv, const char *volume, const char *na
 	for (size_t i = 0; i < l.n; i++)
 		if (streq(l.items[i].name, name) && l.items[i].complete && !l.items[i].foreign)
 			s = &l.items[i];
+	if (serve_is_block(sv, volume)) {
+		const char *needed_by = NULL;
+
+		/* Received here by construction; but never break another copy's chain. */
+		for (size_t i = 0; i < l.n; i++)
+			if (l.items[i].complete && l.items[i].base && streq(l.items[i].base, name))
+				needed_by = l.items[i].name;
+		if (!s)
+			r = serve_reply_err(sv, "%s: no copy '%s' here", volume, name);
+		else if (needed_by)
+			r = serve_reply_err(sv, "%s: '%s' is the base of '%s', not deleting it", volume,
+					    name, needed_by);
+		else if ((r = serve_remove_block(sv, volume, name)) < 0)
+			r = serve_reply_err(sv, "%s: cannot delete '%s': %s", volume, name,
+					    strerror(-r));
+		else if (meta_add(o, "deleted", json_object_new_string(name)) < 0)
+			r = -ENOMEM;
+		else
+			r = serve_reply_ok(sv, o);
+		snapshot_list_clear(&l);
+		return r;
+	}
 	serve_volume(sv, volume, &v, dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/%s/snapshot", dir, name);
 	if (!s)
@@ -448,6 +716,53 @@ static int serve_cmd_delete(struct serve *sv, const char *volume, const char *na
 	else
 		r = serve_reply_ok(sv, o);
 	snapshot_list_clear(&l);
+	return r;
+}
+
+/* FETCH VOLUME NAME: "OK {info}", then the stored stream of a block copy in chunks. */
+static int serve_cmd_fetch(struct serve *sv, const char *volume, const char *name)
+{
+	_cleanup_(json_object_putp) struct json_object *info = NULL;
+	_cleanup_free_ char *buf = NULL;
+	struct snapshot_list l = { 0 };
+	const struct snapshot *s = NULL;
+	char file[VOLUME_NAME_MAX + SNAP_NAME_MAX + 16];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = serve_session(sv, volume, false, false);
+	if (r == -ENOENT || (r == 0 && !serve_is_block(sv, volume)))
+		return serve_reply_err(sv, "%s: no block copy '%s' here", volume, name);
+	if (r < 0 || serve_list_volume(sv, volume, &l) < 0)
+		return 0;
+	for (size_t i = 0; i < l.n; i++)
+		if (l.items[i].complete && streq(l.items[i].name, name))
+			s = &l.items[i];
+	if (s) {
+		snprintf(file, sizeof(file), "%s/%s/%s", volume, name, serve_block_file(s->image));
+		fd = openat(sv->root_fd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		info = meta_info_object(s, volume);
+	}
+	snapshot_list_clear(&l);
+	if (!s)
+		return serve_reply_err(sv, "%s: no block copy '%s' here", volume, name);
+	if (fd < 0)
+		return serve_reply_err(sv, "%s: cannot open '%s': %m", volume, file);
+	buf = malloc(PROTO_CHUNK_MAX);
+	if (!info || !buf)
+		return -ENOMEM;
+	r = serve_reply_ok(sv, info);
+	for (ssize_t n; r >= 0; ) {
+		n = read(fd, buf, PROTO_CHUNK_MAX);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			/* The client's blockstream reader sees a truncated stream and refuses it. */
+			return serve_reply_err(sv, "%s: reading '%s' failed: %m", volume, file);
+		r = conn_write_chunk(&sv->c, buf, (size_t)n);
+		if (n == 0)
+			break;
+	}
 	return r;
 }
 
@@ -499,14 +814,17 @@ int serve_main(const char *root, int in, int out, struct rerr *e)
 	sv.root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sv.root_fd < 0)
 		return rerr_set(e, errno, "cannot open --root '%s'", root);
-	if (fstatfs(sv.root_fd, &sf) < 0 || sf.f_type != BTRFS_SUPER_MAGIC) {
+	if (fstatfs(sv.root_fd, &sf) < 0) {
 		close(sv.root_fd);
-		return rerr_set(e, ENOTTY, "--root '%s' is not on btrfs", root);
+		return rerr_set(e, errno, "cannot stat --root '%s'", root);
 	}
+	/* Block copies (LVM) can live on any filesystem; btrfs ones need btrfs. */
+	sv.btrfs = sf.f_type == BTRFS_SUPER_MAGIC;
 	if (conn_init(&sv.c, in, out) < 0) {
 		close(sv.root_fd);
 		return rerr_set(e, ENOMEM, "out of memory");
 	}
+	(void) fcntl(in, F_SETPIPE_SZ, SERVE_PIPE);	/* EBADF unless a pipe */
 	r = conn_printf(&sv.c, PROTO_GREETING " %d\n", PROTO_VERSION);
 	while (r >= 0) {
 		char *line, *w[4];
@@ -533,14 +851,16 @@ int serve_main(const char *root, int in, int out, struct rerr *e)
 				r = serve_cmd_receive(&sv, w[1], w[2], w[3]);
 			} else {
 				/* Refused, but the stream must still be read to stay in step. */
-				_cleanup_free_ char *buf = malloc(RECV_BUF);
 				uint64_t b = 0;
 				int we = 0;
 
-				r = buf ? serve_copy_stream(&sv, -1, buf, &b, &we) : -ENOMEM;
+				r = serve_copy_stream(&sv, -1, &b, &we);
 				if (r >= 0)
 					r = serve_reply_err(&sv, "bad volume or snapshot name");
 			}
+		} else if (n == 3 && streq(w[0], "FETCH")) {
+			r = serve_names_valid(w[1], w[2]) ? serve_cmd_fetch(&sv, w[1], w[2])
+			    : serve_reply_err(&sv, "bad volume or snapshot name");
 		} else if (n == 3 && streq(w[0], "DELETE")) {
 			r = serve_names_valid(w[1], w[2]) ? serve_cmd_delete(&sv, w[1], w[2])
 			    : serve_reply_err(&sv, "bad volume or snapshot name");

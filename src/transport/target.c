@@ -221,9 +221,14 @@ static int target_chunk(void *user, int fd, size_t len)
 	return 0;
 }
 
-int target_receive(struct target_conn *tc, const char *volume, const struct snapshot *s,
-		   const char *snap_path, const char *parent_path, progress_fn progress,
-		   void *user, uint64_t *ret_bytes, struct rerr *e)
+/* Runs one sender, which hands its stream to target_chunk(). */
+typedef int (*target_sender_fn)(void *ctx, struct target_stream *ts, uint64_t *bytes,
+				struct rerr *e);
+
+static int target_receive_with(struct target_conn *tc, const char *volume,
+			       const struct snapshot *s, target_sender_fn sender, void *ctx,
+			       progress_fn progress, void *user, uint64_t *ret_bytes,
+			       struct rerr *e)
 {
 	_cleanup_(json_object_putp) struct json_object *info = NULL, *o = NULL;
 	struct target_stream ts = { .tc = tc, .name = s->name, .progress = progress, .user = user };
@@ -242,7 +247,7 @@ int target_receive(struct target_conn *tc, const char *volume, const struct snap
 	if (r < 0)
 		return target_fail(tc, e, r, "cannot send a request");
 	clock_gettime(CLOCK_MONOTONIC, &ts.last);
-	sr = send_btrfs(snap_path, parent_path, target_chunk, &ts, &bytes, &send_err);
+	sr = sender(ctx, &ts, &bytes, &send_err);
 	if (ts.error)
 		return target_fail(tc, e, ts.error, "the connection was lost while sending");
 	/* Ends the stream also after a failed send: the target then refuses the partial copy. */
@@ -259,6 +264,109 @@ int target_receive(struct target_conn *tc, const char *volume, const struct snap
 	if (r < 0)
 		return r;
 	*ret_bytes = ts.bytes;
+	return 0;
+}
+
+struct target_btrfs {
+	const char *snap_path;
+	const char *parent_path;
+};
+
+static int target_send_btrfs(void *ctx, struct target_stream *ts, uint64_t *bytes, struct rerr *e)
+{
+	struct target_btrfs *b = ctx;
+
+	return send_btrfs(b->snap_path, b->parent_path, target_chunk, ts, bytes, e);
+}
+
+int target_receive(struct target_conn *tc, const char *volume, const struct snapshot *s,
+		   const char *snap_path, const char *parent_path, progress_fn progress,
+		   void *user, uint64_t *ret_bytes, struct rerr *e)
+{
+	struct target_btrfs b = { .snap_path = snap_path, .parent_path = parent_path };
+
+	return target_receive_with(tc, volume, s, target_send_btrfs, &b, progress, user,
+				   ret_bytes, e);
+}
+
+struct target_produced {
+	send_producer_fn produce;
+	void *arg;
+	const char *what;
+};
+
+static int target_send_produced(void *ctx, struct target_stream *ts, uint64_t *bytes,
+				struct rerr *e)
+{
+	struct target_produced *p = ctx;
+
+	return send_stream(p->produce, p->arg, p->what, target_chunk, ts, bytes, e);
+}
+
+int target_receive_stream(struct target_conn *tc, const char *volume, const struct snapshot *s,
+			  send_producer_fn produce, void *arg, progress_fn progress, void *user,
+			  uint64_t *ret_bytes, struct rerr *e)
+{
+	struct target_produced p = { .produce = produce, .arg = arg, .what = s->name };
+
+	return target_receive_with(tc, volume, s, target_send_produced, &p, progress, user,
+				   ret_bytes, e);
+}
+
+int target_fetch(struct target_conn *tc, const char *volume, const char *name, int out_fd,
+		 uint64_t *ret_bytes, struct rerr *e)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	_cleanup_free_ char *buf = NULL;
+	uint64_t bytes = 0;
+	int write_error = 0;
+	int r;
+
+	if (tc->broken)
+		return rerr_set(e, EPIPE, "target '%s': the session was lost", tc->target->name);
+	r = conn_printf(&tc->c, "FETCH %s %s\n", volume, name);
+	if (r < 0)
+		return target_fail(tc, e, r, "cannot send a request");
+	r = target_reply(tc, &o, e);
+	if (r < 0)
+		return r;
+	buf = malloc(PROTO_CHUNK_MAX);
+	if (!buf) {
+		tc->broken = true;
+		return rerr_set(e, ENOMEM, "out of memory");
+	}
+	for (;;) {
+		char *line, *end;
+		unsigned long long n;
+
+		r = conn_read_line(&tc->c, &line);
+		if (r < 0)
+			return target_fail(tc, e, r, "the connection was lost while fetching");
+		if (startswith(line, "ERR ")) {
+			rerr_set(e, EREMOTEIO, "target '%s': %s", tc->target->name, line + 4);
+			return -EREMOTEIO;
+		}
+		errno = 0;
+		if (!startswith(line, "DATA ") ||
+		    (n = strtoull(line + 5, &end, 10), errno || *end || n > PROTO_CHUNK_MAX)) {
+			tc->broken = true;
+			return rerr_set(e, EPROTO, "target '%s': unexpected '%.60s'",
+					tc->target->name, line);
+		}
+		if (n == 0)
+			break;
+		r = conn_read_exact(&tc->c, buf, (size_t)n);
+		if (r < 0)
+			return target_fail(tc, e, r, "the connection was lost while fetching");
+		bytes += n;
+		/* Keep reading after a local failure: the session stays usable. */
+		if (!write_error && write_all(out_fd, buf, (size_t)n) < 0)
+			write_error = errno ?: EIO;
+	}
+	if (write_error)
+		return rerr_set(e, write_error, "target '%s': cannot pass on '%s'",
+				tc->target->name, name);
+	*ret_bytes = bytes;
 	return 0;
 }
 

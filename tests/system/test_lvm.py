@@ -81,8 +81,9 @@ POLICIES = {
 
 # Everything after the rotation, in the same boot. Digests are of the file tree.
 HEALTH = r"""
+# The digest of a file tree; the per-file sums are kept in out/digests.txt.
 digest() { (cd "$1" && find . -path ./lost+found -prune -o -type f -print0 | sort -z |
-	xargs -0 sha256sum) | sha256sum | cut -d' ' -f1; }
+	xargs -0 sha256sum) | tee -a out/digests.txt | sha256sum | cut -d' ' -f1; }
 mountsnap() {  # VG/LV MOUNTPOINT: a snapshot, read-only, without replaying its journal
 	# thin snapshots are created inactive (activation skip); thick ones are active
 	[ "$(lvs --noheadings -o lv_active "$1" | tr -d ' ')" = active ] || lvchange -q -ay -K "$1"
@@ -170,6 +171,72 @@ lvs --noheadings -o lv_tags vg0/thin > out/rb-thin-tags.txt
 mount /dev/vg0/thin /mnt/thin
 digest /mnt/thin > out/thin.got
 
+# --- sending: thin incrementally (thin_delta), thick as a sparse full image, to a
+# file:// target on ext4; then restore into new LVs, thin and linear
+lvcreate -q -y -L 400M -n backup vg0
+mkfs.ext4 -q /dev/vg0/backup
+mkdir -p /srv/backup
+mount /dev/vg0/backup /srv/backup
+cat > /etc/send.conf <<CONF
+[global]
+lock_dir = /run/snaprotate
+state_dir = /run/snaprotate/state
+
+[volume thin]
+backend = lvm
+lv = vg0/thin
+retain = daily=7
+targets = backup
+
+[volume other]
+backend = lvm
+lv = vg0/other
+retain = daily=7
+targets = backup
+
+[target backup]
+url = file:///srv/backup
+retain = daily=1
+CONF
+chmod 600 /etc/send.conf
+S2="snaprotate -c /etc/send.conf"
+dd if=/dev/urandom of=/mnt/thin/base bs=1M count=8 conv=fsync status=none
+$S2 snapshot thin --now 2026-11-27T00:00:00Z
+$S2 send --json thin --now 2026-11-27T00:00:10Z > out/send1.json
+dd if=/dev/urandom of=/mnt/thin/change bs=1M count=3 conv=fsync status=none
+$S2 snapshot thin --now 2026-11-28T00:00:00Z
+$S2 send --json thin --now 2026-11-28T00:00:10Z > out/send2.json
+dd if=/dev/urandom of=/mnt/thin/change2 bs=1M count=1 conv=fsync status=none
+# the timer job: takes the (timeline) snapshot thin.20261129T000000Z, sends, prunes
+$S2 run --json thin --now 2026-11-29T00:00:00Z > out/send3.json
+(cd /srv/backup && find thin other -type f | sort) > out/target-files.txt 2>&1 || true
+lvchange -q -ay -K vg0/thin.20261129T000000Z
+sha256sum < /dev/vg0/thin.20261129T000000Z | cut -d' ' -f1 > out/dev.want
+lvcreate -q -y -V 128M -T vg0/pool -n restored
+$S2 restore --json thin 20261129 --to vg0/restored > out/restore.json
+sha256sum < /dev/vg0/restored | cut -d' ' -f1 > out/dev.thin
+lvcreate -q -y -L 128M -n restored2 vg0
+dd if=/dev/urandom of=/dev/vg0/restored2 bs=1M count=128 status=none
+$S2 restore thin thin.20261129T000000Z --to vg0/restored2 > out/restore2.txt
+sha256sum < /dev/vg0/restored2 | cut -d' ' -f1 > out/dev.linear
+# an earlier point of the chain, and a refusal while mounted
+$S2 restore thin 20261128 --to vg0/restored > /dev/null
+lvchange -q -ay -K vg0/thin.20261128T000000Z
+cmp /dev/vg0/thin.20261128T000000Z /dev/vg0/restored && echo same > out/restore-mid.txt
+mkdir -p /mnt/r
+mount /dev/vg0/restored /mnt/r
+$S2 restore thin latest --to vg0/restored 2> out/restore-busy.err && echo restored > out/restore-busy.fail
+umount /mnt/r
+# thick: a full image that skips the zeros
+$S2 snapshot other --now 2026-11-29T01:00:00Z
+$S2 send --json other --now 2026-11-29T01:00:10Z > out/send-thick.json
+stat -c %s /srv/backup/other/other.20261129T010000Z/image > out/thick-image.txt
+sha256sum < /dev/vg0/other.20261129T010000Z | cut -d' ' -f1 > out/other-dev.want
+lvcreate -q -y -L 64M -n restored3 vg0
+$S2 restore other latest --to vg0/restored3 > /dev/null
+sha256sum < /dev/vg0/restored3 | cut -d' ' -f1 > out/other-dev.restored
+dmsetup status vg0-pool-tpool > out/tpool-status.txt
+
 # --- a thick snapshot that overflows is invalid, and prune removes it
 $SR snapshot thick --now 2026-11-26T00:00:00Z
 dd if=/dev/urandom of=/mnt/thick/big bs=1M count=20 conv=fsync status=none
@@ -216,6 +283,10 @@ $SR snapshot --pre "$pre" thick --now 2026-11-20T10:02:00Z
 $SR list --json thick > out/meta.json
 # a pinned one refuses delete
 if $SR delete thick 20261120T1000; then echo "pinned deleted" > out/pin.fail; fi
+# pin and unpin rewrite the tags: everything else must stay (LVM applies --deltag last)
+$SR unpin thick 20261120T1000
+$SR list --json thick > out/unpin.json
+$SR pin thick 20261120T1000
 # foreign: an LV with the name pattern but not our tag, and a plain LV
 lvcreate -q -y -s -L 8M -n thick.20261119T000000Z vg0/thick
 $SR prune thick --now 2026-11-20T11:00:00Z > out/prune.txt
@@ -266,6 +337,10 @@ def test_metadata_lives_in_tags(rotation):
     assert snaps["thick.20261120T100200Z"]["kind"] == "post"
     assert snaps["thick.20261120T100200Z"]["pre"] == "thick.20261120T100100Z"
     assert not (share / "out" / "pin.fail").exists()
+    unpinned = snaps_of(share, "unpin.json")["thick.20261120T100000Z"]
+    assert unpinned["pinned"] is False and unpinned["foreign"] is False
+    assert unpinned["kind"] == "manual" and unpinned["complete"] is True
+    assert unpinned["description"] == 'before "upgrade" & co, 50%'
 
 
 def test_foreign_lvs_are_never_touched(rotation):
@@ -387,3 +462,59 @@ def test_overflowed_thick_snapshot_is_invalid_and_pruned(rotation):
     assert "raise snapshot_size" in out(share, "ov-prune.err")
     assert not any(x["invalid"] for x in snaps_of(share, "ov-after.json").values())
     assert "thick.20261126T000000Z" not in snaps_of(share, "ov-after.json")
+
+
+def test_thin_send_incremental_and_restore(rotation):
+    kernel, times, r, share = rotation
+    s1 = json.loads(out(share, "send1.json"))
+    s2 = json.loads(out(share, "send2.json"))
+    files = out(share, "target-files.txt").split()
+    # the first send: a full image, then (if the target's retention wanted an
+    # older snapshot too) deltas; every later send: one delta
+    assert any(f.startswith("thin/thin.20261127T000000Z/") for f in files), files
+    assert "thin/thin.20261128T000000Z/delta" in files
+    assert "thin/thin.20261129T000000Z/delta" in files
+    # the delta carries the 3 MiB changed, not the volume (pool chunks of 64 KiB)
+    sent2 = [t for v in s2["volumes"] for tg in v["targets"] for t in tg["sent"]]
+    assert len(sent2) == 1 and sent2[0]["parent"] == "thin.20261127T000000Z"
+    assert 3 << 20 <= sent2[0]["bytes"] <= (3 << 20) + (2 << 20), sent2
+    sent1 = [t for v in s1["volumes"] for tg in v["targets"] for t in tg["sent"]]
+    assert sent1[0]["parent"] is None
+    # identical devices, into a thin LV and into a linear LV full of noise
+    want = out(share, "dev.want").strip()
+    assert len(want) == 64
+    assert out(share, "dev.thin").strip() == want
+    assert out(share, "dev.linear").strip() == want
+    rs = json.loads(out(share, "restore.json"))
+    # a full image first (the first send also sent an older snapshot the
+    # target's retention wanted), then one delta per send
+    chain = [c["name"] for c in rs["chain"]]
+    assert chain[-3:] == ["thin.20261127T000000Z", "thin.20261128T000000Z",
+                          "thin.20261129T000000Z"], chain
+    assert out(share, "restore-mid.txt").strip() == "same"
+    assert not (share / "out" / "restore-busy.fail").exists()
+    assert "in use" in out(share, "restore-busy.err")
+    # the metadata snapshot thin_delta needed was released (held root "-")
+    fields = out(share, "tpool-status.txt").split()
+    assert fields[2] == "thin-pool" and fields[6] == "-", fields
+
+
+def test_target_retention_keeps_the_chain(rotation):
+    """retain = daily=1 on the target keeps only the newest by itself, but it is
+    a delta of a delta of a full image: all three stay."""
+    kernel, times, r, share = rotation
+    doc = json.loads(out(share, "send3.json"))
+    thin = [v for v in doc["volumes"] if v["volume"] == "thin"][0]
+    dec = {d["name"]: d for d in thin["targets"][0]["decisions"]}
+    assert dec["thin.20261128T000000Z"]["action"] == "keep"
+    assert "base of thin.20261129T000000Z" in dec["thin.20261128T000000Z"]["reasons"]
+    assert "base of thin.20261128T000000Z" in dec["thin.20261127T000000Z"]["reasons"]
+
+
+def test_thick_sends_a_sparse_full_image(rotation):
+    kernel, times, r, share = rotation
+    size = int(out(share, "thick-image.txt"))
+    # a 64 MiB ext4 with a few files: most blocks are zero and cost nothing
+    assert size < 16 << 20, size
+    want = out(share, "other-dev.want").strip()
+    assert len(want) == 64 and out(share, "other-dev.restored").strip() == want

@@ -953,6 +953,45 @@ static void test_due_next_table(void **state)
 	}
 }
 
+/* A target's block copies: full images and deltas, each delta naming its base. */
+static void test_keep_chains(void **state)
+{
+	static const struct {
+		const char *name, *base;	/* base NULL: a full image */
+		bool keep_before;		/* what retention decided alone */
+		bool keep_after;
+	} rows[] = {
+		{ "v.20261101T000000Z", NULL, false, true },	/* full, base of a kept chain */
+		{ "v.20261102T000000Z", "v.20261101T000000Z", false, true },
+		{ "v.20261103T000000Z", "v.20261102T000000Z", true, true },
+		{ "v.20261104T000000Z", NULL, false, false },	/* full, nothing kept needs it */
+		{ "v.20261105T000000Z", "v.20261104T000000Z", false, false },
+		{ "v.20261106T000000Z", NULL, false, true },
+		{ "v.20261107T000000Z", "v.20261106T000000Z", true, true },
+		{ "v.20261108T000000Z", "v.20261107T000000Z", true, true },
+	};
+	struct snapshot snaps[ARRAY_SIZE(rows)] = { 0 };
+	struct decision d[ARRAY_SIZE(rows)] = { 0 };
+	struct plan p = { .n = ARRAY_SIZE(rows), .d = d };
+
+	(void) state;
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		snaps[i].name = (char *)rows[i].name;
+		snaps[i].base = (char *)rows[i].base;
+		snaps[i].complete = true;
+		d[i].keep = rows[i].keep_before;
+		p.n_delete += !d[i].keep;
+	}
+	retention_keep_chains(snaps, ARRAY_SIZE(rows), &p);
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		if (d[i].keep != rows[i].keep_after)
+			fail_msg("%s: keep %d, want %d", rows[i].name, d[i].keep, rows[i].keep_after);
+		if (!rows[i].keep_before && rows[i].keep_after)
+			assert_true(strncmp(d[i].reasons[0], "base of v.2026110", 17) == 0);
+	}
+	assert_int_equal(p.n_delete, 2);
+}
+
 /* Fire a timer from @start every @step seconds for @span; count snapshots taken. */
 static unsigned simulate_timer(const struct policy *pol, int64_t interval, const char *start,
 			       time_t step, time_t span)
@@ -1022,6 +1061,7 @@ int main(void)
 		cmocka_unit_test(test_machine_off_for_a_week),
 		cmocka_unit_test(test_ten_thousand),
 		cmocka_unit_test(test_due_table),
+		cmocka_unit_test(test_keep_chains),
 		cmocka_unit_test(test_due_next_table),
 		cmocka_unit_test(test_due_timers),
 		cmocka_unit_test(test_finest_and_names),

@@ -1,0 +1,794 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Changed ranges between two thin LVs (include/lvmthin.h).
+ *
+ * thin_delta cannot read live pool metadata; it reads a metadata snapshot
+ * that the kernel keeps for us ("reserve_metadata_snap", which also commits
+ * the pool's open transaction, so both LVs' mappings are current):
+ *
+ *	dmsetup message VG-POOL-tpool 0 reserve_metadata_snap
+ *	thin_delta --metadata-snap --snap1 ID1 --snap2 ID2 /dev/mapper/VG-POOL_tmeta
+ *	dmsetup message VG-POOL-tpool 0 release_metadata_snap
+ *
+ * (device-mapper names with every '-' of VG and LV doubled). What must never
+ * happen: the reservation outliving this call. While it is held the pool keeps
+ * the old metadata blocks, and the next reservation fails with EBUSY. So the
+ * release runs on every path, terminating signals are blocked meanwhile, and a
+ * reservation left by a crash (the held root in `dmsetup status` is not "-")
+ * is released before trying again once.
+ *
+ * thin_delta 0.9 output (data blocks of data_block_size sectors, in order):
+ *	<superblock uuid="" time="2" transaction="3" data_block_size="128" ...>
+ *	  <diff left="2" right="3">
+ *	    <same begin="0" length="3"/>	both map the same data block: unchanged
+ *	    <different begin="3" length="1"/>	both mapped, to different blocks: written
+ *	    <left_only begin="64" length="16"/>	unmapped in the newer: discarded, zeros now
+ *	    <right_only begin="128" length="32"/>	mapped only in the newer: written
+ *	  </diff>
+ *	</superblock>
+ * Blocks mapped in neither are not listed: zeros in both.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "debug.h"
+#include "lvmthin.h"
+#include "meta.h"
+#include "process.h"
+#include "util.h"
+
+#define THIN_OUT_MAX	(16U << 20)	/* lvs (of a whole VG) and dmsetup output we read */
+#define THIN_TOOL_MAX	256
+
+bool lvmthin_name_valid(const char *s)
+{
+	size_t n = strnlen(s, LVMTHIN_NAME_MAX + 1);
+
+	if (n == 0 || n > LVMTHIN_NAME_MAX || s[0] == '-' || streq(s, ".") || streq(s, ".."))
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("+_.-", *p))
+			return false;
+	return true;
+}
+
+static size_t thin_escaped_len(const char *s)
+{
+	size_t n = strlen(s);
+
+	for (; *s; s++)
+		n += *s == '-';
+	return n;
+}
+
+static char *thin_escape(char *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '-')
+			*out++ = '-';
+		*out++ = *s;
+	}
+	return out;
+}
+
+int lvmthin_dm_name(const char *vg, const char *lv, const char *layer, char *buf, size_t len)
+{
+	size_t need;
+	char *p;
+
+	if (!lvmthin_name_valid(vg) || !lvmthin_name_valid(lv))
+		return -EINVAL;
+	need = thin_escaped_len(vg) + 1 + thin_escaped_len(lv) + (layer ? 1 + strlen(layer) : 0);
+	if (need >= len)
+		return -ENAMETOOLONG;
+	/* The separators stay single: the only lone '-' in the result. */
+	p = thin_escape(buf, vg);
+	*p++ = '-';
+	p = thin_escape(p, lv);
+	if (layer) {
+		*p++ = '-';
+		p = stpcpy(p, layer);
+	}
+	*p = '\0';
+	return 0;
+}
+
+int lvmthin_dev_path(const char *vg, const char *lv, char *buf, size_t len)
+{
+	static const char dir[] = "/dev/mapper/";
+
+	if (len <= sizeof(dir))
+		return -ENAMETOOLONG;
+	memcpy(buf, dir, sizeof(dir));
+	return lvmthin_dm_name(vg, lv, NULL, buf + sizeof(dir) - 1, len - (sizeof(dir) - 1));
+}
+
+/* ---------------------------------------------------------------- commands */
+
+/* @name as found in PATH, else in /usr/sbin or /sbin, into @buf. */
+static int thin_tool(const char *name, char *buf, size_t len, struct rerr *e)
+{
+	static const char *const fallback[] = { "/usr/sbin", "/sbin" };
+	const char *path = getenv("PATH");
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+
+		if (n > 0 && (size_t)snprintf(buf, len, "%.*s/%s", (int)n, path, name) < len &&
+		    access(buf, X_OK) == 0)
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(fallback); i++) {
+		snprintf(buf, len, "%s/%s", fallback[i], name);
+		if (access(buf, X_OK) == 0)
+			return 0;
+	}
+	return rerr_set(e, ENOENT, "'%s' not found (install %s)", name,
+			streq(name, "thin_delta") ? "thin-provisioning-tools" : "lvm2");
+}
+
+/* "lvs --reportformat ..." for messages: the first words of @argv. */
+static const char *thin_cmdline(char *const argv[], char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; argv[i] && o + 1 < len; i++) {
+		const char *a = argv[i], *slash = strrchr(a, '/');
+		int n;
+
+		if (i == 0 && slash)
+			a = slash + 1;
+		n = snprintf(buf + o, len - o, "%s%s", i ? " " : "", a);
+
+		if (n < 0)
+			break;
+		o += (size_t)n;
+	}
+	return buf;
+}
+
+/*
+ * Runs @argv (its stderr is ours), with its stdout in *@ret_out (free(); may be
+ * NULL). Return: 0 when it exited 0, -EIO otherwise, or -errno, with @e.
+ */
+static int thin_run(char *const argv[], char **ret_out, struct rerr *e)
+{
+	_cleanup_close_ int out = -1;
+	_cleanup_free_ char *buf = NULL;
+	char cmd[200];
+	pid_t pid;
+	int r, st;
+
+	r = spawn_argv(argv, SPAWN_STDOUT_PIPE, NULL, &out, &pid, e);
+	if (r < 0)
+		return r;
+	r = read_all_fd(out, THIN_OUT_MAX, &buf, NULL);
+	/* Closed before waiting: a child with more to say gets SIGPIPE instead of blocking. */
+	close(TAKE_FD(out));
+	st = spawn_wait(pid);
+	thin_cmdline(argv, cmd, sizeof(cmd));
+	if (st < 0)
+		return rerr_set(e, st, "cannot wait for '%s'", cmd);
+	if (st != 0)
+		return rerr_set(e, EIO, "'%s' failed (exit status %d)", cmd, st);
+	if (r < 0)
+		return rerr_set(e, r, "cannot read the output of '%s'", cmd);
+	if (ret_out)
+		*ret_out = TAKE_PTR(buf);
+	return 0;
+}
+
+static const char *thin_field(struct json_object *row, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(row, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static int thin_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static struct json_object *thin_row(struct json_object *lvs, const char *name)
+{
+	for (size_t k = 0; k < json_object_array_length(lvs); k++) {
+		struct json_object *row = json_object_array_get_idx(lvs, k);
+		const char *n = thin_field(row, "lv_name");
+
+		if (n && streq(n, name))
+			return row;
+	}
+	return NULL;
+}
+
+static int thin_parse_row(struct json_object *row, const char *vg, struct lvmthin_lv *ret,
+			  struct rerr *e)
+{
+	const char *name = thin_field(row, "lv_name"), *uuid = thin_field(row, "lv_uuid");
+	const char *size = thin_field(row, "lv_size"), *attr = thin_field(row, "lv_attr");
+	const char *pool = thin_field(row, "pool_lv"), *id = thin_field(row, "thin_id");
+	const char *origin = thin_field(row, "origin");
+	struct lvmthin_lv lv = { .thin_id = -1 };
+	uint64_t v;
+
+	if (!name || !uuid || !size || !attr || !pool || !id || !origin ||
+	    strlen(name) > LVMTHIN_NAME_MAX || strlen(uuid) > LVMTHIN_UUID_MAX ||
+	    strlen(pool) > LVMTHIN_NAME_MAX || strlen(origin) > LVMTHIN_NAME_MAX ||
+	    thin_u64(size, &lv.size) < 0)
+		return rerr_set(e, EPROTO, "cannot read the lvs report of VG '%s'", vg);
+	strcpy(lv.name, name);
+	strcpy(lv.uuid, uuid);
+	strcpy(lv.origin, origin);
+	/* A thin volume ('V') in a pool, with a device id. */
+	if (attr[0] == 'V' && *pool && *id) {
+		if (thin_u64(id, &v) < 0 || v > INT64_MAX || !lvmthin_name_valid(pool))
+			return rerr_set(e, EPROTO, "lvs reports an odd thin LV '%s/%s'", vg, name);
+		strcpy(lv.pool, pool);
+		lv.thin_id = (int64_t)v;
+	}
+	*ret = lv;
+	return 0;
+}
+
+/*
+ * Whether the thin LV @lv reads its unmapped blocks from an LV outside the pool:
+ * somewhere up its chain of origins is an LV that is not thin.
+ */
+static int thin_external(struct json_object *lvs, const char *vg, struct lvmthin_lv *lv,
+			 struct rerr *e)
+{
+	struct lvmthin_lv cur = *lv;
+
+	for (int depth = 0; cur.origin[0]; depth++) {
+		struct json_object *row = thin_row(lvs, cur.origin);
+		int r;
+
+		/* A chain that long, or an origin lvs does not list: assume the worst. */
+		if (!row || depth > 1000) {
+			lv->external_origin = true;
+			return 0;
+		}
+		r = thin_parse_row(row, vg, &cur, e);
+		if (r < 0)
+			return r;
+		if (cur.thin_id < 0) {
+			lv->external_origin = true;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+/* One lvs for all of @vg, then the @n LVs @names of it. */
+static int thin_query(const char *vg, const char *const names[], size_t n,
+		      struct lvmthin_lv *ret, struct rerr *e)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	_cleanup_free_ char *out = NULL;
+	char tool[THIN_TOOL_MAX];
+	struct json_object *report, *first, *lvs;
+	struct rerr le = { 0 };
+	char *argv[] = { tool, "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
+			 "lv_name,lv_uuid,lv_size,lv_attr,pool_lv,thin_id,origin", (char *)vg,
+			 NULL };
+	int r;
+
+	if (!lvmthin_name_valid(vg))
+		return rerr_set(e, EINVAL, "bad VG name '%s'", vg);
+	for (size_t i = 0; i < n; i++)
+		if (!lvmthin_name_valid(names[i]))
+			return rerr_set(e, EINVAL, "bad LV name '%s'", names[i]);
+	r = thin_tool("lvs", tool, sizeof(tool), e);
+	if (r < 0)
+		return r;
+	r = thin_run(argv, &out, &le);
+	/* lvs exits 5 for a VG that does not exist; it said so on stderr. */
+	if (r == -EIO)
+		return rerr_set(e, ENOENT, "no VG '%s' (%s)", vg, le.msg);
+	if (r < 0)
+		return rerr_set(e, r, "%s", le.msg);
+	o = json_tokener_parse(out);
+	if (!o || !json_object_object_get_ex(o, "report", &report) ||
+	    !json_object_is_type(report, json_type_array) ||
+	    !(first = json_object_array_get_idx(report, 0)) ||
+	    !json_object_object_get_ex(first, "lv", &lvs) ||
+	    !json_object_is_type(lvs, json_type_array))
+		return rerr_set(e, EPROTO, "cannot read the lvs report of VG '%s'", vg);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *row = thin_row(lvs, names[i]);
+
+		if (!row)
+			return rerr_set(e, ENOENT, "no LV '%s/%s'", vg, names[i]);
+		r = thin_parse_row(row, vg, &ret[i], e);
+		if (r == 0 && ret[i].thin_id >= 0)
+			r = thin_external(lvs, vg, &ret[i], e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int lvmthin_lv_query(const char *vg, const char *lv, struct lvmthin_lv *ret, struct rerr *e)
+{
+	return thin_query(vg, &lv, 1, ret, e);
+}
+
+/* ---------------------------------------------------------------- pool */
+
+/* The active thin-pool target of @vg/@pool: "VG-POOL-tpool", or "VG-POOL" alone. */
+static int thin_pool_dm(const char *vg, const char *pool, char *buf, size_t len, struct rerr *e)
+{
+	_cleanup_free_ char *out = NULL;
+	char tool[THIN_TOOL_MAX], layered[2 * LVMTHIN_NAME_MAX + 16], plain[sizeof(layered)];
+	char *argv[] = { tool, "ls", "--target", "thin-pool", NULL };
+	bool has_layered = false, has_plain = false;
+	char *save = NULL;
+	int r;
+
+	if (lvmthin_dm_name(vg, pool, "tpool", layered, sizeof(layered)) < 0 ||
+	    lvmthin_dm_name(vg, pool, NULL, plain, sizeof(plain)) < 0)
+		return rerr_set(e, EINVAL, "bad pool name '%s/%s'", vg, pool);
+	r = thin_tool("dmsetup", tool, sizeof(tool), e);
+	if (r < 0)
+		return r;
+	r = thin_run(argv, &out, e);
+	if (r < 0)
+		return r;
+	/* "NAME\t(253:2)" per line, or "No devices found". */
+	for (char *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		l[strcspn(l, " \t")] = '\0';
+		has_layered |= streq(l, layered);
+		has_plain |= streq(l, plain);
+	}
+	if (!has_layered && !has_plain)
+		return rerr_set(e, ENXIO, "thin pool '%s/%s' is not active", vg, pool);
+	if ((size_t)snprintf(buf, len, "%s", has_layered ? layered : plain) >= len)
+		return rerr_set(e, ENAMETOOLONG, "pool name '%s/%s' too long", vg, pool);
+	return 0;
+}
+
+/* Whether the pool holds a metadata snapshot: the held root field is not "-". */
+static int thin_pool_held(const char *pool_dm, bool *ret_held, struct rerr *e)
+{
+	_cleanup_free_ char *out = NULL;
+	char tool[THIN_TOOL_MAX], *tok[8], *save = NULL, *p;
+	char *argv[] = { tool, "status", (char *)pool_dm, NULL };
+	size_t n = 0;
+	int r;
+
+	r = thin_tool("dmsetup", tool, sizeof(tool), e);
+	if (r < 0)
+		return r;
+	r = thin_run(argv, &out, e);
+	if (r < 0)
+		return r;
+	/* "0 614400 thin-pool TRANSACTION META/META DATA/DATA HELD_ROOT rw ..." */
+	for (p = strtok_r(out, " \t\n", &save); p && n < ARRAY_SIZE(tok);
+	     p = strtok_r(NULL, " \t\n", &save))
+		tok[n++] = p;
+	if (n < 7 || !streq(tok[2], "thin-pool"))
+		return rerr_set(e, EPROTO, "unexpected status of thin pool '%s' (failed?)",
+				pool_dm);
+	*ret_held = !streq(tok[6], "-");
+	return 0;
+}
+
+static int thin_message(const char *pool_dm, const char *msg, struct rerr *e)
+{
+	char tool[THIN_TOOL_MAX];
+	char *argv[] = { tool, "message", (char *)pool_dm, "0", (char *)msg, NULL };
+	int r;
+
+	r = thin_tool("dmsetup", tool, sizeof(tool), e);
+	if (r < 0)
+		return r;
+	DBG(LVM, "dmsetup message %s 0 %s", pool_dm, msg);
+	return thin_run(argv, NULL, e);
+}
+
+static int thin_reserve(const char *pool_dm, struct rerr *e)
+{
+	struct rerr first = { 0 };
+	bool held = false;
+	int r;
+
+	if (thin_message(pool_dm, "reserve_metadata_snap", &first) == 0)
+		return 0;
+	r = thin_pool_held(pool_dm, &held, e);
+	if (r < 0)
+		return r;
+	if (!held)
+		return rerr_set(e, first.code,
+				"cannot reserve a metadata snapshot of pool '%s': %s", pool_dm,
+				first.msg);
+	DBG(LVM, "pool '%s' holds a stale metadata snapshot, releasing it", pool_dm);
+	r = thin_message(pool_dm, "release_metadata_snap", e);
+	if (r < 0)
+		return r;
+	return thin_message(pool_dm, "reserve_metadata_snap", e);
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+#define XML_ATTRS	8
+
+struct xml_el {
+	char name[24];
+	bool closing;			/* </name> */
+	bool empty;			/* <name ... /> */
+	size_t n;
+	struct {
+		char key[24];
+		char val[48];
+	} a[XML_ATTRS];
+};
+
+static bool xml_namechar(char c)
+{
+	return (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static int xml_word(const char **pp, char *out, size_t len)
+{
+	const char *p = *pp;
+	size_t n = 0;
+
+	while (xml_namechar(*p)) {
+		if (n + 1 >= len)
+			return -EPROTO;
+		out[n++] = *p++;
+	}
+	out[n] = '\0';
+	*pp = p;
+	return n ? 0 : -EPROTO;
+}
+
+/* One element at *@pp (thin_delta writes one per line). Return: 1, 0 at end of line, -EPROTO. */
+static int xml_next(const char **pp, struct xml_el *el)
+{
+	const char *p = *pp;
+
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (!*p) {
+		*pp = p;
+		return 0;
+	}
+	memset(el, 0, sizeof(*el));
+	if (*p++ != '<')
+		return -EPROTO;
+	if (*p == '/') {
+		el->closing = true;
+		p++;
+	}
+	if (xml_word(&p, el->name, sizeof(el->name)) < 0)
+		return -EPROTO;
+	for (;;) {
+		const char *q;
+		size_t n;
+
+		while (*p == ' ')
+			p++;
+		if (*p == '>' || (p[0] == '/' && p[1] == '>' && !el->closing))
+			break;
+		if (el->closing || el->n >= XML_ATTRS ||
+		    xml_word(&p, el->a[el->n].key, sizeof(el->a[0].key)) < 0 || *p++ != '=' ||
+		    *p++ != '"')
+			return -EPROTO;
+		q = strchr(p, '"');
+		if (!q || (n = (size_t)(q - p)) >= sizeof(el->a[0].val))
+			return -EPROTO;
+		memcpy(el->a[el->n].val, p, n);
+		el->a[el->n].val[n] = '\0';
+		el->n++;
+		p = q + 1;
+	}
+	el->empty = *p == '/';
+	p += el->empty ? 2 : 1;
+	*pp = p;
+	return 1;
+}
+
+static int xml_u64(const struct xml_el *el, const char *key, uint64_t *ret)
+{
+	for (size_t i = 0; i < el->n; i++)
+		if (streq(el->a[i].key, key))
+			return thin_u64(el->a[i].val, ret);
+	return -EPROTO;
+}
+
+static int thin_range_cmp(const void *a, const void *b)
+{
+	const struct blockstream_range *x = a, *y = b;
+
+	return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+/* Appends [@off, @off + @len), merged into the last range when it starts in or right after it. */
+static int thin_range_add(struct lvmthin_delta *d, size_t *cap, uint64_t off, uint64_t len)
+{
+	if (d->n > 0) {
+		struct blockstream_range *last = &d->ranges[d->n - 1];
+
+		if (off >= last->offset && off <= last->offset + last->length) {
+			if (off + len > last->offset + last->length)
+				last->length = off + len - last->offset;
+			return 0;
+		}
+	}
+	if (d->n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct blockstream_range *nr = realloc(d->ranges, nc * sizeof(*nr));
+
+		if (!nr)
+			return -ENOMEM;
+		d->ranges = nr;
+		*cap = nc;
+	}
+	d->ranges[d->n++] = (struct blockstream_range){ off, len };
+	return 0;
+}
+
+void lvmthin_delta_done(struct lvmthin_delta *d)
+{
+	if (!d)
+		return;
+	free(d->ranges);
+	*d = (struct lvmthin_delta){ 0 };
+}
+
+enum thin_state { TS_START, TS_SUPER, TS_DIFF, TS_END_DIFF, TS_DONE };
+
+static bool thin_range_name(const char *s)
+{
+	return streq(s, "same") || streq(s, "different") || streq(s, "left_only") ||
+	       streq(s, "right_only");
+}
+
+int lvmthin_delta_parse(FILE *f, uint64_t old_id, uint64_t new_id, uint64_t old_size,
+			uint64_t new_size, struct lvmthin_delta *ret, struct rerr *e)
+{
+	_cleanup_(lvmthin_delta_done) struct lvmthin_delta d = { .size = new_size };
+	_cleanup_free_ char *line = NULL;
+	enum thin_state s = TS_START;
+	uint64_t chunk = 0, next_block = 0;
+	size_t cap = 0, len = 0, lineno = 0;
+	struct xml_el el;
+	int r;
+
+#define BAD(fmt, ...) rerr_set(e, EPROTO, "thin_delta output line %zu: " fmt, lineno, ##__VA_ARGS__)
+	while (getline(&line, &len, f) >= 0) {
+		const char *p = line;
+
+		lineno++;
+		while ((r = xml_next(&p, &el)) > 0) {
+			uint64_t a, b, begin, length;
+
+			switch (s) {
+			case TS_START:
+				if (el.closing || el.empty || !streq(el.name, "superblock") ||
+				    xml_u64(&el, "data_block_size", &a) < 0 || a == 0 ||
+				    a > (UINT64_MAX >> 9))
+					return BAD("expected <superblock data_block_size=...>");
+				chunk = a << 9;
+				s = TS_SUPER;
+				break;
+			case TS_SUPER:
+				if (el.closing || el.empty || !streq(el.name, "diff") ||
+				    xml_u64(&el, "left", &a) < 0 || xml_u64(&el, "right", &b) < 0)
+					return BAD("expected <diff left=... right=...>");
+				if (a != old_id || b != new_id)
+					return BAD("diff of %" PRIu64 " and %" PRIu64 ", asked "
+						   "for %" PRIu64 " and %" PRIu64, a, b, old_id,
+						   new_id);
+				s = TS_DIFF;
+				break;
+			case TS_DIFF:
+				if (el.closing && streq(el.name, "diff")) {
+					s = TS_END_DIFF;
+					break;
+				}
+				if (el.closing || !el.empty || !thin_range_name(el.name) ||
+				    xml_u64(&el, "begin", &begin) < 0 ||
+				    xml_u64(&el, "length", &length) < 0 || length == 0)
+					return BAD("unexpected element <%s%s>",
+						   el.closing ? "/" : "", el.name);
+				if (begin < next_block ||
+				    __builtin_add_overflow(begin, length, &b) ||
+				    __builtin_mul_overflow(b, chunk, &a))
+					return BAD("range %" PRIu64 "+%" PRIu64 " out of order",
+						   begin, length);
+				next_block = b;
+				if (streq(el.name, "same"))
+					break;
+				/* Cut at the newer LV's end: thin_delta goes past a shrunk LV. */
+				a = begin * chunk;
+				b = a + length * chunk;
+				if (b > new_size)
+					b = new_size;
+				if (a < b && thin_range_add(&d, &cap, a, b - a) < 0)
+					return rerr_set(e, ENOMEM, "out of memory");
+				break;
+			case TS_END_DIFF:
+				if (!el.closing || !streq(el.name, "superblock"))
+					return BAD("expected </superblock>");
+				s = TS_DONE;
+				break;
+			case TS_DONE:
+				return BAD("data after </superblock>");
+			}
+		}
+		if (r < 0)
+			return BAD("cannot parse '%.60s'", line);
+	}
+	if (ferror(f))
+		return rerr_set(e, EIO, "cannot read the output of thin_delta");
+	if (s != TS_DONE)
+		return rerr_set(e, EPROTO, "thin_delta output ends early (after %zu lines)",
+				lineno);
+#undef BAD
+	/* Past the old end nothing on the target can be trusted to be zero. */
+	if (new_size > old_size) {
+		if (thin_range_add(&d, &cap, old_size, new_size - old_size) < 0)
+			return rerr_set(e, ENOMEM, "out of memory");
+		qsort(d.ranges, d.n, sizeof(d.ranges[0]), thin_range_cmp);
+		{
+			size_t k = 0;
+
+			for (size_t i = 1; i < d.n; i++) {
+				struct blockstream_range *last = &d.ranges[k];
+
+				if (d.ranges[i].offset <= last->offset + last->length) {
+					uint64_t end = d.ranges[i].offset + d.ranges[i].length;
+
+					if (end > last->offset + last->length)
+						last->length = end - last->offset;
+				} else {
+					d.ranges[++k] = d.ranges[i];
+				}
+			}
+			if (d.n)
+				d.n = k + 1;
+		}
+	}
+	for (size_t i = 0; i < d.n; i++)
+		d.changed += d.ranges[i].length;
+	d.chunk_size = chunk;
+	*ret = d;
+	d = (struct lvmthin_delta){ 0 };
+	return 0;
+}
+
+/* ---------------------------------------------------------------- the delta */
+
+static int thin_delta_run(const char *tmeta, int64_t old_id, int64_t new_id, uint64_t old_size,
+			  uint64_t new_size, struct lvmthin_delta *ret, struct rerr *e)
+{
+	char tool[THIN_TOOL_MAX], s1[24], s2[24];
+	char *argv[] = { tool, "--metadata-snap", "--snap1", s1, "--snap2", s2, (char *)tmeta,
+			 NULL };
+	struct rerr pe = { 0 };
+	FILE *f;
+	pid_t pid;
+	int fd = -1, r, st;
+
+	r = thin_tool("thin_delta", tool, sizeof(tool), e);
+	if (r < 0)
+		return r;
+	snprintf(s1, sizeof(s1), "%" PRId64, old_id);
+	snprintf(s2, sizeof(s2), "%" PRId64, new_id);
+	DBG(LVM, "thin_delta --metadata-snap --snap1 %s --snap2 %s %s", s1, s2, tmeta);
+	r = spawn_argv(argv, SPAWN_STDOUT_PIPE, NULL, &fd, &pid, e);
+	if (r < 0)
+		return r;
+	f = fdopen(fd, "r");
+	if (!f) {
+		r = rerr_set(e, errno, "cannot read the output of thin_delta");
+		close(fd);
+		(void) spawn_wait(pid);
+		return r;
+	}
+	r = lvmthin_delta_parse(f, (uint64_t)old_id, (uint64_t)new_id, old_size, new_size, ret,
+				&pe);
+	/* Closing our end first: a thin_delta we stopped reading gets SIGPIPE. */
+	fclose(f);
+	st = spawn_wait(pid);
+	if (r < 0 && (st == 0 || st == 128 + SIGPIPE))
+		return rerr_set(e, r, "%s", pe.msg);
+	if (st != 0) {
+		if (r == 0)
+			lvmthin_delta_done(ret);
+		if (st < 0)
+			return rerr_set(e, st, "cannot wait for thin_delta");
+		/* Its own message (e.g. "Unable to find mapping tree") went to stderr. */
+		return rerr_set(e, EIO, "thin_delta failed (exit status %d)", st);
+	}
+	return 0;
+}
+
+int lvmthin_changed_ranges(const char *vg, const char *old_lv, const char *new_lv,
+			   struct lvmthin_delta *ret, struct rerr *e)
+{
+	const char *names[2] = { old_lv, new_lv };
+	struct lvmthin_lv lv[2];
+	char pool_dm[2 * LVMTHIN_NAME_MAX + 16], tmeta[2 * LVMTHIN_NAME_MAX + 32];
+	char meta_lv[LVMTHIN_NAME_MAX + 8];
+	sigset_t block, old;
+	struct stat st;
+	struct rerr re = { 0 };
+	int r, k;
+
+	r = thin_query(vg, names, 2, lv, e);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < 2; i++) {
+		if (lv[i].thin_id < 0)
+			return rerr_set(e, EINVAL, "'%s/%s' is not a thin LV", vg, names[i]);
+		/* Unmapped blocks are not zeros there: thin_delta cannot see their changes. */
+		if (lv[i].external_origin)
+			return rerr_set(e, EINVAL, "'%s/%s' has an external origin, send it whole",
+					vg, names[i]);
+	}
+	if (!streq(lv[0].pool, lv[1].pool))
+		return rerr_set(e, EINVAL, "'%s/%s' and '%s/%s' are in different thin pools", vg,
+				old_lv, vg, new_lv);
+	r = thin_pool_dm(vg, lv[0].pool, pool_dm, sizeof(pool_dm), e);
+	if (r < 0)
+		return r;
+	snprintf(meta_lv, sizeof(meta_lv), "%s_tmeta", lv[0].pool);
+	if (lvmthin_dev_path(vg, meta_lv, tmeta, sizeof(tmeta)) < 0)
+		return rerr_set(e, EINVAL, "pool name '%s' too long", lv[0].pool);
+	if (stat(tmeta, &st) < 0 || !S_ISBLK(st.st_mode))
+		return rerr_set(e, ENXIO, "no metadata device '%s' for pool '%s/%s'", tmeta, vg,
+				lv[0].pool);
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	r = thin_reserve(pool_dm, e);
+	if (r == 0) {
+		r = thin_delta_run(tmeta, lv[0].thin_id, lv[1].thin_id, lv[0].size, lv[1].size, ret,
+				   e);
+		k = thin_message(pool_dm, "release_metadata_snap", &re);
+		if (k < 0 && r == 0) {
+			lvmthin_delta_done(ret);
+			r = rerr_set(e, k, "%s", re.msg);
+		} else if (k < 0) {
+			DBG(LVM, "releasing the metadata snapshot of '%s' failed too: %s", pool_dm,
+			    re.msg);
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		return r;
+	DBG(LVM, "%s/%s -> %s: %zu ranges, %" PRIu64 " bytes changed (chunk %" PRIu64 ")", vg,
+	    old_lv, new_lv, ret->n, ret->changed, ret->chunk_size);
+	return 0;
+}

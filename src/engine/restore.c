@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "blockstream.h"
+#include "lvmthin.h"
+#include "restore.h"
+#include "target.h"
+#include "util.h"
+
+struct restore_apply {
+	int in_fd;
+	int dev_fd;
+	struct blockstream_expect x;
+	struct rerr e;
+	int r;
+};
+
+static void *restore_apply_thread(void *arg)
+{
+	struct restore_apply *a = arg;
+
+	a->r = blockstream_apply(a->in_fd, a->dev_fd, &a->x, 0, NULL, NULL, NULL, NULL, &a->e);
+	/* Unblocks the fetch when apply stopped early: its writes get EPIPE. */
+	close(a->in_fd);
+	return NULL;
+}
+
+/* One stored stream from the target into the device, through a pipe. */
+static int restore_one(struct target_conn *tc, const struct volume *v, const struct snapshot *c,
+		       const char *parent_uuid, int dev_fd, uint64_t *ret_bytes, struct rerr *e)
+{
+	struct restore_apply a = { .dev_fd = dev_fd };
+	int p[2], k, fr;
+	pthread_t t;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return rerr_set(e, errno, "cannot create a pipe");
+	a.in_fd = p[0];
+	a.x = (struct blockstream_expect){ .volume = v->name, .uuid = c->uuid,
+					   .parent_uuid = parent_uuid };
+	k = pthread_create(&t, NULL, restore_apply_thread, &a);
+	if (k != 0) {
+		close(p[0]);
+		close(p[1]);
+		return rerr_set(e, k, "cannot start a thread");
+	}
+	fr = target_fetch(tc, v->name, c->name, p[1], ret_bytes, e);
+	close(p[1]);
+	pthread_join(t, NULL);
+	if (a.r < 0) {
+		rerr_clear(e);
+		return rerr_set(e, a.e.code ?: -a.r, "%s: '%s' from target '%s': %s", v->name, c->name,
+				tc->target->name, a.e.msg);
+	}
+	return fr;
+}
+
+static const struct snapshot *restore_find(const struct snapshot_list *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].complete && streq(l->items[i].name, name))
+			return &l->items[i];
+	return NULL;
+}
+
+int restore_lvm(const struct config *cfg, const struct volume *v, struct sessions *ss,
+		const char *target, const char *arg, const char *to, bool dry_run,
+		struct restore_report *r, struct rerr *e)
+{
+	const struct snapshot *chain[RESTORE_CHAIN_MAX];
+	struct snapshot_list copies = { 0 };
+	struct target_conn *tc = NULL;
+	char vg[LVMTHIN_NAME_MAX + 1], lv[LVMTHIN_NAME_MAX + 1], dev[512];
+	const char *slash = strchr(to, '/');
+	_cleanup_close_ int dev_fd = -1;
+	struct lvmthin_lv info;
+	uint64_t size = 0;
+	unsigned n = 0;
+	size_t idx;
+	int k;
+
+	*r = (struct restore_report){ 0 };
+	if (!slash || (size_t)(slash - to) > LVMTHIN_NAME_MAX || strlen(slash + 1) > LVMTHIN_NAME_MAX) {
+		r->bad_arg = true;
+		return rerr_set(e, EINVAL, "--to '%s': expected VG/LV", to);
+	}
+	snprintf(vg, sizeof(vg), "%.*s", (int)(slash - to), to);
+	snprintf(lv, sizeof(lv), "%s", slash + 1);
+	if (!lvmthin_name_valid(vg) || !lvmthin_name_valid(lv)) {
+		r->bad_arg = true;
+		return rerr_set(e, EINVAL, "--to '%s': not an LVM name", to);
+	}
+	/* The first target (of the volume's, or the one named) that holds the copy. */
+	for (size_t ti = 0; ti < v->n_targets && !r->target; ti++) {
+		const struct target *t = config_target(cfg, v->targets[ti]);
+		struct rerr e2 = { 0 };
+
+		if (!t || (target && !streq(target, t->name)))
+			continue;
+		snapshot_list_clear(&copies);
+		k = sessions_get(ss, t, &tc, e);
+		if (k == 0)
+			k = target_list(tc, v->name, &copies, e);
+		if (k < 0)
+			goto out;
+		if (snapshot_resolve(&copies, v->name, arg, &idx, &e2) == 0) {
+			r->target = t;
+		} else if (target || ti + 1 == v->n_targets) {
+			*e = e2;
+			r->bad_arg = true;
+			k = -ENOENT;
+			goto out;
+		}
+	}
+	if (!r->target) {
+		r->bad_arg = true;
+		k = rerr_set(e, ENOENT, "%s: %s", v->name,
+			     target ? "no such target for this volume" : "the volume has no targets");
+		goto out;
+	}
+	if (!copies.items[idx].image) {
+		k = rerr_set(e, EINVAL, "%s: '%s' on target '%s' is not a block copy", v->name,
+			     copies.items[idx].name, r->target->name);
+		goto out;
+	}
+	/* Walk the bases back to the full image. */
+	for (const struct snapshot *c = &copies.items[idx]; c; ) {
+		if (n == RESTORE_CHAIN_MAX) {
+			k = rerr_set(e, E2BIG, "%s: the chain of '%s' is too long", v->name, arg);
+			goto out;
+		}
+		chain[n++] = c;
+		if (!c->base)
+			break;
+		if (!(c = restore_find(&copies, c->base))) {
+			k = rerr_set(e, ENOENT, "%s: target '%s' lacks '%s', the base of '%s'",
+				     v->name, r->target->name, chain[n - 1]->base, chain[n - 1]->name);
+			goto out;
+		}
+	}
+	r->snapshot = strdup(copies.items[idx].name);
+	for (unsigned i = 0; i < n; i++)
+		r->chain[i] = strdup(chain[n - 1 - i]->name);
+	r->n_chain = n;
+	k = lvmthin_lv_query(vg, lv, &info, e);
+	if (k < 0) {
+		r->bad_arg = k == -ENOENT;
+		goto out;
+	}
+	k = lvmthin_dev_path(vg, lv, dev, sizeof(dev));
+	if (k < 0) {
+		rerr_set(e, -k, "--to '%s': no device path", to);
+		goto out;
+	}
+	if (dry_run) {
+		k = 0;
+		goto out;
+	}
+	/* O_EXCL on a block device: refused while it is mounted or otherwise held. */
+	dev_fd = open(dev, O_RDWR | O_EXCL | O_CLOEXEC);
+	if (dev_fd < 0) {
+		k = rerr_set(e, errno, "--to '%s': cannot open %s for writing%s", to, dev,
+			     errno == EBUSY ? " (it is in use: unmount it)" :
+			     errno == ENOENT ? " (is the LV active?)" : "");
+		goto out;
+	}
+	k = blockstream_fd_size(dev_fd, &size, e);
+	if (k < 0)
+		goto out;
+	for (unsigned i = 0; i < n; i++) {
+		const struct snapshot *c = chain[n - 1 - i];
+
+		k = restore_one(tc, v, c, i ? chain[n - i]->uuid : NULL, dev_fd, &r->bytes[i], e);
+		if (k < 0)
+			goto out;
+	}
+	k = 0;
+out:
+	snapshot_list_clear(&copies);
+	return k;
+}
+
+void restore_report_done(struct restore_report *r)
+{
+	free(r->snapshot);
+	for (unsigned i = 0; i < r->n_chain; i++)
+		free(r->chain[i]);
+	*r = (struct restore_report){ 0 };
+}
