@@ -409,6 +409,41 @@ static int serve_copy_stream(struct serve *sv, int fd, uint64_t *bytes, int *wri
 	}
 }
 
+/*
+ * The last step of a receive: info.json into the staging directory, then the
+ * one rename that gives the copy its NAME, and the reply.
+ */
+static int serve_commit(struct serve *sv, int vfd, int nfd, const char *staging,
+			const char *volume, const char *name, struct snapshot *s, uint64_t bytes)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	_cleanup_free_ char *info = NULL;
+	int r;
+
+	/* sent_to is the source's business; the copy records what it is. */
+	while (s->n_sent > 0)
+		snapshot_sent_remove(s, s->sent[0].target);
+	info = meta_format_info(s, volume);
+	if (!info)
+		return -ENOMEM;
+	/* On btrfs, beside a received subvolume, the btrfs-aware writer (one commit). */
+	r = s->image ? write_file_atomic_at(nfd, META_FILE, info, strlen(info), 0644)
+		     : write_file_atomic_btrfs_at(nfd, META_FILE, info, strlen(info), 0644);
+	if (r == 0 && renameat(vfd, staging, vfd, name) < 0)
+		r = -errno;
+	if (r == 0 && fsync(vfd) < 0)
+		r = -errno;
+	if (r < 0) {
+		serve_remove_incoming(vfd, staging);
+		return serve_reply_err(sv, "%s: cannot store '%s': %s", volume, name, strerror(-r));
+	}
+	o = json_object_new_object();
+	if (!o || meta_add(o, "name", json_object_new_string(name)) < 0 ||
+	    meta_add(o, "bytes", json_object_new_int64((int64_t)bytes)) < 0)
+		return -ENOMEM;
+	return serve_reply_ok(sv, o);
+}
+
 /* Whether @vfd holds anything but dot entries (copies of another kind). */
 static bool serve_volume_used(int vfd)
 {
@@ -432,9 +467,8 @@ static bool serve_volume_used(int vfd)
 static int serve_receive_block(struct serve *sv, int vfd, const char *volume, const char *name,
 			       struct snapshot *s)
 {
-	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	_cleanup_close_ int nfd = -1, fd = -1;
-	_cleanup_free_ char *info = NULL, *base_uuid = NULL;
+	_cleanup_free_ char *base_uuid = NULL;
 	char staging[SNAP_NAME_MAX + sizeof(INCOMING_PREFIX)];
 	const char *file = s->image ? serve_block_file(s->image) : "image";
 	struct blockstream_expect x = { .volume = volume, .uuid = s->uuid };
@@ -503,25 +537,7 @@ static int serve_receive_block(struct serve *sv, int vfd, const char *volume, co
 		return serve_reply_err(sv, "%s: '%s' arrived damaged or not as announced: %s",
 				       volume, name, e.msg[0] ? e.msg : strerror(errno));
 	}
-	while (s->n_sent > 0)
-		snapshot_sent_remove(s, s->sent[0].target);
-	info = meta_format_info(s, volume);
-	if (!info)
-		return -ENOMEM;
-	r = write_file_atomic_at(nfd, META_FILE, info, strlen(info), 0644);
-	if (r == 0 && renameat(vfd, staging, vfd, name) < 0)
-		r = -errno;
-	if (r == 0 && fsync(vfd) < 0)
-		r = -errno;
-	if (r < 0) {
-		serve_remove_incoming(vfd, staging);
-		return serve_reply_err(sv, "%s: cannot store '%s': %s", volume, name, strerror(-r));
-	}
-	o = json_object_new_object();
-	if (!o || meta_add(o, "name", json_object_new_string(name)) < 0 ||
-	    meta_add(o, "bytes", json_object_new_int64((int64_t)bytes)) < 0)
-		return -ENOMEM;
-	return serve_reply_ok(sv, o);
+	return serve_commit(sv, vfd, nfd, staging, volume, name, s, bytes);
 }
 
 static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const char *name_arg,
@@ -530,8 +546,6 @@ static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const cha
 	/* The request line lives in the connection's buffer, which the stream reuses. */
 	char volume[VOLUME_NAME_MAX + 1], name[SNAP_NAME_MAX + 1];
 	_cleanup_free_ char *info_text = strdup(info_arg);
-	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	_cleanup_free_ char *info = NULL;
 	_cleanup_close_ int vfd = -1, nfd = -1;
 	struct snapshot s = { 0 };
 	struct btrfs_util_subvolume_info si;
@@ -633,27 +647,9 @@ static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const cha
 		return serve_reply_err(sv, "%s: '%s' arrived with received_uuid %s, expected %s",
 				       volume, name, uuid, s.uuid ?: "(none)");
 	}
-	/* sent_to is the source's business; the copy records what it is. */
-	while (s.n_sent > 0)
-		snapshot_sent_remove(&s, s.sent[0].target);
-	info = meta_format_info(&s, volume);
+	r = serve_commit(sv, vfd, nfd, staging, volume, name, &s, bytes);
 	snapshot_done(&s);
-	if (!info)
-		return -ENOMEM;
-	r = write_file_atomic_btrfs_at(nfd, META_FILE, info, strlen(info), 0644);
-	if (r == 0 && renameat(vfd, staging, vfd, name) < 0)
-		r = -errno;
-	if (r == 0 && fsync(vfd) < 0)
-		r = -errno;
-	if (r < 0) {
-		serve_remove_incoming(vfd, staging);
-		return serve_reply_err(sv, "%s: cannot store '%s': %s", volume, name, strerror(-r));
-	}
-	o = json_object_new_object();
-	if (!o || meta_add(o, "name", json_object_new_string(name)) < 0 ||
-	    meta_add(o, "bytes", json_object_new_int64((int64_t)bytes)) < 0)
-		return -ENOMEM;
-	return serve_reply_ok(sv, o);
+	return r;
 }
 
 static int serve_cmd_delete(struct serve *sv, const char *volume, const char *name)
