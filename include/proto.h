@@ -67,8 +67,8 @@ int conn_splice_chunk(struct conn *c, int fd, size_t len);
 
 /**
  * conn_splice_out() - Pass the next @len bytes from the peer on to @fd:
- * buffered bytes first, then spliced (moved, not copied) when both sides
- * allow it, read and written otherwise.
+ * buffered bytes first, then spliced (in the kernel, not through a buffer
+ * here) when the two fds allow it, read and written otherwise.
  * @fd: Where the bytes go; < 0 to drop them.
  * @write_error: In and out: 0, or the errno of a failed write to @fd. Once it
  * is set, the rest of the bytes are read and dropped, so that the peer's
