@@ -11,7 +11,8 @@
 # Run as root: bench/send.sh [path/to/snaprotate]
 # Knobs: RUNS=5 (rounds), TOOLS="btrbk" (empty: raw and snaprotate only),
 # DROP_CACHES=0 (1: also drop the page cache between runs, so that every run
-# reads its source cold), RESULTS_TSV=FILE (keep the raw numbers).
+# reads its source cold), RESULTS_TSV=FILE (keep the raw numbers, written as
+# the runs go).
 set -euo pipefail
 
 SNAPROTATE=$(realpath "${1:-./snaprotate}")
@@ -21,20 +22,28 @@ DROP_CACHES=${DROP_CACHES:-0}
 work=$(mktemp -d /tmp/snaprotate-bench-send.XXXXXX)
 loops=()
 sshd_pid=""
-tsv="$work/results.tsv"
+tsv=${RESULTS_TSV:-$work/results.tsv}	# written as the runs go, so partial runs keep their numbers
+: >"$tsv"
 
+# Also on failure or Ctrl-C; a mount still busy (a dying `btrfs receive`) is detached lazily.
 cleanup() {
-	[ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null || true
+	local rc=$? m l
+	set +e
+	trap - EXIT INT TERM
+	[ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null
 	for m in "$work/src" "$work/dst"; do
-		mountpoint -q "$m" && umount "$m"
+		mountpoint -q "$m" || continue
+		umount "$m" 2>/dev/null || umount -l "$m"
 	done
 	for l in "${loops[@]}"; do
-		losetup -d "$l" || true
+		losetup -d "$l"
 	done
-	[ -z "${RESULTS_TSV:-}" ] || [ ! -f "$tsv" ] || cp "$tsv" "$RESULTS_TSV"
-	rm -rf "$work"
+	rm -rf --one-file-system "$work"
+	exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 pkgs="openssh-server openssh-client btrfs-progs python3"
 case " $TOOLS " in *" btrbk "*) pkgs="$pkgs btrbk" ;; esac
