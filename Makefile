@@ -51,7 +51,9 @@ TRANSPORT_SRCS := \
 	src/transport/proto.c \
 	src/transport/target.c \
 	src/transport/serve.c \
-	src/transport/blockstream.c
+	src/transport/blockstream.c \
+	src/transport/sendcheck.c \
+	src/transport/receive.c
 
 ENGINE_SRCS := \
 	src/engine/rotate.c \
@@ -68,7 +70,7 @@ LIB_OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
 OBJS := $(LIB_OBJS) build/cli/main.o
 
 UNIT_TESTS := test-stamp test-config test-snapshot test-jsontext test-retention test-year \
-	test-blockstream
+	test-blockstream test-sendcheck
 UNIT_BINS := $(addprefix build/tests/,$(UNIT_TESTS))
 
 PYTHON ?= /usr/bin/python3
@@ -86,9 +88,13 @@ build/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -ldl -pthread -lcmocka
 
-TOOLS := build/tests/freeze-tool build/tests/blockstream-tool
+TOOLS := build/tests/freeze-tool build/tests/blockstream-tool build/tests/receive-tool
 
 build/tests/freeze-tool: tests/tools/freeze-tool.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -ldl -pthread
+
+build/tests/receive-tool: tests/tools/receive-tool.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -ldl -pthread
 

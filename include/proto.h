@@ -13,6 +13,7 @@
 #define SNAPROTATE_PROTO_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "err.h"
@@ -27,6 +28,7 @@ struct conn {
 	int out;		/* what the peer reads */
 	char *buf;		/* read buffer */
 	size_t start, end, cap;
+	size_t line_max;	/* longer lines are refused (PROTO_LINE_MAX unless set lower) */
 };
 
 /* Sets up @c over two fds (not owned). Return: 0 or -ENOMEM. */
@@ -37,7 +39,8 @@ void conn_done(struct conn *c);
  * conn_read_line() - The next line, without its newline.
  * @ret: Points into @c's buffer, valid until the next read; NUL-terminated.
  * Return: 0, -EPIPE at end of input (a line cut short counts as the end),
- * -E2BIG for a line longer than PROTO_LINE_MAX, or -errno.
+ * -E2BIG for a line longer than @c->line_max (about: the buffer doubles up to
+ * it), or -errno.
  */
 int conn_read_line(struct conn *c, char **ret);
 
@@ -77,5 +80,28 @@ int conn_splice_chunk(struct conn *c, int fd, size_t len);
  * premature end, or -errno of reading from the peer.
  */
 int conn_splice_out(struct conn *c, int fd, size_t len, int *write_error);
+
+/* Sees a stream as it passes (include/sendcheck.h is one). */
+struct conn_filter {
+	/* How many bytes come next, and whether they must be fed or may pass unseen. */
+	size_t (*next)(void *user, bool *inspect);
+	/* Look at the next @len bytes. Return: 0, or <0 to refuse the stream. */
+	int (*feed)(void *user, const void *buf, size_t len);
+	/* @len bytes passed unseen. */
+	void (*pass)(void *user, size_t len);
+	void *user;
+};
+
+/**
+ * conn_splice_out_filtered() - As conn_splice_out(), with @f on the way: the
+ * bytes @f must inspect are read here, fed to it, and written to @fd only once
+ * it has taken them; the others are spliced past it. Once @f refuses,
+ * *@refused is set and nothing more reaches @fd (not even what it had taken
+ * but not yet written): the rest of the @len bytes are read and dropped.
+ * Return: 0 when all @len bytes were taken from the peer, -EPIPE at a
+ * premature end, or -errno of reading from the peer.
+ */
+int conn_splice_out_filtered(struct conn *c, int fd, size_t len, const struct conn_filter *f,
+			     int *write_error, bool *refused);
 
 #endif

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -118,5 +119,31 @@ int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t le
  */
 int write_file_atomic_btrfs_at(int dirfd, const char *name, const void *buf, size_t len,
 			       mode_t mode);
+
+/**
+ * open_beneath() - openat2() of @path under @dirfd that follows no symlink (not
+ * even its last component), no "..", and stays on @dirfd's mount: a name that
+ * came from outside can never lead elsewhere.
+ * Return: an fd (O_CLOEXEC) or -errno (-ELOOP: a symlink on the way, -EXDEV).
+ */
+int open_beneath(int dirfd, const char *path, int flags, mode_t mode);
+
+/**
+ * read_regular_beneath() - read_all_at() through open_beneath(), for a regular
+ * file only: a FIFO, device or socket is refused with -EINVAL without waiting
+ * for a writer (opened O_NONBLOCK).
+ * Return: 0 or -errno.
+ */
+int read_regular_beneath(int dirfd, const char *path, size_t max, char **ret_buf,
+			 size_t *ret_len);
+
+#define UUID_SIZE	16
+#define UUID_STRING_LEN	36
+
+/* Writes @u as "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" into @out (37 bytes). */
+void uuid_format(const uint8_t u[UUID_SIZE], char out[static UUID_STRING_LEN + 1]);
+
+/* Parses that form (hex digits in either case). Return: 0 or -EINVAL. */
+int uuid_parse(const char *s, uint8_t ret[UUID_SIZE]);
 
 #endif

@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "backend.h"
+#include "btrfs.h"
 #include "debug.h"
 #include "meta.h"
 #include "mounts.h"
@@ -711,6 +712,33 @@ static int btrfs_be_snapshot_path(const struct volume *v, const struct snapshot 
 	int n = snprintf(buf, len, "%s/%s/%s", v->snapshot_dir, s->name, SNAPSHOT_SUBVOL);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int btrfs_received_owner(int fd, const uint8_t uuid[UUID_SIZE], uint64_t *ret_id)
+{
+	struct btrfs_ioctl_search_args a = { 0 };
+	struct btrfs_ioctl_search_header h;
+	uint64_t objectid, offset, id;
+
+	/* The uuid tree's key: the uuid's two halves as little-endian numbers. */
+	memcpy(&objectid, uuid, 8);
+	memcpy(&offset, uuid + 8, 8);
+	a.key.tree_id = BTRFS_UUID_TREE_OBJECTID;
+	a.key.min_objectid = a.key.max_objectid = le64toh(objectid);
+	a.key.min_offset = a.key.max_offset = le64toh(offset);
+	a.key.min_type = a.key.max_type = BTRFS_UUID_KEY_RECEIVED_SUBVOL;
+	a.key.max_transid = UINT64_MAX;
+	a.key.nr_items = 1;
+	if (ioctl(fd, BTRFS_IOC_TREE_SEARCH, &a) < 0)
+		return -errno;
+	if (a.key.nr_items < 1)
+		return -ENOENT;
+	memcpy(&h, a.buf, sizeof(h));
+	if (h.len < sizeof(id) || h.len % sizeof(id))
+		return -EIO;
+	memcpy(&id, a.buf + sizeof(h), sizeof(id));
+	*ret_id = le64toh(id);
+	return 0;
 }
 
 const struct backend backend_btrfs = {

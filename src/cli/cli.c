@@ -985,6 +985,8 @@ static int verb_serve(struct config *cfg, int argc, char **argv)
 	(void) argc;
 	if (!arg_root)
 		return usage_error("serve needs --root DIR");
+	if (arg_root[0] != '/')
+		return usage_error("serve --root '%s': the root must be an absolute path", arg_root);
 	r = serve_main(arg_root, STDIN_FILENO, STDOUT_FILENO, &e);
 	if (r < 0) {
 		log_error("%s: %s", e.msg, strerror(-r));

@@ -4,7 +4,10 @@
 #include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include "util.h"
 
@@ -142,5 +145,83 @@ int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t le
 	/* The rename is durable only once the directory is. */
 	if (fsync(dirfd) < 0)
 		return -errno;
+	return 0;
+}
+
+int open_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.mode = (flags & O_CREAT) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+			   RESOLVE_NO_XDEV,
+	};
+	long fd;
+
+	do
+		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	while (fd < 0 && errno == EINTR);
+	return fd < 0 ? -errno : (int)fd;
+}
+
+int read_regular_beneath(int dirfd, const char *path, size_t max, char **ret_buf,
+			 size_t *ret_len)
+{
+	_cleanup_close_ int fd = open_beneath(dirfd, path, O_RDONLY | O_NONBLOCK, 0);
+	struct stat st;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size > max)
+		return -EFBIG;
+	return read_all_fd(fd, max, ret_buf, ret_len);
+}
+
+void uuid_format(const uint8_t u[UUID_SIZE], char out[static UUID_STRING_LEN + 1])
+{
+	snprintf(out, UUID_STRING_LEN + 1,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
+}
+
+static int uuid_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int uuid_parse(const char *s, uint8_t ret[UUID_SIZE])
+{
+	uint8_t u[UUID_SIZE];
+	size_t k = 0;
+
+	for (size_t i = 0; i < UUID_STRING_LEN; i++) {
+		int hi, lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return -EINVAL;
+			continue;
+		}
+		hi = uuid_hex(s[i]);
+		lo = hi < 0 ? -1 : uuid_hex(s[i + 1]);
+		if (lo < 0)
+			return -EINVAL;
+		u[k++] = (uint8_t)(hi << 4 | lo);
+		i++;
+	}
+	if (s[UUID_STRING_LEN] != '\0')
+		return -EINVAL;
+	memcpy(ret, u, UUID_SIZE);
 	return 0;
 }

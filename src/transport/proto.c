@@ -14,10 +14,12 @@
 #define CONN_BUF	(256 * 1024)
 /* Read size for a line expected to be short (a "DATA <n>" header). */
 #define CONN_SHORT_LINE	64
+/* Read-ahead when a filter must see the next bytes: a command's headers. */
+#define CONN_PEEK	512
 
 int conn_init(struct conn *c, int in, int out)
 {
-	*c = (struct conn){ .in = in, .out = out, .cap = CONN_BUF };
+	*c = (struct conn){ .in = in, .out = out, .cap = CONN_BUF, .line_max = PROTO_LINE_MAX };
 	c->buf = malloc(c->cap);
 	return c->buf ? 0 : -ENOMEM;
 }
@@ -43,7 +45,7 @@ static ssize_t conn_fill(struct conn *c, size_t max)
 		} else {
 			char *nb;
 
-			if (c->cap >= PROTO_LINE_MAX)
+			if (c->cap >= c->line_max)
 				return -E2BIG;
 			nb = realloc(c->buf, c->cap * 2);
 			if (!nb)
@@ -217,27 +219,17 @@ static int conn_skip(struct conn *c, size_t len)
 	return 0;
 }
 
-int conn_splice_out(struct conn *c, int fd, size_t len, int *write_error)
+/*
+ * Moves the next @len bytes from the peer to @fd, with nothing buffered here:
+ * spliced when the two fds allow it, else copied. After a failed write to @fd
+ * (*write_error set) the rest is read and dropped.
+ */
+static int conn_splice_direct(struct conn *c, int fd, size_t len, int *write_error)
 {
-	size_t have = c->end - c->start;
 	bool copy = false;
 	char buf[65536];
 	int r;
 
-	if (fd < 0 || *write_error)
-		return conn_skip(c, len);
-	/* What the line reader buffered already goes first. */
-	if (have > len)
-		have = len;
-	if (have) {
-		r = write_all(fd, c->buf + c->start, have);
-		c->start += have;
-		len -= have;
-		if (r < 0) {
-			*write_error = -r;
-			return conn_skip(c, len);
-		}
-	}
 	while (len > 0) {
 		ssize_t k = -1;
 
@@ -273,5 +265,111 @@ int conn_splice_out(struct conn *c, int fd, size_t len, int *write_error)
 			return conn_skip(c, len);
 		}
 	}
+	return 0;
+}
+
+int conn_splice_out(struct conn *c, int fd, size_t len, int *write_error)
+{
+	size_t have = c->end - c->start;
+	int r;
+
+	if (fd < 0 || *write_error)
+		return conn_skip(c, len);
+	/* What the line reader buffered already goes first. */
+	if (have > len)
+		have = len;
+	if (have) {
+		r = write_all(fd, c->buf + c->start, have);
+		c->start += have;
+		len -= have;
+		if (r < 0) {
+			*write_error = -r;
+			return conn_skip(c, len);
+		}
+	}
+	return conn_splice_direct(c, fd, len, write_error);
+}
+
+/*
+ * The buffer holds, from c->start: @pending bytes the filter has passed and
+ * that are not written yet, then bytes it has not seen. Writing the pending
+ * bytes in one go, just before a splice or at the end, keeps the number of
+ * writes to one or two a command, whatever the filter's small steps.
+ */
+static int conn_flush_pending(struct conn *c, int fd, size_t *pending, int *write_error)
+{
+	int r = *pending ? write_all(fd, c->buf + c->start, *pending) : 0;
+
+	c->start += *pending;
+	*pending = 0;
+	if (r < 0)
+		*write_error = -r;
+	return r;
+}
+
+int conn_splice_out_filtered(struct conn *c, int fd, size_t len, const struct conn_filter *f,
+			     int *write_error, bool *refused)
+{
+	size_t pending = 0;
+
+	while (len > 0) {
+		size_t k, avail;
+		bool inspect;
+		ssize_t n;
+
+		if (fd < 0 || *write_error || *refused) {
+			/* Drop what is pending (a refused stream must not go on) and the rest. */
+			c->start += pending;
+			return conn_skip(c, len);
+		}
+		k = f->next(f->user, &inspect);
+		if (k > len)
+			k = len;
+		avail = c->end - c->start - pending;
+		if (inspect) {
+			while (avail < k) {
+				/* Read ahead a little: the next header usually follows at once. */
+				size_t want = k - avail > CONN_PEEK ? k - avail : CONN_PEEK;
+
+				n = conn_fill(c, want);
+				if (n < 0)
+					return (int)n;
+				if (n == 0)
+					return -EPIPE;
+				avail += (size_t)n;
+			}
+			if (f->feed(f->user, c->buf + c->start + pending, k) < 0) {
+				*refused = true;
+				pending += k;
+				len -= k;
+				continue;
+			}
+			pending += k;
+			len -= k;
+			if (pending >= CONN_BUF / 2)
+				(void) conn_flush_pending(c, fd, &pending, write_error);
+			continue;
+		}
+		if (avail > 0) {
+			size_t t = k < avail ? k : avail;
+
+			f->pass(f->user, t);
+			pending += t;
+			len -= t;
+			continue;
+		}
+		if (conn_flush_pending(c, fd, &pending, write_error) < 0)
+			continue;
+		f->pass(f->user, k);
+		n = conn_splice_direct(c, fd, k, write_error);
+		if (n < 0)
+			return (int)n;
+		len -= k;
+	}
+	if (*refused || *write_error || fd < 0) {
+		c->start += pending;
+		return 0;
+	}
+	(void) conn_flush_pending(c, fd, &pending, write_error);
 	return 0;
 }

@@ -115,7 +115,8 @@ def test_leftovers_are_removed_and_kinds_do_not_mix(serve, stream):
     s, root = serve
     assert s.ask(f"RECEIVE {VOLUME} {NAME} {info(NAME, 'uuid-a')}", data=stream).startswith("OK")
     s.close()
-    # what a cut transfer and a crash between the data and info.json leave
+    # what a cut transfer leaves (serve stages in .incoming.NAME), and a NAME
+    # without info.json that serve never makes (it renames a whole copy in)
     (root / VOLUME / ".incoming.test.20261129T000000Z").mkdir()
     (root / VOLUME / ".incoming.test.20261129T000000Z" / "image").write_bytes(b"part")
     half = root / VOLUME / "test.20261130T000000Z"
@@ -133,6 +134,8 @@ def test_leftovers_are_removed_and_kinds_do_not_mix(serve, stream):
                    data=b"y" * 5000)
         assert r.startswith("ERR ") and "block copies" in r, r
         assert s2.ask("INFO").startswith("OK ")              # still in step
-        assert sorted(os.listdir(root / VOLUME)) == [".block", ".lock", NAME]
+        # Only what serve staged is removed; the NAME it did not make stays, unlisted.
+        assert sorted(os.listdir(root / VOLUME)) == [".block", ".lock", NAME, half.name]
+        assert (half / "image").read_bytes() == b"no info"
     finally:
         s2.close()
