@@ -39,7 +39,7 @@ int hooks_check(char *const *hooks, size_t n, struct rerr *e);
 
 /**
  * hooks_run() - Run @hooks in order, as `HOOK pre|post`, with @env.
- * @timeout: Seconds each may run; then its whole process group is killed.
+ * @timeout: Seconds each may run, then its whole process group is killed; 0: no limit.
  *
  * Stops at the first hook that fails. Its stdout goes to our stderr.
  *

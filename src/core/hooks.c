@@ -2,7 +2,11 @@
 /*
  * Hooks. The contract (SPEC 7):
  *   - argv array, no shell; SNAPROTATE_PHASE, _VOLUME, _PATH, _SNAPSHOT, _KIND
- *     and (post) _RESULT in the environment;
+ *     and (post) _RESULT in an environment of its own: a fixed PATH, HOME and
+ *     LOGNAME of the user, the caller's locale and TZ, and the caller's
+ *     SNAPROTATE_* settings; nothing else of the caller's (a package manager's
+ *     environment, LD_PRELOAD, IFS, ...) reaches a hook run as root;
+ *   - hook_timeout = 0 means no limit;
  *   - a hook runs in a process group of its own; past hook_timeout the whole
  *     group is SIGKILLed, so a hook's children cannot outlive a timeout;
  *   - a failed pre hook means no snapshot; the post hooks run whenever the pre
@@ -16,6 +20,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -33,8 +38,11 @@
 
 extern char **environ;
 
+/* The PATH a hook runs with, whatever the caller's was. */
+#define HOOK_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 #define HOOK_TAIL	1024	/* bytes of stderr kept for the error message */
-#define HOOK_ENV_MAX	8
+#define HOOK_ENV_MAX	12
 
 static const char *const hook_phase_table[_HOOK_PHASE_MAX] = {
 	[HOOK_PRE] = "pre",
@@ -160,7 +168,8 @@ static int hook_run_one(const char *hook, enum hook_phase phase, char **envp, in
 	struct hook_tail tail = { .len = 0 };
 	int err_pipe[2], pidfd = -1, status = 0, r;
 	bool exited = false, timed_out = false, eof = false;
-	int64_t deadline = hook_now_ms() + timeout * 1000;
+	/* hook_timeout = 0: no limit. */
+	int64_t deadline = timeout > 0 ? hook_now_ms() + timeout * 1000 : INT64_MAX;
 	sigset_t def;
 	pid_t pid;
 	char msg[HOOK_TAIL + 1];
@@ -196,7 +205,7 @@ static int hook_run_one(const char *hook, enum hook_phase phase, char **envp, in
 		int64_t left = deadline - hook_now_ms();
 		int k;
 
-		if (left <= 0 && !timed_out) {
+		if (timeout > 0 && left <= 0 && !timed_out) {
 			timed_out = true;
 			(void) kill(-pid, SIGKILL);
 		}
@@ -251,11 +260,23 @@ static int hook_run_one(const char *hook, enum hook_phase phase, char **envp, in
 	return 0;
 }
 
+/* What of the caller's environment a hook sees: its locale, its zone, its settings for hooks. */
+static bool hook_env_kept(const char *var)
+{
+	return startswith(var, "LANG=") || startswith(var, "LANGUAGE=") ||
+	       startswith(var, "LC_") || startswith(var, "TZ=") ||
+	       (startswith(var, "SNAPROTATE_") && !startswith(var, "SNAPROTATE_PHASE=") &&
+		!startswith(var, "SNAPROTATE_VOLUME=") && !startswith(var, "SNAPROTATE_PATH=") &&
+		!startswith(var, "SNAPROTATE_SNAPSHOT=") && !startswith(var, "SNAPROTATE_KIND=") &&
+		!startswith(var, "SNAPROTATE_RESULT="));
+}
+
 int hooks_run(char *const *hooks, size_t n, enum hook_phase phase, const struct hook_env *env,
 	      int64_t timeout, struct rerr *e)
 {
 	_cleanup_free_ char **envp = NULL;
 	char vars[HOOK_ENV_MAX][600];
+	struct passwd *pw = getpwuid(getuid());
 	size_t n_env = 0, k = 0;
 	int r;
 
@@ -264,6 +285,10 @@ int hooks_run(char *const *hooks, size_t n, enum hook_phase phase, const struct 
 	r = hooks_check(hooks, n, e);
 	if (r < 0)
 		return r;
+	snprintf(vars[k++], sizeof(vars[0]), "PATH=" HOOK_PATH);
+	snprintf(vars[k++], sizeof(vars[0]), "HOME=%s", pw && pw->pw_dir ? pw->pw_dir : "/");
+	snprintf(vars[k++], sizeof(vars[0]), "LOGNAME=%s", pw && pw->pw_name ? pw->pw_name : "root");
+	snprintf(vars[k++], sizeof(vars[0]), "USER=%s", pw && pw->pw_name ? pw->pw_name : "root");
 	snprintf(vars[k++], sizeof(vars[0]), "SNAPROTATE_PHASE=%s", hook_phase_to_string(phase));
 	snprintf(vars[k++], sizeof(vars[0]), "SNAPROTATE_VOLUME=%s", env->volume ?: "");
 	snprintf(vars[k++], sizeof(vars[0]), "SNAPROTATE_PATH=%s", env->path ?: "");
@@ -271,17 +296,15 @@ int hooks_run(char *const *hooks, size_t n, enum hook_phase phase, const struct 
 	snprintf(vars[k++], sizeof(vars[0]), "SNAPROTATE_KIND=%s", env->kind ?: "");
 	if (phase == HOOK_POST)
 		snprintf(vars[k++], sizeof(vars[0]), "SNAPROTATE_RESULT=%s", env->result ?: "");
+	assert(k <= HOOK_ENV_MAX);
 	for (char **p = environ; *p; p++)
 		n_env++;
 	envp = calloc(n_env + k + 1, sizeof(*envp));
 	if (!envp)
 		return rerr_set(e, ENOMEM, "out of memory");
 	n_env = 0;
-	/* Ours replace any inherited SNAPROTATE_* of the same name. */
 	for (char **p = environ; *p; p++)
-		if (!startswith(*p, "SNAPROTATE_PHASE=") && !startswith(*p, "SNAPROTATE_VOLUME=") &&
-		    !startswith(*p, "SNAPROTATE_PATH=") && !startswith(*p, "SNAPROTATE_SNAPSHOT=") &&
-		    !startswith(*p, "SNAPROTATE_KIND=") && !startswith(*p, "SNAPROTATE_RESULT="))
+		if (hook_env_kept(*p))
 			envp[n_env++] = *p;
 	for (size_t i = 0; i < k; i++)
 		envp[n_env++] = vars[i];

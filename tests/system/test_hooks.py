@@ -372,6 +372,46 @@ def test_hooks_see_their_phase_and_the_snapshot(env, tmp_path):
     assert recorded(out, "pre", "post") is None and recorded(out, "post", "pre") is None
 
 
+def test_hook_timeout_zero_means_no_limit(env, tmp_path):
+    """SPEC 3: a duration of 0 means none (it used to kill every hook at once)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    slow = sh_hook(tmp_path / "hooks" / "slow", f"""\
+        sleep 0.5
+        echo done > '{out}/slow.'"$1"
+        """)
+    configure(env, pre=[slow], post=[slow], hook_timeout="0")
+    assert "hook_timeout = 0" in env.ok("config-check").stdout
+    name = env.ok("snapshot", "data").stdout.strip()
+    assert env.names() == [name]
+    assert (out / "slow.pre").read_text() == "done\n"
+    assert (out / "slow.post").read_text() == "done\n"
+
+
+def test_hooks_get_an_environment_of_their_own(env, tmp_path):
+    """Not the caller's whole environment (a package manager's, say): a fixed
+    PATH, HOME and LOGNAME, the locale and zone, and SNAPROTATE_* settings."""
+    out = tmp_path / "out"
+    out.mkdir()
+    dump = sh_hook(tmp_path / "hooks" / "dump", f"""\
+        env | sort > '{out}/env.'"$1"
+        """)
+    configure(env, pre=[dump])
+    env.ok("snapshot", "data", env={
+        "PATH": "/tmp/evil:" + os.environ["PATH"], "LD_LIBRARY_PATH": "/tmp/evil",
+        "IFS": "x", "APT_CONFIG": "/tmp/evil.conf", "DPKG_HOOK_ACTION": "install",
+        "TZ": "Europe/Vienna", "LANG": "C.UTF-8", "SNAPROTATE_PG_PORT": "5433",
+        "SNAPROTATE_VOLUME": "spoofed"})
+    seen = dict(line.split("=", 1) for line in (out / "env.pre").read_text().splitlines())
+    assert seen["PATH"] == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    assert seen["HOME"] == "/root" and seen["LOGNAME"] == "root"
+    assert seen["TZ"] == "Europe/Vienna" and seen["LANG"] == "C.UTF-8"
+    assert seen["SNAPROTATE_PG_PORT"] == "5433"
+    assert seen["SNAPROTATE_VOLUME"] == "data"
+    for leaked in ("LD_LIBRARY_PATH", "IFS", "APT_CONFIG", "DPKG_HOOK_ACTION"):
+        assert leaked not in seen, leaked
+
+
 def test_pre_hook_gets_the_name_of_a_second_snapshot_in_one_second(env, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -476,7 +516,8 @@ def test_config_check_checks_the_hooks(env, tmp_path):
     assert f"{env.conf}:" in r.stderr and f"hook '{hook}' must be owned by root" in r.stderr
     configure(env, pre=[tmp_path / "missing"])
     r = env.run("config-check")
-    assert r.returncode == 2 and "missing" in r.stderr
+    assert r.returncode == 2
+    assert f"hook '{tmp_path / 'missing'}': No such file or directory" in r.stderr, r.stderr
 
 
 # --- fsfreeze -----------------------------------------------------------------------------
