@@ -28,6 +28,7 @@ struct transfer {
 struct target_report {
 	const struct target *target;	/* borrowed */
 	bool reached;			/* a session was had */
+	bool failed;			/* a send or a deletion there failed (see errors) */
 	struct transfer *sent;
 	size_t n_sent;
 	struct snapshot_list copies;	/* the target's copies retention saw */

@@ -347,6 +347,21 @@ static int replicate_send_block(const struct volume *v, struct target_conn *tc,
 	return k;
 }
 
+/* Records a failure with a target as "VOLUME: target 'T': ...": one target serves many volumes. */
+static void replicate_fail(struct volume_report *r, const struct volume *v, int k,
+			   const struct rerr *e)
+{
+	struct rerr named = { 0 };
+	size_t n = strlen(v->name);
+
+	if (e->msg[0] && strncmp(e->msg, v->name, n) == 0 && e->msg[n] == ':') {
+		volume_report_error(r, k, e);
+		return;
+	}
+	rerr_set(&named, e->code ?: -k, "%s: %.480s", v->name, e->msg);
+	volume_report_error(r, k, &named);
+}
+
 static int replicate_send(const struct volume *v, struct target_conn *tc, struct snapshot_list *src,
 			  struct snapshot_list *copies, time_t now, const struct replicate_opts *o,
 			  struct target_report *tr, struct volume_report *r)
@@ -397,7 +412,7 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 
 			k = replicate_send_block(v, tc, s, parent, o, &rp, &bytes, &base, &e);
 			if (k < 0) {
-				volume_report_error(r, k, &e);
+				replicate_fail(r, v, k, &e);
 				return k;
 			}
 			k = replicate_add_transfer(tr, s->name, base, bytes);
@@ -413,7 +428,7 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 			k = target_receive(tc, v->name, s, path, parent ? ppath : NULL,
 					   o->progress ? replicate_progress : NULL, &rp, &bytes, &e);
 			if (k < 0) {
-				volume_report_error(r, k, &e);
+				replicate_fail(r, v, k, &e);
 				/* What follows would build on this one: stop here. */
 				return k;
 			}
@@ -462,7 +477,7 @@ static int replicate_prune_target(const struct volume *v, struct target_conn *tc
 			continue;
 		k = target_delete(tc, v->name, copy->name, &e);
 		if (k < 0) {
-			volume_report_error(r, k, &e);
+			replicate_fail(r, v, k, &e);
 			ret = k;
 			if (tc->broken)
 				break;
@@ -513,12 +528,8 @@ int rotate_replicate(const struct config *cfg, const struct volume *v, struct se
 		if (k == 0)
 			k = target_list(tc, v->name, &tr->copies, &e);
 		if (k < 0) {
-			struct rerr e2 = { 0 };
-
-			/* Name the volume as well: the same target fails for every volume. */
-			rerr_set(&e2, e.code ?: -k, "%s: %.400s", v->name, e.msg);
-			volume_report_error(r, k, &e2);
-			failed = true;
+			replicate_fail(r, v, k, &e);
+			tr->failed = failed = true;
 			continue;
 		}
 		tr->reached = true;
@@ -527,10 +538,10 @@ int rotate_replicate(const struct config *cfg, const struct volume *v, struct se
 			tr->copies.items[i].pinned = false;
 		replicate_reconcile(v, &r->snaps, &tr->copies, t->name, now, o->dry_run, r);
 		if (o->send && replicate_send(v, tc, &r->snaps, &tr->copies, now, o, tr, r) < 0)
-			failed = true;
+			tr->failed = failed = true;
 		if (o->prune_targets &&
 		    replicate_prune_target(v, tc, &r->snaps, now, o, tr, r) < 0)
-			failed = true;
+			tr->failed = failed = true;
 	}
 	return failed ? -EIO : 0;
 }

@@ -475,3 +475,27 @@ def test_dry_run_changes_neither_side(env, target_fs):
     env.ok("run", "--now", "2026-11-21T12:30:00Z")
     assert not left.exists()
     assert complete_copies(target_fs)[-1] == "data.20261121T120000Z"
+
+
+def test_a_failed_send_says_so_and_names_the_volume(env, target_fs, sshd):
+    """serve killed mid-stream: the error names the volume and the target, and
+    nothing claims the target is up to date."""
+    configure(env, target_fs, sshd, src_retain="retain = hourly=5\n",
+              tgt_retain="retain = hourly=5\n")
+    write_random(env.data / "big", 300)
+    env.ok("snapshot", "--kind", "timeline", "data", "--now", "2026-11-27T12:00:00Z")
+    p = subprocess.Popen([str(BINARY), "-c", str(env.conf), "send", "data"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: incoming(target_fs) or p.poll() is not None, timeout=60,
+               what="the transfer to start")
+    pids = find_procs(lambda c: len(c) > 1 and c[0] == str(BINARY) and "serve" in c)
+    assert pids and p.poll() is None
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 1, (out, err)
+    assert "nothing to send" not in out and "holds the newest" not in out, out
+    assert "data: target 'nas'" in err, err
+    r = env.run("send", "--json", "data")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["volumes"][0]["targets"][0]["failed"] is False
