@@ -226,6 +226,28 @@ static bool path_valid(const char *p)
 	return true;
 }
 
+/*
+ * One spelling per path: no repeated or trailing '/', no "." component. So
+ * "/data/" and "/data/./" are "/data", and comparing paths compares places.
+ */
+static void path_normalize(char *p)
+{
+	char *out = p;
+
+	for (const char *in = p; *in;) {
+		if (in[0] == '/' && (in[1] == '/' || (in[1] == '.' && (in[2] == '/' || !in[2])))) {
+			in += in[1] == '/' ? 1 : 2;
+			continue;
+		}
+		*out++ = *in++;
+	}
+	while (out > p + 1 && out[-1] == '/')
+		out--;
+	if (out == p)
+		*out++ = '/';
+	*out = '\0';
+}
+
 /* LVM's own name alphabet, and never a leading '-' that lvm would read as an option. */
 static bool lvm_name_valid(const char *s, size_t len)
 {
@@ -546,6 +568,8 @@ static int handle_volume(struct parse_ctx *ctx, struct volume *v, int k, const c
 			return ctx_fail(ctx, ctx->line, "%s = '%s': expected an absolute path without '..'",
 					key, value);
 		r = set_string(k == VKEY_PATH ? &v->path : &v->snapshot_dir, value);
+		if (r == 0)
+			path_normalize(k == VKEY_PATH ? v->path : v->snapshot_dir);
 		break;
 	case VKEY_PRE_HOOK:
 	case VKEY_POST_HOOK: {
@@ -792,7 +816,7 @@ static bool name_taken(const struct config *c, const char *name)
 static int start_section(struct parse_ctx *ctx, const char *line)
 {
 	struct config *c = ctx->cfg;
-	char type[16], name[128], extra[2];
+	char type[16], name[256], extra[2];	/* a line is shorter than name */
 	const char *end = strrchr(line, ']');
 	size_t len;
 	char inner[CONFIG_LINE_MAX + 1];
@@ -807,7 +831,7 @@ static int start_section(struct parse_ctx *ctx, const char *line)
 	ctx->have_key = false;
 	free(ctx->retain_acc);
 	ctx->retain_acc = NULL;
-	n = sscanf(inner, "%15s %127s %1s", type, name, extra);
+	n = sscanf(inner, "%15s %255s %1s", type, name, extra);
 	if (n == 1 && streq(type, "global")) {
 		if (ctx->global_line)
 			return ctx_fail(ctx, ctx->line, "duplicate section [global] (first on line %u)",

@@ -98,3 +98,20 @@ def test_config_check_golden(env):
         assert r.returncode == 0, r.stderr
         expected = (EXPECTED / (conf.stem + ".out")).read_text()
         assert r.stdout == expected.replace("@MNT@", str(env.fs.mnt)), conf.name
+
+
+def test_snapshot_dir_spelled_differently_is_still_the_path(env):
+    text = env.conf.read_text()
+    for spelling in (f"{env.data}/", f"{env.data}//", f"{env.data}/."):
+        env.conf.write_text(text.replace(f"snapshot_dir = {env.snapdir}",
+                                         f"snapshot_dir = {spelling}"))
+        r = env.run("config-check")
+        assert r.returncode == 2, spelling
+        assert "snapshot_dir must not be the volume's path itself" in r.stderr, r.stderr
+
+
+def test_a_long_volume_name_is_named_as_such(env):
+    env.conf.write_text(env.conf.read_text() + "\n[volume " + "v" * 150 + "]\n")
+    r = env.run("config-check")
+    assert r.returncode == 2
+    assert "volume name 'vvvv" in r.stderr and "unknown section" not in r.stderr
