@@ -17,6 +17,8 @@
 #define META_FILE	"info.json"
 #define META_FORMAT	1
 #define META_MAX_SIZE	(64 * 1024)
+/* More sent_to records than any config has targets make an info.json invalid. */
+#define META_SENT_MAX	1024
 
 DEFINE_CLEANUP_FUNC(struct json_object *, json_object_put)
 
@@ -38,9 +40,19 @@ struct json_object *meta_info_object(const struct snapshot *s, const char *volum
  * @name: The directory's name, which the file must name too.
  * @text: The file's content.
  * @s: Filled on success (name, created, seq, kind, ...); untouched on failure.
+ * A valid one names @volume and @name, has every required member with the
+ * right type, a created time equal to the one in @name (to the second), and
+ * at most META_SENT_MAX sent_to records, each target once.
  * Return: 0, -EINVAL for a file that is not a valid info.json of @name, -ENOMEM.
  */
 int meta_parse_info(const char *volume, const char *name, const char *text, struct snapshot *s);
+
+/**
+ * meta_parse_info_why() - meta_parse_info(), saying what was wrong.
+ * @ret_why: On failure, a static phrase: "it names another snapshot", ...
+ */
+int meta_parse_info_why(const char *volume, const char *name, const char *text,
+			struct snapshot *s, const char **ret_why);
 
 /**
  * meta_write_snapshot() - Write the `list --json` object of one snapshot (SPEC 2).

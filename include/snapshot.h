@@ -42,6 +42,8 @@ struct snapshot {
 	bool pinned;
 	bool complete;		/* snapshot and valid metadata both exist */
 	bool foreign;		/* not made by snaprotate: never deleted */
+	bool damaged;		/* ours, but not what a crash leaves: kept, never removed by repair */
+	char *problem;		/* damaged: what is wrong ("info.json: it names another snapshot") */
 	bool invalid;		/* LVM thick: overflowed, its content is lost (not complete) */
 	bool merging;		/* LVM: being merged into its origin (a rollback) */
 	bool cow_known;		/* LVM thick: cow_percent is set */

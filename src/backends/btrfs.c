@@ -317,34 +317,123 @@ struct btrfs_list_ctx {
 };
 
 /*
- * One info.json read: a complete snapshot, or an incomplete one when the file
- * is missing or invalid or the subvolume is gone. Any other read error fails
- * the listing: prune removes incomplete entries, so a transient EIO or EMFILE
- * must never make a good snapshot look incomplete.
+ * Whether NAME (no info.json) holds only what an interrupted create or delete
+ * leaves: the snapshot subvolume and a temporary info.json, or nothing.
+ * Return: 1 yes; 0 no, with the first other entry in @other; <0 error.
+ */
+static int btrfs_only_leftovers(int dir, const char *name, char *other, size_t other_len)
+{
+	int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	struct dirent *de;
+	DIR *d;
+	int r = 1;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (r == 1 && (de = readdir(d))) {
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if ((streq(de->d_name, SNAPSHOT_SUBVOL) && btrfs_is_subvol_at(dirfd(d), de->d_name)) ||
+		    streq(de->d_name, "." META_FILE ".tmp"))
+			continue;
+		snprintf(other, other_len, "%s", de->d_name);
+		r = 0;
+	}
+	closedir(d);
+	return r;
+}
+
+/* Marks @n damaged: ours by its name, but in a state no crash leaves. */
+static int btrfs_damaged(struct snapshot *n, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int btrfs_damaged(struct snapshot *n, const char *fmt, ...)
+{
+	va_list ap;
+	char *p = NULL;
+	int k;
+
+	va_start(ap, fmt);
+	k = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return -ENOMEM;
+	/* Shown on a terminal: a name is printable whatever the entry held. */
+	for (char *x = p; *x; x++)
+		if ((unsigned char)*x < 0x20 || *x == 0x7f)
+			*x = '?';
+	n->damaged = true;
+	n->problem = p;
+	return 0;
+}
+
+/*
+ * One info.json read. Complete: a valid info.json and the subvolume.
+ * Incomplete (what a crash leaves, removed by repair): no info.json and
+ * nothing but the subvolume or the temporary file, or a valid info.json
+ * whose subvolume is gone. Anything else is damaged: listed, reported, never
+ * removed by repair (an info.json that does not parse may well sit beside a
+ * whole snapshot). A read error other than those fails the listing, so a
+ * transient EIO or EMFILE never changes what an entry looks like.
  */
 static int btrfs_list_entry(void *user, size_t index, const char *text, ssize_t len)
 {
 	struct btrfs_list_ctx *c = user;
 	struct btrfs_candidate *cand = &c->cand[index];
-	char name[SNAP_NAME_MAX + 1];
+	char name[SNAP_NAME_MAX + 1], other[NAME_MAX + 1], path[SNAP_NAME_MAX + 16];
 	struct snapshot n = { 0 };
-	int r = -EINVAL;
+	const char *why = NULL;
+	struct stat st;
+	int r = -EINVAL, k = 0;
 
 	memcpy(name, cand->path, cand->name_len);
 	name[cand->name_len] = '\0';
 	if (text) {
-		r = meta_parse_info(c->v->name, name, text, &n);
-	} else if (len != -ENOENT && len != -ELOOP && len != -EFBIG && len != -ENOTDIR) {
+		r = meta_parse_info_why(c->v->name, name, text, &n, &why);
+		if (r == -ENOMEM)
+			return rerr_set(c->e, ENOMEM, "%s: out of memory", c->v->name);
+	} else if (len != -ENOENT && len != -ELOOP && len != -EFBIG && len != -ENOTDIR &&
+		   len != -EINVAL) {
 		return rerr_set(c->e, (int)len, "%s: cannot read '%s/%s'", c->v->name,
 				c->v->snapshot_dir, cand->path);
 	}
-	if (r == -ENOMEM)
-		return rerr_set(c->e, ENOMEM, "%s: out of memory", c->v->name);
-	if (r < 0 || !btrfs_has_snapshot(&c->dirs, c->dirfd, name, cand->ino)) {
+	if (r == 0 && btrfs_has_snapshot(&c->dirs, c->dirfd, name, cand->ino)) {
+		/* complete */
+	} else {
 		snapshot_done(&n);
 		n = (struct snapshot){ .name = strdup(name), .created = cand->t, .seq = cand->seq };
 		if (!n.name)
 			return rerr_set(c->e, ENOMEM, "%s: out of memory", c->v->name);
+		snprintf(path, sizeof(path), "%s/%s", name, SNAPSHOT_SUBVOL);
+		if (r == 0) {
+			/* A valid info.json without its subvolume: nothing left to keep, unless... */
+			if (fstatat(c->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				k = btrfs_damaged(&n, "'%s' is not a subvolume", SNAPSHOT_SUBVOL);
+		} else if (text) {
+			k = btrfs_damaged(&n, "%s: %s", META_FILE, why);
+		} else if (len == -ELOOP) {
+			k = btrfs_damaged(&n, "%s is a symlink", META_FILE);
+		} else if (len == -EFBIG) {
+			k = btrfs_damaged(&n, "%s is larger than %d bytes", META_FILE, META_MAX_SIZE);
+		} else if (len != -ENOENT) {
+			k = btrfs_damaged(&n, "%s is not a regular file", META_FILE);
+		} else {
+			int o = btrfs_only_leftovers(c->dirfd, name, other, sizeof(other));
+
+			if (o == 0)
+				k = btrfs_damaged(&n, "no %s, and it holds '%s'", META_FILE, other);
+			else if (o < 0 && o != -ENOENT)
+				k = btrfs_damaged(&n, "cannot look inside it: %s", strerror(-o));
+		}
+		if (k < 0) {
+			snapshot_done(&n);
+			return rerr_set(c->e, ENOMEM, "%s: out of memory", c->v->name);
+		}
 	}
 	r = snapshot_list_append(c->l, &n);
 	if (r < 0) {

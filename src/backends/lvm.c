@@ -410,6 +410,18 @@ static int lvm_parse_lv(const struct volume *v, struct json_object *origin, stru
 		n.cow_percent = strtod(lvm_field(lv, "snap_percent"), NULL);
 	}
 	n.complete = n.kind != _SNAP_KIND_INVALID && (thick || thin) && !n.invalid;
+	/*
+	 * lvcreate sets every tag at once: a marked LV without a valid kind was
+	 * changed since, and may hold a whole snapshot. Kept and reported.
+	 */
+	if (n.kind == _SNAP_KIND_INVALID && (thick || thin) && !n.invalid) {
+		n.damaged = true;
+		n.problem = strdup("its LV tags name no snapshot kind snaprotate knows");
+		if (!n.problem) {
+			snapshot_done(&n);
+			return -ENOMEM;
+		}
+	}
 	if (n.kind == _SNAP_KIND_INVALID)
 		n.kind = SNAP_MANUAL;
 	*s = n;

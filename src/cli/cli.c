@@ -484,6 +484,55 @@ out:
 	return ret;
 }
 
+/*
+ * @s made safe for a terminal: control characters, DEL, C1 controls and bytes
+ * that are not UTF-8 are written as \xHH (and a backslash as \\), so a name
+ * found on disk can neither fake a row nor send an escape sequence. Return:
+ * one of a few rotating static buffers, so a printf() can take several.
+ */
+static const char *term_safe(const char *s)
+{
+	static char bufs[6][1024];
+	static unsigned next;
+	char *out = bufs[next++ % ARRAY_SIZE(bufs)];
+	const unsigned char *p = (const unsigned char *)(s ?: "");
+	size_t k = 0, cap = sizeof(bufs[0]) - 8;
+
+	while (*p && k < cap) {
+		unsigned c = *p;
+		size_t n = 0;
+
+		/* The length of a well-formed UTF-8 sequence starting here, 0 if none. */
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 3;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 4;
+		for (size_t i = 1; i < n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				n = 0;
+		if (n == 2 && c == 0xc2 && p[1] < 0xa0)
+			n = 0;		/* U+0080-U+009F: the C1 controls */
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			out[k++] = (char)c;
+			p++;
+		} else if (n > 0 && k + n < cap) {
+			memcpy(out + k, p, n);
+			k += n;
+			p += n;
+		} else {
+			k += (size_t)snprintf(out + k, 8, c == '\\' ? "\\\\" : "\\x%02x", c);
+			p++;
+		}
+	}
+	if (*p)
+		memcpy(out + k, "...", 4);
+	else
+		out[k] = '\0';
+	return out;
+}
+
 static void format_local(time_t t, char *buf, size_t len)
 {
 	struct tm tm;
@@ -497,8 +546,8 @@ static void print_table(const struct volume *v, const struct snapshot_list *l)
 	size_t w = strlen("NAME");
 
 	for (size_t i = 0; i < l->n; i++)
-		if (strlen(l->items[i].name) > w)
-			w = strlen(l->items[i].name);
+		if (strlen(term_safe(l->items[i].name)) > w)
+			w = strlen(term_safe(l->items[i].name));
 	printf("%s (%s, %s)\n", v->name, backend_find(v->backend)->name,
 	       v->backend == BACKEND_BTRFS ? v->snapshot_dir : v->lv);
 	if (l->n == 0) {
@@ -515,6 +564,8 @@ static void print_table(const struct volume *v, const struct snapshot_list *l)
 
 		if (s->foreign)
 			kind = "foreign";
+		else if (s->damaged)
+			kind = "DAMAGED";
 		else if (s->invalid)
 			kind = "INVALID";
 		else if (!s->complete)
@@ -526,14 +577,17 @@ static void print_table(const struct volume *v, const struct snapshot_list *l)
 		for (size_t j = 0; j < s->n_sent && off < sizeof(sent); j++)
 			off += (size_t)snprintf(sent + off, sizeof(sent) - off, "%s%s", j ? "," : "",
 						s->sent[j].target);
-		printf("  %-*s  %-19s  %-10s  %-3s  %-12s  %s", (int)w, s->name, when, kind,
-		       s->pinned ? "yes" : "", sent, s->description ?: "");
+		printf("  %-*s  %-19s  %-10s  %-3s  %-12s  %s", (int)w, term_safe(s->name), when, kind,
+		       s->pinned ? "yes" : "", sent, term_safe(s->description));
 		if (s->pre)
-			printf("%s(pre %s)", s->description && *s->description ? " " : "", s->pre);
+			printf("%s(pre %s)", s->description && *s->description ? " " : "",
+			       term_safe(s->pre));
 		if (s->cow_known)
 			printf(" [cow %.1f%%]", s->cow_percent);
 		if (s->merging)
 			printf(" [merging into %s: rollback pending]", v->lv);
+		if (s->damaged)
+			printf("[%s]", term_safe(s->problem));
 		putchar('\n');
 	}
 }
@@ -674,6 +728,12 @@ static int verb_delete(struct config *cfg, int argc, char **argv)
 			ret = EXIT_FAILED;
 			continue;
 		}
+		if (s->damaged && !arg_force) {
+			log_error("%s: '%s' is damaged (%s) and may hold a whole snapshot, refusing to "
+				  "delete it without --force", v->name, s->name, s->problem ?: "?");
+			ret = EXIT_FAILED;
+			continue;
+		}
 		if (arg_dry_run) {
 			log_info("would delete %s", s->name);
 			continue;
@@ -709,7 +769,8 @@ static int set_pinned(struct config *cfg, char **argv, bool pinned)
 	s = &l.items[idx];
 	if (!s->complete || s->foreign) {
 		r = rerr_set(&e, EINVAL, "%s: '%s' is %s, it cannot be %s", v->name, s->name,
-			     s->foreign ? "foreign" : "incomplete", pinned ? "pinned" : "unpinned");
+			     s->foreign ? "foreign" : s->damaged ? "damaged" : "incomplete",
+			     pinned ? "pinned" : "unpinned");
 		goto out;
 	}
 	if (s->pinned == pinned) {
@@ -756,9 +817,11 @@ static int verb_config_check(struct config *cfg, int argc, char **argv)
 		bool pre = hooks_check(vols[i]->pre_hooks, vols[i]->n_pre_hooks, &e) < 0;
 
 		if (pre || hooks_check(vols[i]->post_hooks, vols[i]->n_post_hooks, &e) < 0) {
-			log_error("%s:%u: %s", cfg->path,
+			/* As snapshot says it: the reason, unless the message is one already. */
+			log_error("%s:%u: %s%s%s", cfg->path,
 				  config_volume_line(vols[i], pre ? VKEY_PRE_HOOK : VKEY_POST_HOOK),
-				  e.msg);
+				  e.msg, e.code == EPERM ? "" : ": ",
+				  e.code == EPERM ? "" : strerror(e.code));
 			return EXIT_USAGE;
 		}
 	}
@@ -888,6 +951,7 @@ static struct json_object *targets_json(const struct volume_report *r)
 
 		if (!o || !sent || meta_add(o, "target", json_object_new_string(tr->target->name)) < 0 ||
 		    meta_add(o, "reached", json_object_new_boolean(tr->reached)) < 0 ||
+		    meta_add(o, "failed", json_object_new_boolean(tr->failed)) < 0 ||
 		    meta_add(o, "sent", sent) < 0 ||
 		    meta_add(o, "decisions", plan_json(&tr->copies, tr->plan)) < 0 ||
 		    meta_add(o, "deleted", json_object_new_int64((int64_t)tr->n_deleted)) < 0 ||
@@ -964,7 +1028,8 @@ static int verb_send(struct config *cfg, int argc, char **argv)
 		} else if (arg_verbosity >= 0) {
 			print_targets(&rep, false);
 			for (size_t t = 0; t < rep.n_targets; t++)
-				if (rep.targets[t].reached && rep.targets[t].n_sent == 0)
+				if (rep.targets[t].reached && !rep.targets[t].failed &&
+				    rep.targets[t].n_sent == 0)
 					printf("%s: %s holds the newest already, nothing to send\n",
 					       vols[i]->name, rep.targets[t].target->name);
 		}
@@ -1004,8 +1069,8 @@ static void print_decisions(const struct volume_report *r, bool all)
 	if (!r->plan)
 		return;
 	for (size_t i = 0; i < r->snaps.n; i++)
-		if (strlen(r->snaps.items[i].name) > w)
-			w = strlen(r->snaps.items[i].name);
+		if (strlen(term_safe(r->snaps.items[i].name)) > w)
+			w = strlen(term_safe(r->snaps.items[i].name));
 	for (size_t i = 0; i < r->snaps.n; i++) {
 		const struct decision *d = &r->plan->d[i];
 
@@ -1013,7 +1078,7 @@ static void print_decisions(const struct volume_report *r, bool all)
 			continue;
 		printf("%s  %-6s  %-*s", r->volume->name,
 		       d->keep ? "keep" : arg_dry_run ? "DELETE" : "delete", (int)w,
-		       r->snaps.items[i].name);
+		       term_safe(r->snaps.items[i].name));
 		for (unsigned k = 0; k < d->n_reasons; k++)
 			printf("%s%s", k ? ", " : "  ", d->reasons[k]);
 		putchar('\n');

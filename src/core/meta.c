@@ -105,7 +105,14 @@ struct meta_parse {
 	const char *name;
 	struct snapshot *s;
 	unsigned have;
+	const char *why;	/* what was wrong, for the message */
 };
+
+static int meta_bad(struct meta_parse *m, const char *why)
+{
+	m->why = why;
+	return -EINVAL;
+}
 
 /* A string member that may also be null (or absent). Return: 0, -EINVAL, -ENOMEM. */
 static int meta_opt_string(const struct jt_value *v, char **field)
@@ -129,12 +136,53 @@ static int meta_opt_string(const struct jt_value *v, char **field)
 
 static int meta_sent_member(void *user, const char *key, const struct jt_value *v)
 {
-	struct snapshot *s = user;
+	struct meta_parse *m = user;
+	struct snapshot *s = m->s;
+	struct sent_record *n;
 	time_t when;
+	char *t;
 
 	if (v->type != JT_STRING || time_parse_iso(v->str, &when) < 0 || !volume_name_valid(key))
-		return -EINVAL;
-	return snapshot_sent_set(s, key, when);
+		return meta_bad(m, "a sent_to record is not a target and a time");
+	if (s->n_sent >= META_SENT_MAX)
+		return meta_bad(m, "sent_to names more targets than any config can have");
+	/* Appended as they come; meta_sent_check() finds duplicates once, sorted. */
+	if (s->n_sent == 0 || (s->n_sent & (s->n_sent - 1)) == 0) {
+		n = realloc(s->sent, (s->n_sent ? s->n_sent * 2 : 4) * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		s->sent = n;
+	}
+	t = strdup(key);
+	if (!t)
+		return -ENOMEM;
+	s->sent[s->n_sent++] = (struct sent_record){ .target = t, .when = when };
+	return 0;
+}
+
+static int meta_sent_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Each target named once: found on a sorted copy, O(n log n), the records keep their order. */
+static int meta_sent_check(struct meta_parse *m)
+{
+	const struct snapshot *s = m->s;
+	_cleanup_free_ char **t = NULL;
+
+	if (s->n_sent < 2)
+		return 0;
+	t = malloc(s->n_sent * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_sent; i++)
+		t[i] = s->sent[i].target;
+	qsort(t, s->n_sent, sizeof(*t), meta_sent_cmp);
+	for (size_t i = 1; i < s->n_sent; i++)
+		if (streq(t[i - 1], t[i]))
+			return meta_bad(m, "sent_to names a target twice");
+	return 0;
 }
 
 static int meta_member(void *user, const char *key, const struct jt_value *v)
@@ -144,33 +192,33 @@ static int meta_member(void *user, const char *key, const struct jt_value *v)
 
 	if (streq(key, "format")) {
 		if (v->type != JT_NUMBER || !v->is_integer || v->integer != META_FORMAT)
-			return -EINVAL;
+			return meta_bad(m, "its format is not 1");
 		m->have |= META_HAVE_FORMAT;
 	} else if (streq(key, "volume")) {
 		if (v->type != JT_STRING || !streq(v->str, m->volume))
-			return -EINVAL;
+			return meta_bad(m, "it names another volume");
 		m->have |= META_HAVE_VOLUME;
 	} else if (streq(key, "name")) {
 		if (v->type != JT_STRING || !streq(v->str, m->name))
-			return -EINVAL;
+			return meta_bad(m, "it names another snapshot");
 		m->have |= META_HAVE_NAME;
 	} else if (streq(key, "created")) {
 		if (v->type != JT_STRING || time_parse_iso(v->str, &s->created) < 0)
-			return -EINVAL;
+			return meta_bad(m, "its created time is not a time");
 		m->have |= META_HAVE_CREATED;
 	} else if (streq(key, "kind")) {
 		if (v->type != JT_STRING ||
 		    (s->kind = snap_kind_from_string(v->str)) == _SNAP_KIND_INVALID)
-			return -EINVAL;
+			return meta_bad(m, "its kind is not one snaprotate knows");
 		m->have |= META_HAVE_KIND;
 	} else if (streq(key, "pinned")) {
 		if (v->type != JT_BOOL)
-			return -EINVAL;
+			return meta_bad(m, "pinned is not true or false");
 		s->pinned = v->boolean;
 		m->have |= META_HAVE_PINNED;
 	} else if (streq(key, "description")) {
 		if (v->type != JT_STRING)
-			return -EINVAL;
+			return meta_bad(m, "its description is not a string");
 		m->have |= META_HAVE_DESCRIPTION;
 		return meta_opt_string(v, &s->description);
 	} else if (streq(key, "pre")) {
@@ -193,38 +241,55 @@ static int meta_member(void *user, const char *key, const struct jt_value *v)
 		if (v->type == JT_NULL)
 			return 0;
 		if (v->type != JT_OBJECT)
-			return -EINVAL;
+			return meta_bad(m, "sent_to is not an object");
 		while (s->n_sent > 0)
-			snapshot_sent_remove(s, s->sent[0].target);
-		return jt_parse_object(v->raw, v->raw_len, meta_sent_member, s);
+			free(s->sent[--s->n_sent].target);
+		return jt_parse_object(v->raw, v->raw_len, meta_sent_member, m);
 	}
 	/* Members a newer version added are ignored: the format only grows. */
 	return 0;
 }
 
-int meta_parse_info(const char *volume, const char *name, const char *text, struct snapshot *s)
+int meta_parse_info_why(const char *volume, const char *name, const char *text,
+			struct snapshot *s, const char **ret_why)
 {
 	struct snapshot n = { 0 };
 	struct meta_parse m = { .volume = volume, .name = name, .s = &n };
+	time_t stamp;
 	int r;
 
-	if (snap_name_parse(volume, name, NULL, &n.seq) < 0)
-		return -EINVAL;
-	r = jt_parse_object(text, strlen(text), meta_member, &m);
+	if (snap_name_parse(volume, name, &stamp, &n.seq) < 0)
+		r = meta_bad(&m, "its directory is not named like a snapshot");
+	else
+		r = jt_parse_object(text, strlen(text), meta_member, &m);
+	if (r == -EINVAL && !m.why)
+		m.why = "it is not a JSON object";
 	if (r == 0 && m.have != META_HAVE_ALL)
-		r = -EINVAL;
+		r = meta_bad(&m, "a required member is missing");
+	/* The name says when it was taken: a created time that differs is not this snapshot's. */
+	if (r == 0 && n.created != stamp)
+		r = meta_bad(&m, "its created time is not the one in its name");
+	if (r == 0)
+		r = meta_sent_check(&m);
 	/* A delta names its base; a full image and a btrfs copy name none. */
 	if (r == 0 && (n.image ? streq(n.image, "delta") != !!n.base : !!n.base))
-		r = -EINVAL;
+		r = meta_bad(&m, "its base does not match its image");
 	if (r == 0 && !(n.name = strdup(name)))
 		r = -ENOMEM;
 	if (r < 0) {
 		snapshot_done(&n);
+		if (ret_why)
+			*ret_why = r == -ENOMEM ? "out of memory" : m.why;
 		return r;
 	}
 	n.complete = true;
 	*s = n;
 	return 0;
+}
+
+int meta_parse_info(const char *volume, const char *name, const char *text, struct snapshot *s)
+{
+	return meta_parse_info_why(volume, name, text, s, NULL);
 }
 
 void meta_write_snapshot(struct jt_writer *w, const struct snapshot *s)
@@ -249,6 +314,10 @@ void meta_write_snapshot(struct jt_writer *w, const struct snapshot *s)
 	jt_bool(w, s->complete);
 	jt_key(w, "foreign");
 	jt_bool(w, s->foreign);
+	jt_key(w, "damaged");
+	jt_bool(w, s->damaged);
+	jt_key(w, "problem");
+	jt_string(w, s->problem);
 	jt_key(w, "invalid");
 	jt_bool(w, s->invalid);
 	jt_key(w, "merging");

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,8 +25,9 @@
 #define READMANY_BATCH	64
 #define READMANY_BUF	4096
 
+/* O_NONBLOCK: a FIFO named like the file must not make a listing wait for a writer. */
 static const struct open_how readmany_how = {
-	.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW,
+	.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
 	.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_XDEV,
 };
 
@@ -42,12 +44,17 @@ static int readmany_one(int dirfd, const char *path, size_t max, size_t index, r
 			void *user)
 {
 	_cleanup_free_ char *text = NULL;
+	struct stat st;
 	size_t len = 0;
 	int fd, r;
 
 	fd = readmany_open(dirfd, path);
 	if (fd < 0)
 		return fn(user, index, NULL, fd);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fn(user, index, NULL, -EINVAL);
+	}
 	r = read_all_fd(fd, max, &text, &len);
 	close(fd);
 	if (r < 0)

@@ -39,6 +39,7 @@ void snapshot_done(struct snapshot *s)
 	free(s->creator);
 	free(s->image);
 	free(s->base);
+	free(s->problem);
 	for (size_t i = 0; i < s->n_sent; i++)
 		free(s->sent[i].target);
 	free(s->sent);

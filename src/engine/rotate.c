@@ -156,7 +156,15 @@ static int rotate_repair(const struct volume *v, bool dry_run, struct volume_rep
 	for (size_t i = 0; i < all.n; i++) {
 		struct snapshot *s = &all.items[i];
 
-		if (!s->complete && !s->foreign) {
+		if (s->damaged) {
+			char msg[800];
+
+			/* Not what a crash leaves: it may hold a whole snapshot. Kept, and said. */
+			snprintf(msg, sizeof(msg), "%s: %s is damaged (%s); keeping it: repair it, or "
+				 "remove it with 'snaprotate delete --force %s %s'", v->name, s->name,
+				 s->problem ?: "?", v->name, s->name);
+			report_notice(r, msg);
+		} else if (!s->complete && !s->foreign) {
 			int k = 0;
 
 			rerr_clear(&e);

@@ -22,7 +22,9 @@
  *   6. "manual"                 manual and boot snapshots, all or the N newest
  *   7. "hourly ..", "daily ..", "weekly ..", "monthly ..", "yearly .."
  *                               timeline buckets, finest first
- *   Foreign snapshots get "foreign" and nothing else; incomplete ones get
+ *   Foreign snapshots get "foreign" and damaged ones "damaged" (kept, and
+ *   nothing else: what is wrong with them is for an administrator to see);
+ *   incomplete ones get
  *   "incomplete" and keep=false, whatever else they claim (their metadata,
  *   including a pin, is not trustworthy), or "invalid (overflowed)" for an
  *   LVM snapshot whose content is lost. Neither takes part in any other rule.
@@ -33,8 +35,8 @@
  * buckets (by key, not by position in time) each keep their oldest snapshot.
  *
  * Must never happen
- *   - the newest complete snapshot, a pinned one or a foreign one marked for
- *     deletion;
+ *   - the newest complete snapshot, a pinned, foreign or damaged one marked
+ *     for deletion;
  *   - a post kept by pre/post without its pre being kept by the same rule;
  *   - a decision that depends on the order of @snaps (entries equal in created,
  *     seq and name are indistinguishable; which of them is "oldest" then
@@ -379,6 +381,8 @@ int retention_plan(const struct snapshot *snaps, size_t n, const struct policy *
 	for (i = 0; i < n; i++) {
 		if (snaps[i].foreign)
 			retention_keep(&d[i], "foreign");
+		else if (snaps[i].damaged)
+			retention_keep(&d[i], "damaged");
 		else if (!snaps[i].complete)
 			snprintf(d[i].reasons[d[i].n_reasons++], sizeof(d[i].reasons[0]), "%s",
 				 snaps[i].invalid ? "invalid (overflowed)" : "incomplete");

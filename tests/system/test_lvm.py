@@ -245,6 +245,14 @@ $SR list thick > out/ov-list.txt
 $SR status --json thick > out/ov-status.json
 $SR prune thick --now 2026-11-26T01:00:00Z > out/ov-prune.txt 2> out/ov-prune.err
 $SR list --json thick > out/ov-after.json
+
+# --- one of ours whose kind tag was changed by hand: damaged, kept, reported
+$SR snapshot thin --now 2026-11-30T00:00:00Z
+lvchange -q --addtag sr.kind=bogus --deltag sr.kind=manual vg0/thin.20261130T000000Z
+$SR list --json thin > out/dmg-list.json
+$SR prune thin --now 2026-12-30T00:00:00Z > out/dmg-prune.txt 2> out/dmg-prune.err
+echo $? > out/dmg-prune.rc
+lvs --noheadings -o lv_name vg0 > out/dmg-lvs.txt
 """
 
 
@@ -462,6 +470,15 @@ def test_overflowed_thick_snapshot_is_invalid_and_pruned(rotation):
     assert "raise snapshot_size" in out(share, "ov-prune.err")
     assert not any(x["invalid"] for x in snaps_of(share, "ov-after.json").values())
     assert "thick.20261126T000000Z" not in snaps_of(share, "ov-after.json")
+
+
+def test_damaged_tags_keep_the_lv(rotation):
+    kernel, times, r, share = rotation
+    s = snaps_of(share, "dmg-list.json")["thin.20261130T000000Z"]
+    assert s["damaged"] is True and s["complete"] is False and "kind" in s["problem"]
+    assert out(share, "dmg-prune.rc").strip() == "0"
+    assert "thin.20261130T000000Z is damaged" in out(share, "dmg-prune.err")
+    assert "thin.20261130T000000Z" in out(share, "dmg-lvs.txt")
 
 
 def test_thin_send_incremental_and_restore(rotation):

@@ -583,6 +583,19 @@ static void meta_parse_reject_table(void **state)
 		{ "sent_to an array", "root", "root.20261127T090512Z",
 		  INFO("1", "\"root\"", GOOD_NAME, GOOD_CREATED, "\"timeline\"", "\"\"", "false",
 		       "null", "[ \"nas\" ]") },
+		{ "created a second after the name", "root", "root.20261127T090512Z",
+		  INFO("1", "\"root\"", GOOD_NAME, "\"2026-11-27T09:05:13Z\"", "\"timeline\"",
+		       "\"\"", "false", "null", GOOD_SENT) },
+		{ "created in 9999", "root", "root.20261127T090512Z",
+		  INFO("1", "\"root\"", GOOD_NAME, "\"9999-11-27T09:05:12Z\"", "\"timeline\"",
+		       "\"\"", "false", "null", GOOD_SENT) },
+		{ "sent_to a target twice", "root", "root.20261127T090512Z",
+		  INFO("1", "\"root\"", GOOD_NAME, GOOD_CREATED, "\"timeline\"", "\"\"", "false",
+		       "null", "{ \"nas\": \"2026-11-27T09:06:40Z\", \"usb\": \"2026-11-27T09:06:40Z\","
+		       " \"nas\": \"2026-11-27T09:07:40Z\" }") },
+		{ "a trailing comma", "root", "root.20261127T090512Z",
+		  "{ \"format\": 1, \"volume\": \"root\", \"name\": " GOOD_NAME ", \"created\": "
+		  GOOD_CREATED ", \"kind\": \"timeline\", \"description\": \"\", \"pinned\": true, }" },
 		{ "not an object", "root", "root.20261127T090512Z", "[ 1 ]" },
 		{ "null", "root", "root.20261127T090512Z", "null" },
 		{ "empty", "root", "root.20261127T090512Z", "" },
@@ -602,6 +615,62 @@ static void meta_parse_reject_table(void **state)
 		assert_null(s.name);
 		assert_null(s.description);
 		assert_int_equal(s.n_sent, 0);
+	}
+}
+
+/* What was wrong is said, for the listing of a damaged snapshot. */
+static void meta_parse_why(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *why;
+	} cases[] = {
+		{ INFO("1", "\"root\"", GOOD_NAME, "\"2026-11-27T09:05:13Z\"", "\"timeline\"", "\"\"",
+		       "false", "null", GOOD_SENT), "its created time is not the one in its name" },
+		{ INFO("1", "\"root\"", "\"root.20261127T090513Z\"", GOOD_CREATED, "\"timeline\"",
+		       "\"\"", "false", "null", GOOD_SENT), "it names another snapshot" },
+		{ "{ \"format\": 1, }", "it is not a JSON object" },
+		{ "{ \"format\": 1 }", "a required member is missing" },
+	};
+
+	(void) state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct snapshot s = { 0 };
+		const char *why = NULL;
+
+		assert_int_equal(meta_parse_info_why("root", "root.20261127T090512Z", cases[i].text,
+						     &s, &why), -EINVAL);
+		assert_string_equal(why, cases[i].why);
+	}
+}
+
+/* sent_to: at most META_SENT_MAX records, found duplicate or not in O(n log n). */
+static void meta_parse_many_sent(void **state)
+{
+	for (size_t n = META_SENT_MAX; n <= META_SENT_MAX + 1; n++) {
+		size_t cap = 4096 + n * 48, len;
+		_cleanup_free_ char *text = malloc(cap);
+		struct snapshot s = { 0 };
+		int r;
+
+		(void) state;
+		assert_non_null(text);
+		len = (size_t)snprintf(text, cap, "{ \"format\": 1, \"volume\": \"root\", \"name\": "
+				       GOOD_NAME ", \"created\": " GOOD_CREATED ", \"kind\": \"timeline\","
+				       " \"description\": \"\", \"pinned\": false, \"sent_to\": {");
+		for (size_t i = 0; i < n; i++)
+			len += (size_t)snprintf(text + len, cap - len,
+						"%s \"t%zu\": \"2026-11-27T09:06:40Z\"", i ? "," : "", i);
+		snprintf(text + len, cap - len, " } }");
+		r = meta_parse_info("root", "root.20261127T090512Z", text, &s);
+		if (n <= META_SENT_MAX) {
+			assert_int_equal(r, 0);
+			assert_int_equal(s.n_sent, n);
+			assert_string_equal(s.sent[n - 1].target, "t1023");
+		} else {
+			assert_int_equal(r, -EINVAL);
+		}
+		snapshot_done(&s);
 	}
 }
 
@@ -652,6 +721,8 @@ int main(void)
 		cmocka_unit_test(meta_parse_good),
 		cmocka_unit_test(meta_parse_reject_table),
 		cmocka_unit_test(meta_parse_truncated),
+		cmocka_unit_test(meta_parse_why),
+		cmocka_unit_test(meta_parse_many_sent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
