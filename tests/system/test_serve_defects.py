@@ -171,3 +171,39 @@ def test_no_leak_when_the_volume_cannot_be_opened(target, source):
     p.stdin.close()
     assert p.wait(timeout=120) == 0, log.read_text()
     p.stdout.close()
+
+
+def test_a_fifo_info_json_does_not_hang_list(target, source):
+    root = target.mnt / "backup"
+    _, stream, uuid = source
+    s = Serve(root)
+    try:
+        assert s.receive("data.20261201T000000Z", uuid, stream).startswith("OK ")
+    finally:
+        s.close()
+    fifo = root / "data" / "data.20261202T000000Z"
+    fifo.mkdir()
+    os.mkfifo(fifo / "info.json")
+    p = subprocess.run([str(BINARY), "serve", "--root", str(root)], input=b"LIST data\nQUIT\n",
+                       capture_output=True, timeout=30)
+    lines = p.stdout.decode().splitlines()
+    assert lines[0] == "SNAPROTATE 1" and lines[1].startswith("OK "), lines
+    assert [c["name"] for c in json.loads(lines[1][3:])["snapshots"]] == ["data.20261201T000000Z"]
+
+
+def test_a_huge_sent_to_is_refused_at_once(target, source):
+    """A RECEIVE line whose info.json carries 5,000 sent_to records: more than
+    any config has targets, and over the size of an info.json."""
+    root = target.mnt / "backup"
+    _, stream, uuid = source
+    doc = json.loads(info("data.20261201T000000Z", uuid))
+    doc["sent_to"] = {f"t{i}": "2026-12-01T00:00:00Z" for i in range(5000)}
+    line = json.dumps(doc, separators=(",", ":"))
+    s = Serve(root)
+    try:
+        r = s.ask(f"RECEIVE data data.20261201T000000Z {line}", data=stream)
+        assert r.startswith("ERR ") and "not valid" in r, r
+        assert s.ask("INFO").startswith("OK ")
+    finally:
+        s.close()
+    assert not (root / "data" / "data.20261201T000000Z").exists()
