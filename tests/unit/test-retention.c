@@ -76,6 +76,7 @@ static void tz_set(const char *tz)
 #define F_FOREIGN	(1U << 2)
 #define F_INVALID	(1U << 3)	/* LVM: overflowed, so also incomplete */
 #define F_MERGING	(1U << 4)	/* LVM: being merged into the origin */
+#define F_DAMAGED	(1U << 5)	/* ours, in a state no crash leaves: kept */
 
 struct tsnap {
 	const char *when;	/* T() format */
@@ -258,6 +259,18 @@ static const struct rcase rcases[] = {
 			  .flags = F_INCOMPLETE | F_PIN, .expect = "-incomplete" },
 			{ .when = "2026-11-27 11:00", .flags = F_INCOMPLETE,
 			  .expect = "-incomplete" },
+		},
+	}, {
+		.name = "damaged is kept, and is neither the newest nor a bucket's",
+		.policy = { .count = { [RETAIN_HOURLY] = 1 } },
+		.now = "2026-11-27 12:00",
+		.s = {
+			{ .when = "2026-11-27 07:00", .kind = SNAP_TIMELINE, .flags = F_DAMAGED,
+			  .expect = "damaged" },
+			TL("2026-11-27 08:00", "-"),
+			TL("2026-11-27 09:00", "newest|hourly 2026-11-27 09:00"),
+			{ .when = "2026-11-27 09:30", .kind = SNAP_TIMELINE, .flags = F_DAMAGED,
+			  .expect = "damaged" },
 		},
 	}, {
 		.name = "an overflowed LVM snapshot is deleted, even pinned or newest",
@@ -469,7 +482,8 @@ static void build(const struct rcase *c, struct built *b)
 		s->seq = t->seq ? t->seq : 1;
 		s->kind = t->kind;
 		s->pinned = t->flags & F_PIN;
-		s->complete = !(t->flags & (F_INCOMPLETE | F_INVALID));
+		s->complete = !(t->flags & (F_INCOMPLETE | F_INVALID | F_DAMAGED));
+		s->damaged = t->flags & F_DAMAGED;
 		s->invalid = t->flags & F_INVALID;
 		s->merging = t->flags & F_MERGING;
 		s->foreign = t->flags & F_FOREIGN;
