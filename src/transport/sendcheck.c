@@ -457,6 +457,14 @@ static void sc_uuid_format(const uint8_t *u, char out[37])
 		 u[13], u[14], u[15]);
 }
 
+/* Keeps a checked path for the end of the command. */
+static void sc_keep(char dst[static PATH_MAX], bool *have, const char *v, size_t len)
+{
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+	*have = true;
+}
+
 /* One whole inspected attribute value in c->buf. */
 static int sc_value(struct sendcheck *c)
 {
@@ -476,22 +484,16 @@ static int sc_value(struct sendcheck *c)
 			return 0;
 		}
 		r = sc_check_path(c, "path", v, len, sc_follows(c->cmd));
-		if (r < 0)
-			return r;
-		memcpy(c->path, v, len);
-		c->path[len] = '\0';
-		c->have_path = true;
-		return 0;
+		if (r == 0)
+			sc_keep(c->path, &c->have_path, v, len);
+		return r;
 	case SC_A_PATH_TO:
 	case SC_A_PATH_LINK:
 		r = sc_check_path(c, c->tlv_type == SC_A_PATH_TO ? "destination" : "link target",
 				  v, len, false);
-		if (r < 0)
-			return r;
-		memcpy(c->path2, v, len);
-		c->path2[len] = '\0';
-		c->have_path2 = true;
-		return 0;
+		if (r == 0)
+			sc_keep(c->path2, &c->have_path2, v, len);
+		return r;
 	case SC_A_UUID:
 		if (!subvol)
 			return 0;
@@ -534,8 +536,7 @@ static int sc_value(struct sendcheck *c)
 		if (!sendcheck_path_valid(v, len))
 			return sc_fail(c, EPERM, "CLONE with source '%s': not a path inside the "
 				       "subvolume", sc_show(v, len, show));
-		memcpy(c->path2, v, len);
-		c->path2[len] = '\0';
+		sc_keep(c->path2, &c->have_path2, v, len);
 		if (!c->o.clone_path_ok || c->o.clone_path_ok(c->o.user, c->clone_uuid, c->path2,
 							       &e) < 0)
 			return sc_fail(c, EPERM, "CLONE from '%s': %s", sc_show(v, len, show),

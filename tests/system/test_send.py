@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BINARY, Btrfs, run, wait_until
+from conftest import BINARY, Btrfs, Serve, run, wait_until
 
 
 def tree_digest(root):
@@ -389,31 +389,6 @@ def test_target_out_of_space(env, tmp_path):
 
 
 # --- serve ------------------------------------------------------------------
-
-
-class Serve:
-    """A serve session driven by hand, as a hostile client would."""
-
-    def __init__(self, root):
-        self.p = subprocess.Popen([str(BINARY), "serve", "--root", str(root)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
-        assert self.p.stdout.readline() == b"SNAPROTATE 1\n"
-
-    def ask(self, line, data=None):
-        self.p.stdin.write(line.encode() + b"\n")
-        if data is not None:
-            if data:
-                self.p.stdin.write(f"DATA {len(data)}\n".encode() + data)
-            self.p.stdin.write(b"DATA 0\n")
-        self.p.stdin.flush()
-        return self.p.stdout.readline().decode()
-
-    def close(self):
-        self.p.stdin.close()
-        self.p.wait(timeout=30)
-        self.p.stdout.close()
-        self.p.stderr.close()
 
 
 def test_serve_refuses_hostile_requests(target_fs, tmp_path):

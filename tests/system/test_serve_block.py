@@ -9,8 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, run
-from test_send import Serve
+from conftest import ROOT, Serve, run
 
 TOOL = ROOT / "build" / "tests" / "blockstream-tool"
 VOLUME = "test"                     # blockstream-tool writes this volume name

@@ -11,8 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import Btrfs, run
-from test_serve_hostile import Serve, info, send_stream, subvol_uuid
+from conftest import Btrfs, Serve, info, run, send_stream, subvol_uuid
 
 NAMES = ["data.20261201T000000Z", "data.20261202T000000Z"]
 BTRFS_IOC_SUBVOL_SETFLAGS = 0x4008941A

@@ -8,9 +8,8 @@ import subprocess
 
 import pytest
 
-from conftest import BINARY, Btrfs, run
+from conftest import BINARY, Btrfs, Serve, info, run, send_stream, subvol_uuid
 from test_serve_block import NAME as BNAME, VOLUME as BVOLUME, info as binfo, stream  # noqa: F401
-from test_serve_hostile import Serve, info, send_stream, subvol_uuid
 
 
 @pytest.fixture

@@ -7,69 +7,18 @@ nothing outside the root may change or be copied in either way."""
 import hashlib
 import json
 import os
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import BINARY, ROOT, Btrfs, run
+from conftest import ROOT, Btrfs, Serve, info, run, send_stream, subvol_uuid
 from sendstream import Stream
 
 RECEIVE_TOOL = ROOT / "build" / "tests" / "receive-tool"
 DOTS = "../" * 40          # more than enough to climb to / from any staging directory
 NAME = "data.20261202T000000Z"
 NEW_UUID = "11111111-2222-3333-4444-555555555555"
-
-
-def info(name, uuid, volume="data"):
-    m = re.fullmatch(r"[^.]+\.(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z", name)
-    created = "{}-{}-{}T{}:{}:{}Z".format(*m.groups())
-    return json.dumps({"format": 1, "volume": volume, "name": name, "created": created,
-                       "kind": "timeline", "description": "", "pinned": False,
-                       "uuid": uuid}, separators=(",", ":"))
-
-
-def send_stream(*argv):
-    return subprocess.run(["btrfs", "send", "-q", *map(str, argv)], check=True,
-                          capture_output=True).stdout
-
-
-class Serve:
-    """A serve session driven by hand."""
-
-    def __init__(self, root):
-        self.p = subprocess.Popen([str(BINARY), "serve", "--root", str(root)],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE)
-        assert self.p.stdout.readline() == b"SNAPROTATE 1\n"
-
-    def ask(self, line, data=None):
-        self.p.stdin.write(line.encode() + b"\n")
-        if data is not None:
-            for i in range(0, len(data), 1000):      # chunks that split commands
-                piece = data[i:i + 1000]
-                self.p.stdin.write(f"DATA {len(piece)}\n".encode() + piece)
-            self.p.stdin.write(b"DATA 0\n")
-        self.p.stdin.flush()
-        return self.p.stdout.readline().decode()
-
-    def receive(self, name, uuid, stream, volume="data"):
-        return self.ask(f"RECEIVE {volume} {name} {info(name, uuid, volume)}", data=stream)
-
-    def close(self):
-        self.p.stdin.close()
-        self.p.wait(timeout=60)
-        self.p.stdout.close()
-        self.p.stderr.close()
-
-
-def subvol_uuid(path, field="UUID"):
-    for line in run("btrfs", "subvolume", "show", path).stdout.splitlines():
-        k, _, v = line.partition(":")
-        if k.strip() == field:
-            return v.strip()
-    raise KeyError(field)
 
 
 def state(*dirs):
