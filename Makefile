@@ -21,24 +21,34 @@ ALL_CFLAGS = $(CFLAGS) -std=c17 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wshadow -
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 
-CORE_SRCS := \
-	src/core/err.c \
-	src/core/debug.c \
-	src/core/util.c \
-	src/core/stamp.c \
-	src/core/snapshot.c \
-	src/core/jsontext.c \
-	src/core/meta.c \
-	src/core/config.c \
-	src/core/lock.c \
-	src/core/readmany.c \
-	src/core/process.c \
-	src/core/hooks.c \
-	src/core/freeze.c
+# The layers, from the foundations up; each may use the ones above it only.
+BASE_SRCS := \
+	src/base/err.c \
+	src/base/debug.c \
+	src/base/util.c
+
+MODEL_SRCS := \
+	src/model/stamp.c \
+	src/model/snapshot.c \
+	src/model/policy.c \
+	src/model/config.c
+
+FORMAT_SRCS := \
+	src/format/jsontext.c \
+	src/format/meta.c \
+	src/format/blockstream.c \
+	src/format/sendcheck.c
+
+OS_SRCS := \
+	src/os/lock.c \
+	src/os/readmany.c \
+	src/os/process.c \
+	src/os/hooks.c \
+	src/os/freeze.c \
+	src/os/mounts.c
 
 BACKEND_SRCS := \
 	src/backends/backend.c \
-	src/backends/mounts.c \
 	src/backends/btrfs.c \
 	src/backends/lvm.c \
 	src/backends/lvmthin.c
@@ -51,8 +61,6 @@ TRANSPORT_SRCS := \
 	src/transport/proto.c \
 	src/transport/target.c \
 	src/transport/serve.c \
-	src/transport/blockstream.c \
-	src/transport/sendcheck.c \
 	src/transport/receive.c
 
 ENGINE_SRCS := \
@@ -64,8 +72,8 @@ ENGINE_SRCS := \
 CLI_SRCS := \
 	src/cli/cli.c
 
-SRCS := $(CORE_SRCS) $(BACKEND_SRCS) $(POLICY_SRCS) $(TRANSPORT_SRCS) $(ENGINE_SRCS) \
-	$(CLI_SRCS)
+SRCS := $(BASE_SRCS) $(MODEL_SRCS) $(FORMAT_SRCS) $(OS_SRCS) $(BACKEND_SRCS) $(POLICY_SRCS) \
+	$(TRANSPORT_SRCS) $(ENGINE_SRCS) $(CLI_SRCS)
 LIB_OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
 OBJS := $(LIB_OBJS) build/cli/main.o
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <stddef.h>
 
-#include "backend.h"
+#include "backends/backend.h"
 
 static const struct backend *const backends[] = {
 	&backend_btrfs,

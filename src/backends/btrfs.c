@@ -33,15 +33,15 @@
 #include <linux/btrfs_tree.h>
 #include <time.h>
 
-#include "backend.h"
-#include "btrfs.h"
-#include "debug.h"
-#include "meta.h"
-#include "mounts.h"
-#include "readmany.h"
-#include "stamp.h"
-#include "util.h"
-#include "version.h"
+#include "backends/backend.h"
+#include "backends/btrfs.h"
+#include "base/debug.h"
+#include "base/util.h"
+#include "base/version.h"
+#include "format/meta.h"
+#include "model/stamp.h"
+#include "os/mounts.h"
+#include "os/readmany.h"
 
 #define SNAPSHOT_SUBVOL		"snapshot"
 /* The root directory of every btrfs subvolume has this inode number. */

@@ -35,13 +35,13 @@
 #include <json-c/json.h>
 #include <lvm2cmd.h>
 
-#include "backend.h"
-#include "debug.h"
-#include "lvmthin.h"
-#include "meta.h"
-#include "stamp.h"
-#include "util.h"
-#include "version.h"
+#include "backends/backend.h"
+#include "backends/lvmthin.h"
+#include "base/debug.h"
+#include "base/util.h"
+#include "base/version.h"
+#include "format/meta.h"
+#include "model/stamp.h"
 
 #define LVM_TAG_MARK	"snaprotate"
 #define LVM_CMD_MAX	8192

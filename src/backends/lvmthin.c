@@ -40,11 +40,11 @@
 
 #include <json-c/json.h>
 
-#include "debug.h"
-#include "lvmthin.h"
-#include "meta.h"
-#include "process.h"
-#include "util.h"
+#include "backends/lvmthin.h"
+#include "base/debug.h"
+#include "base/util.h"
+#include "format/meta.h"
+#include "os/process.h"
 
 #define THIN_OUT_MAX	(16U << 20)	/* lvs (of a whole VG) and dmsetup output we read */
 #define THIN_TOOL_MAX	256

@@ -15,21 +15,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "cli.h"
-#include "config.h"
-#include "debug.h"
-#include "hooks.h"
-#include "lock.h"
-#include "meta.h"
-#include "retention.h"
-#include "restore.h"
-#include "rollback.h"
-#include "rotate.h"
-#include "serve.h"
-#include "stamp.h"
-#include "util.h"
-#include "version.h"
+#include "backends/backend.h"
+#include "base/debug.h"
+#include "base/util.h"
+#include "base/version.h"
+#include "cli/cli.h"
+#include "engine/restore.h"
+#include "engine/rollback.h"
+#include "engine/rotate.h"
+#include "format/meta.h"
+#include "model/config.h"
+#include "model/stamp.h"
+#include "os/hooks.h"
+#include "os/lock.h"
+#include "policy/retention.h"
+#include "transport/serve.h"
 
 #define DESCRIPTION_MAX	1024
 

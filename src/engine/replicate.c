@@ -18,12 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "blockstream.h"
-#include "debug.h"
-#include "rotate.h"
-#include "stamp.h"
-#include "util.h"
+#include "backends/backend.h"
+#include "base/debug.h"
+#include "base/util.h"
+#include "engine/rotate.h"
+#include "format/blockstream.h"
+#include "model/stamp.h"
 
 /* Deltas in a row before a block volume's next full image. */
 #define BLOCK_CHAIN_MAX	7

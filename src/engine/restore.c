@@ -7,11 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blockstream.h"
-#include "lvmthin.h"
-#include "restore.h"
-#include "target.h"
-#include "util.h"
+#include "backends/lvmthin.h"
+#include "base/util.h"
+#include "engine/restore.h"
+#include "format/blockstream.h"
+#include "transport/target.h"
 
 struct restore_apply {
 	int in_fd;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rollback.h"
-#include "util.h"
+#include "base/util.h"
+#include "engine/rollback.h"
 
 static void rollback_step(struct rollback_report *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

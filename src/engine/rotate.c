@@ -20,15 +20,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backend.h"
-#include "debug.h"
-#include "freeze.h"
-#include "hooks.h"
-#include "mounts.h"
-#include "meta.h"
-#include "rotate.h"
-#include "stamp.h"
-#include "util.h"
+#include "backends/backend.h"
+#include "base/debug.h"
+#include "base/util.h"
+#include "engine/rotate.h"
+#include "format/meta.h"
+#include "model/stamp.h"
+#include "os/freeze.h"
+#include "os/hooks.h"
+#include "os/mounts.h"
 
 /* Takes @msg (or drops it when out of memory: the exit code still says failure). */
 static void report_push(struct volume_report *r, char *msg)

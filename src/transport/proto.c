@@ -8,8 +8,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "proto.h"
-#include "util.h"
+#include "base/util.h"
+#include "transport/proto.h"
 
 #define CONN_BUF	(256 * 1024)
 /* Read size for a line expected to be short (a "DATA <n>" header). */

@@ -23,9 +23,9 @@
 
 #include <linux/landlock.h>
 
-#include "debug.h"
-#include "receive.h"
-#include "util.h"
+#include "base/debug.h"
+#include "base/util.h"
+#include "transport/receive.h"
 
 #define RECEIVE_CHILD_FAILED	125
 

@@ -19,9 +19,9 @@
 #include <btrfsutil.h>
 #include <linux/btrfs.h>
 
-#include "debug.h"
-#include "send.h"
-#include "util.h"
+#include "base/debug.h"
+#include "base/util.h"
+#include "transport/send.h"
 
 #define SEND_BUF	(1024 * 1024)
 

@@ -8,12 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "debug.h"
-#include "meta.h"
-#include "send.h"
-#include "process.h"
-#include "target.h"
-#include "util.h"
+#include "base/debug.h"
+#include "base/util.h"
+#include "format/meta.h"
+#include "os/process.h"
+#include "transport/send.h"
+#include "transport/target.h"
 
 #define SSH_ARGV_MAX	64
 

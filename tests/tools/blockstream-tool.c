@@ -24,9 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "blockstream.h"
-#include "lvmthin.h"
-#include "util.h"
+#include "backends/lvmthin.h"
+#include "base/util.h"
+#include "format/blockstream.h"
 
 static int fail(const struct rerr *e, int r)
 {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "freeze.h"
+#include "os/freeze.h"
 
 int main(int argc, char *argv[])
 {

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "receive.h"
-#include "util.h"
+#include "base/util.h"
+#include "transport/receive.h"
 
 int main(int argc, char *argv[])
 {

@@ -21,9 +21,9 @@
 
 #include <cmocka.h>
 
-#include "blockstream.h"
-#include "lvmthin.h"
-#include "util.h"
+#include "backends/lvmthin.h"
+#include "base/util.h"
+#include "format/blockstream.h"
 
 #define KiB	(1024ULL)
 #define MiB	(1024ULL * 1024)

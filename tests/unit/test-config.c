@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "retention.h"
-#include "util.h"
+#include "base/util.h"
+#include "model/config.h"
+#include "policy/retention.h"
 
 #define CONF	"rotate.conf"
 

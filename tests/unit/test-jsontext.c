@@ -12,8 +12,8 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "jsontext.h"
-#include "util.h"
+#include "base/util.h"
+#include "format/jsontext.h"
 
 struct seen {
 	char text[1024];

@@ -21,8 +21,8 @@
 
 #include <cmocka.h>
 
-#include "retention.h"
-#include "util.h"
+#include "base/util.h"
+#include "policy/retention.h"
 
 
 #define DAY	(24 * 3600)

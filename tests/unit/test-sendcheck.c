@@ -18,8 +18,8 @@
 /* The tables below leave trailing fields zero on purpose. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
-#include "sendcheck.h"
-#include "util.h"
+#include "base/util.h"
+#include "format/sendcheck.h"
 
 enum { C_SUBVOL = 1, C_SNAPSHOT, C_MKFILE, C_MKDIR, C_MKNOD, C_MKFIFO, C_MKSOCK, C_SYMLINK,
        C_RENAME, C_LINK, C_UNLINK, C_RMDIR, C_SET_XATTR, C_REMOVE_XATTR, C_WRITE, C_CLONE,

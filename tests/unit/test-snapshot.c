@@ -15,11 +15,11 @@
 
 #include <cmocka.h>
 
-#include "meta.h"
-#include "snapshot.h"
-#include "stamp.h"
-#include "util.h"
-#include "version.h"
+#include "base/util.h"
+#include "base/version.h"
+#include "format/meta.h"
+#include "model/snapshot.h"
+#include "model/stamp.h"
 
 /* 2026-11-27T09:05:12Z */
 #define T0	((time_t)1795770312)

@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "stamp.h"
-#include "util.h"
+#include "base/util.h"
+#include "model/stamp.h"
 
 /* 2026-11-27T09:05:12Z */
 #define T0	((time_t)1795770312)

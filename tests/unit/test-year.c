@@ -28,8 +28,8 @@
 
 #include <cmocka.h>
 
-#include "retention.h"
-#include "util.h"
+#include "base/util.h"
+#include "policy/retention.h"
 
 
 /* Local "2026-03-29 23:00", or UTC with a trailing 'Z'. */

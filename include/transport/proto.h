@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The target protocol, version 1: lines of text over a pair of pipes (a local
+ * `snaprotate serve`, or ssh to one), with the send stream in length-prefixed
+ * chunks. Both sides use these helpers; the grammar is in README.md.
+ *
+ *   server:  SNAPROTATE 1
+ *   client:  INFO | LIST VOLUME | RECEIVE VOLUME NAME {info.json} | DELETE VOLUME NAME | QUIT
+ *            after RECEIVE: DATA <n> and n bytes, ..., DATA 0
+ *   server:  OK {json} | ERR message
+ */
+#ifndef SNAPROTATE_PROTO_H
+#define SNAPROTATE_PROTO_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/err.h"
+
+#define PROTO_VERSION		1
+#define PROTO_GREETING		"SNAPROTATE"
+#define PROTO_LINE_MAX		(64U * 1024 * 1024)
+#define PROTO_CHUNK_MAX		(16U * 1024 * 1024)
+
+struct conn {
+	int in;			/* what the peer writes */
+	int out;		/* what the peer reads */
+	char *buf;		/* read buffer */
+	size_t start, end, cap;
+	size_t line_max;	/* longer lines are refused (PROTO_LINE_MAX unless set lower) */
+};
+
+/* Sets up @c over two fds (not owned). Return: 0 or -ENOMEM. */
+int conn_init(struct conn *c, int in, int out);
+void conn_done(struct conn *c);
+
+/**
+ * conn_read_line() - The next line, without its newline.
+ * @ret: Points into @c's buffer, valid until the next read; NUL-terminated.
+ * Return: 0, -EPIPE at end of input (a line cut short counts as the end),
+ * -E2BIG for a line longer than @c->line_max (about: the buffer doubles up to
+ * it), or -errno.
+ */
+int conn_read_line(struct conn *c, char **ret);
+
+/**
+ * conn_read_short_line() - As conn_read_line(), for a line expected to be
+ * short ("DATA <n>"): reads in small pieces, so that the bytes after it stay
+ * in the kernel for conn_splice_out() instead of being copied into the buffer.
+ */
+int conn_read_short_line(struct conn *c, char **ret);
+
+/* Reads exactly @len bytes. Return: 0, -EPIPE at a premature end, or -errno. */
+int conn_read_exact(struct conn *c, void *buf, size_t len);
+
+/* Return: 0 or -errno (-EPIPE when the peer is gone). */
+int conn_write(struct conn *c, const void *buf, size_t len);
+int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One chunk of a stream: "DATA <len>\n" and the bytes; len 0 ends the stream. */
+int conn_write_chunk(struct conn *c, const void *buf, size_t len);
+
+/**
+ * conn_splice_chunk() - A chunk of @len bytes taken from the pipe @fd: the
+ * header, then the bytes spliced (moved, not copied) to the peer.
+ * Return: 0 or -errno.
+ */
+int conn_splice_chunk(struct conn *c, int fd, size_t len);
+
+/**
+ * conn_splice_out() - Pass the next @len bytes from the peer on to @fd:
+ * buffered bytes first, then spliced (in the kernel, not through a buffer
+ * here) when the two fds allow it, read and written otherwise.
+ * @fd: Where the bytes go; < 0 to drop them.
+ * @write_error: In and out: 0, or the errno of a failed write to @fd. Once it
+ * is set, the rest of the bytes are read and dropped, so that the peer's
+ * stream stays in step.
+ * Return: 0 when all @len bytes were taken from the peer, -EPIPE at a
+ * premature end, or -errno of reading from the peer.
+ */
+int conn_splice_out(struct conn *c, int fd, size_t len, int *write_error);
+
+/* Sees a stream as it passes (include/sendcheck.h is one). */
+struct conn_filter {
+	/* How many bytes come next, and whether they must be fed or may pass unseen. */
+	size_t (*next)(void *user, bool *inspect);
+	/* Look at the next @len bytes. Return: 0, or <0 to refuse the stream. */
+	int (*feed)(void *user, const void *buf, size_t len);
+	/* @len bytes passed unseen. */
+	void (*pass)(void *user, size_t len);
+	void *user;
+};
+
+/**
+ * conn_splice_out_filtered() - As conn_splice_out(), with @f on the way: the
+ * bytes @f must inspect are read here, fed to it, and written to @fd only once
+ * it has taken them; the others are spliced past it. Once @f refuses,
+ * *@refused is set and nothing more reaches @fd (not even what it had taken
+ * but not yet written): the rest of the @len bytes are read and dropped.
+ * Return: 0 when all @len bytes were taken from the peer, -EPIPE at a
+ * premature end, or -errno of reading from the peer.
+ */
+int conn_splice_out_filtered(struct conn *c, int fd, size_t len, const struct conn_filter *f,
+			     int *write_error, bool *refused);
+
+#endif

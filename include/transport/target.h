@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The client side of a target: one session per run and target, to a local
+ * `snaprotate serve` (file://) or to one over ssh (ssh://), speaking the
+ * protocol of proto.h. It decides nothing; the engine says what to send and
+ * delete.
+ */
+#ifndef SNAPROTATE_TARGET_H
+#define SNAPROTATE_TARGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/err.h"
+#include "model/config.h"
+#include "model/snapshot.h"
+#include "transport/proto.h"
+#include "transport/send.h"
+
+/* Progress of one transfer: called now and then, and once with @done. */
+typedef void (*progress_fn)(void *user, const char *name, uint64_t bytes, bool done);
+
+struct target_conn {
+	const struct target *target;	/* borrowed */
+	struct conn c;
+	int to_peer;
+	int from_peer;
+	pid_t pid;
+	bool broken;			/* the session cannot be used any more */
+};
+
+/**
+ * target_open() - Start a session: spawn serve (locally or through ssh) and
+ * check its greeting.
+ * Return: 0 or -errno with @e naming the target.
+ */
+int target_open(const struct target *t, struct target_conn *ret, struct rerr *e);
+
+/* Ends the session (QUIT, then waits for the peer). */
+void target_close(struct target_conn *tc);
+
+/**
+ * target_list() - The complete copies of @volume on the target, oldest first;
+ * each one's uuid is the uuid of the source snapshot it is a copy of.
+ */
+int target_list(struct target_conn *tc, const char *volume, struct snapshot_list *ret,
+		struct rerr *e);
+
+/**
+ * target_receive() - Send @s (at @snap_path) to the target, incrementally from
+ * @parent_path when not NULL (a snapshot the target holds a copy of).
+ * @ret_bytes: The stream's size.
+ * Return: 0 once the target confirmed a complete copy; -errno with @e.
+ */
+int target_receive(struct target_conn *tc, const char *volume, const struct snapshot *s,
+		   const char *snap_path, const char *parent_path, progress_fn progress,
+		   void *user, uint64_t *ret_bytes, struct rerr *e);
+
+/**
+ * target_receive_stream() - Like target_receive(), with the stream written by
+ * @produce (in a thread of its own) instead of btrfs send: a block stream.
+ * @s's image and base say what it is.
+ */
+int target_receive_stream(struct target_conn *tc, const char *volume, const struct snapshot *s,
+			  send_producer_fn produce, void *arg, progress_fn progress, void *user,
+			  uint64_t *ret_bytes, struct rerr *e);
+
+/**
+ * target_fetch() - Copy the stored stream of the block copy @name into @out_fd.
+ * Return: 0 once all of it was written; -errno with @e.
+ */
+int target_fetch(struct target_conn *tc, const char *volume, const char *name, int out_fd,
+		 uint64_t *ret_bytes, struct rerr *e);
+
+/* Deletes the target's copy @name of @volume. */
+int target_delete(struct target_conn *tc, const char *volume, const char *name,
+		  struct rerr *e);
+
+#endif
