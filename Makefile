@@ -67,7 +67,8 @@ ENGINE_SRCS := \
 	src/engine/rotate.c \
 	src/engine/replicate.c \
 	src/engine/rollback.c \
-	src/engine/restore.c
+	src/engine/restore.c \
+	src/engine/engine.c
 
 CLI_SRCS := \
 	src/cli/cli.c

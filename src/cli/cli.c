@@ -20,6 +20,7 @@
 #include "base/util.h"
 #include "base/version.h"
 #include "cli/cli.h"
+#include "engine/engine.h"
 #include "engine/restore.h"
 #include "engine/rollback.h"
 #include "engine/rotate.h"
@@ -27,7 +28,6 @@
 #include "model/config.h"
 #include "model/stamp.h"
 #include "os/hooks.h"
-#include "os/lock.h"
 #include "policy/retention.h"
 #include "transport/serve.h"
 
@@ -47,7 +47,6 @@ static bool arg_force;
 static const char *arg_target;
 static const char *arg_root;
 static const char *arg_to;
-static struct sessions *arg_sessions;	/* target sessions, shared by all volumes */
 
 /* Which verb-specific options were given, to refuse them elsewhere. */
 enum {
@@ -68,7 +67,7 @@ struct verb {
 	int max_args;		/* -1: any number */
 	unsigned options;	/* OPT_* it accepts */
 	bool needs_config;
-	int (*run)(struct config *cfg, int argc, char **argv);
+	int (*run)(struct engine *eng, int argc, char **argv);
 };
 
 static void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -204,147 +203,46 @@ static void help(void)
 
 /* --- volumes ------------------------------------------------------------ */
 
-/* Locks held until exit: the kernel releases them if we die. */
-static int held_locks[64];
-static size_t n_held_locks;
-
-static int volume_lock(const struct config *cfg, const struct volume *v, struct rerr *e)
-{
-	int fd, r;
-
-	if (n_held_locks == ARRAY_SIZE(held_locks))
-		return rerr_set(e, EMFILE, "%s: too many volumes locked at once", v->name);
-	r = lock_volume(cfg->lock_dir, v->name, arg_wait, &fd, e);
-	if (r < 0)
-		return r;
-	held_locks[n_held_locks++] = fd;
-	return 0;
-}
-
-/* Resolves VOLUME|GROUP arguments (all volumes if none) into a unique, ordered list. */
-static int select_volumes(const struct config *cfg, int argc, char **argv, bool groups,
+/* Resolves VOLUME|GROUP arguments (all volumes if none); says why not. */
+static int select_volumes(struct engine *eng, int argc, char **argv, bool groups,
 			  struct volume ***ret, size_t *ret_n)
 {
-	_cleanup_free_ struct volume **sel = NULL;
-	size_t n = 0;
-
-	sel = calloc(cfg->n_volumes + 1, sizeof(*sel));
-	if (!sel)
-		return -ENOMEM;
-	if (argc == 0) {
-		for (size_t i = 0; i < cfg->n_volumes; i++)
-			sel[n++] = &cfg->volumes[i];
-	}
-	for (int a = 0; a < argc; a++) {
-		struct volume *v = config_volume(cfg, argv[a]);
-		struct group *g = groups ? config_group(cfg, argv[a]) : NULL;
-		struct volume *add[64];
-		size_t n_add = 0;
-
-		if (v) {
-			add[n_add++] = v;
-		} else if (g) {
-			for (size_t m = 0; m < g->n_volumes && n_add < ARRAY_SIZE(add); m++)
-				add[n_add++] = config_volume(cfg, g->volumes[m]);
-		} else {
-			log_error("unknown %s '%s' (not in %s)", groups ? "volume or group" : "volume",
-				  argv[a], cfg->path);
-			return -EINVAL;
-		}
-		for (size_t i = 0; i < n_add; i++) {
-			bool dup = false;
-
-			for (size_t j = 0; j < n; j++)
-				dup |= sel[j] == add[i];
-			if (!dup)
-				sel[n++] = add[i];
-		}
-	}
-	*ret = TAKE_PTR(sel);
-	*ret_n = n;
-	return 0;
-}
-
-/*
- * A volume that does not probe is a config error: FILE:LINE of the key to
- * blame. The message is printed, and kept in @why (may be NULL) for run's state.
- */
-static int probe_volume_why(const struct config *cfg, const struct volume *v, char *why,
-			    size_t why_len)
-{
-	const struct backend *be = backend_find(v->backend);
-	enum volume_key key = VKEY_PATH;
 	struct rerr e = { 0 };
-	char msg[700];
-	int r;
+	int r = engine_select(eng, argv, (size_t)argc, groups, ret, ret_n, &e);
 
-	r = be->probe(v, &key, &e);
-	if (r < 0) {
-		snprintf(msg, sizeof(msg), "%s:%u: %s: %s", cfg->path, config_volume_line(v, key),
-			 e.msg, strerror(-r));
-		log_error("%s", msg);
-		if (why)
-			snprintf(why, why_len, "%s", msg);
-		return -EINVAL;
-	}
-	return 0;
+	if (r < 0)
+		log_error("%s", e.msg);
+	return r;
 }
 
-static int probe_volume(const struct config *cfg, const struct volume *v)
+/* A volume that does not probe is a config error: printed, FILE:LINE of the key to blame. */
+static int probe_volume(struct engine *eng, const struct volume *v)
 {
-	return probe_volume_why(cfg, v, NULL, 0);
+	struct rerr e = { 0 };
+	int r = engine_probe(eng, v, &e);
+
+	if (r < 0)
+		log_error("%s", e.msg);
+	return r;
 }
 
-static int probe_volumes(const struct config *cfg, struct volume **vols, size_t n)
+static int probe_volumes(struct engine *eng, struct volume **vols, size_t n)
 {
 	int r = 0;
 
 	for (size_t i = 0; i < n; i++)
-		if (probe_volume(cfg, vols[i]) < 0)
+		if (probe_volume(eng, vols[i]) < 0)
 			r = -EINVAL;
 	return r;
 }
 
-/* Locks every volume of @vols in name order (no deadlock between waiting runs). */
-static int lock_sorted(const struct config *cfg, struct volume **vols, size_t n)
+/* Locks every volume of @vols in name order. Return: 0, or an exit code after printing why. */
+static int lock_sorted(struct engine *eng, struct volume **vols, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		for (size_t j = i + 1; j < n; j++)
-			if (strcmp(vols[j]->name, vols[i]->name) < 0) {
-				struct volume *t = vols[i];
+	struct rerr e = { 0 };
+	int r = engine_lock(eng, vols, n, &e);
 
-				vols[i] = vols[j];
-				vols[j] = t;
-			}
-	if (arg_dry_run)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		struct rerr e = { 0 };
-		int r = volume_lock(cfg, vols[i], &e);
-
-		if (r < 0)
-			return report(r, &e);
-	}
-	return 0;
-}
-
-/* Sorts @vols so that the members of a group stand together, groups and volumes by name. */
-static const char *unit_key(const struct volume *v)
-{
-	return v->group ? v->group : v->name;
-}
-
-static int unit_cmp(const void *a, const void *b)
-{
-	const struct volume *x = *(struct volume *const *)a, *y = *(struct volume *const *)b;
-	int c = strcmp(unit_key(x), unit_key(y));
-
-	return c ? c : strcmp(x->name, y->name);
-}
-
-static void unit_order(struct volume **vols, size_t n)
-{
-	qsort(vols, n, sizeof(*vols), unit_cmp);
+	return r < 0 ? report(r, &e) : 0;
 }
 
 static int description_valid(const char *s)
@@ -359,8 +257,9 @@ static int description_valid(const char *s)
 
 /* --- verbs -------------------------------------------------------------- */
 
-static int verb_snapshot(struct config *cfg, int argc, char **argv)
+static int verb_snapshot(struct engine *eng, int argc, char **argv)
 {
+	const struct config *cfg = eng->cfg;
 	_cleanup_free_ struct volume **vols = NULL;
 	_cleanup_free_ struct take *takes = NULL;
 	_cleanup_free_ struct volume_report *reps = NULL;
@@ -380,16 +279,16 @@ static int verb_snapshot(struct config *cfg, int argc, char **argv)
 		kind = SNAP_MANUAL;
 	if (arg_description && description_valid(arg_description))
 		return EXIT_USAGE;
-	r = select_volumes(cfg, argc, argv, true, &vols, &n);
+	r = select_volumes(eng, argc, argv, true, &vols, &n);
 	if (r < 0)
 		return r == -EINVAL ? EXIT_USAGE : report(r, &(struct rerr){ 0 });
-	if (probe_volumes(cfg, vols, n) < 0)
+	if (probe_volumes(eng, vols, n) < 0)
 		return EXIT_USAGE;
 
-	r = lock_sorted(cfg, vols, n);
+	r = lock_sorted(eng, vols, n);
 	if (r > 0)
 		return r;
-	unit_order(vols, n);
+	engine_units(vols, n);
 
 	out = json_object_new_object();
 	arr = json_object_new_array();
@@ -609,17 +508,17 @@ static void write_volume(struct jt_writer *w, const struct volume *v,
 }
 
 /* Streams --json: 10,000 snapshots are written as they are formatted, not built as a tree. */
-static int verb_list(struct config *cfg, int argc, char **argv)
+static int verb_list(struct engine *eng, int argc, char **argv)
 {
 	_cleanup_free_ struct volume **vols = NULL;
 	struct jt_writer w = { .f = NULL };	/* stdout, whatever liblvm2cmd does to it */
 	size_t n;
 	int r, ret = EXIT_OK;
 
-	r = select_volumes(cfg, argc, argv, true, &vols, &n);
+	r = select_volumes(eng, argc, argv, true, &vols, &n);
 	if (r < 0)
 		return EXIT_USAGE;
-	if (probe_volumes(cfg, vols, n) < 0)
+	if (probe_volumes(eng, vols, n) < 0)
 		return EXIT_USAGE;
 	if (arg_json) {
 		jt_begin_object(&w);
@@ -657,9 +556,10 @@ static int verb_list(struct config *cfg, int argc, char **argv)
  * Common to delete/pin/unpin: the volume from argv[0], locked, probed and listed.
  * Return: 0, or an exit code > 0 after printing why.
  */
-static int open_volume(struct config *cfg, const char *name, bool lock, struct volume **ret_v,
+static int open_volume(struct engine *eng, const char *name, bool lock, struct volume **ret_v,
 		       struct snapshot_list *ret_l)
 {
+	const struct config *cfg = eng->cfg;
 	struct volume *v = config_volume(cfg, name);
 	struct rerr e = { 0 };
 	int r;
@@ -668,13 +568,10 @@ static int open_volume(struct config *cfg, const char *name, bool lock, struct v
 		log_error("unknown volume '%s' (not in %s)", name, cfg->path);
 		return EXIT_USAGE;
 	}
-	if (probe_volume(cfg, v) < 0)
+	if (probe_volume(eng, v) < 0)
 		return EXIT_USAGE;
-	if (lock && !arg_dry_run) {
-		r = volume_lock(cfg, v, &e);
-		if (r < 0)
-			return report(r, &e);
-	}
+	if (lock && (r = engine_lock(eng, &v, 1, &e)) < 0)
+		return report(r, &e);
 	r = backend_find(v->backend)->list(v, ret_l, &e);
 	if (r < 0)
 		return report(r, &e);
@@ -682,14 +579,14 @@ static int open_volume(struct config *cfg, const char *name, bool lock, struct v
 	return 0;
 }
 
-static int verb_delete(struct config *cfg, int argc, char **argv)
+static int verb_delete(struct engine *eng, int argc, char **argv)
 {
 	struct snapshot_list l = { 0 };
 	_cleanup_free_ size_t *idx = NULL;
 	struct volume *v;
 	int r, ret = EXIT_OK;
 
-	r = open_volume(cfg, argv[0], true, &v, &l);
+	r = open_volume(eng, argv[0], true, &v, &l);
 	if (r > 0)
 		return r;
 	idx = calloc((size_t)argc, sizeof(*idx));
@@ -749,7 +646,7 @@ static int verb_delete(struct config *cfg, int argc, char **argv)
 	return ret;
 }
 
-static int set_pinned(struct config *cfg, char **argv, bool pinned)
+static int set_pinned(struct engine *eng, char **argv, bool pinned)
 {
 	struct snapshot_list l = { 0 };
 	struct rerr e = { 0 };
@@ -758,7 +655,7 @@ static int set_pinned(struct config *cfg, char **argv, bool pinned)
 	size_t idx;
 	int r;
 
-	r = open_volume(cfg, argv[0], true, &v, &l);
+	r = open_volume(eng, argv[0], true, &v, &l);
 	if (r > 0)
 		return r;
 	r = snapshot_resolve(&l, v->name, argv[1], &idx, &e);
@@ -790,27 +687,28 @@ out:
 	return r < 0 ? report(r, &e) : EXIT_OK;
 }
 
-static int verb_pin(struct config *cfg, int argc, char **argv)
+static int verb_pin(struct engine *eng, int argc, char **argv)
 {
 	(void) argc;
-	return set_pinned(cfg, argv, true);
+	return set_pinned(eng, argv, true);
 }
 
-static int verb_unpin(struct config *cfg, int argc, char **argv)
+static int verb_unpin(struct engine *eng, int argc, char **argv)
 {
 	(void) argc;
-	return set_pinned(cfg, argv, false);
+	return set_pinned(eng, argv, false);
 }
 
-static int verb_config_check(struct config *cfg, int argc, char **argv)
+static int verb_config_check(struct engine *eng, int argc, char **argv)
 {
+	const struct config *cfg = eng->cfg;
 	_cleanup_free_ struct volume **vols = NULL;
 	_cleanup_free_ char *text = NULL;
 	size_t n;
 
-	if (select_volumes(cfg, argc, argv, false, &vols, &n) < 0)
+	if (select_volumes(eng, argc, argv, false, &vols, &n) < 0)
 		return EXIT_USAGE;
-	if (probe_volumes(cfg, vols, n) < 0)
+	if (probe_volumes(eng, vols, n) < 0)
 		return EXIT_USAGE;
 	for (size_t i = 0; i < n; i++) {
 		struct rerr e = { 0 };
@@ -833,13 +731,6 @@ static int verb_config_check(struct config *cfg, int argc, char **argv)
 }
 
 /* --- targets ------------------------------------------------------------ */
-
-static struct sessions *sessions(struct config *cfg)
-{
-	if (!arg_sessions)
-		arg_sessions = sessions_new(cfg);
-	return arg_sessions;
-}
 
 static bool progress_shown;
 
@@ -977,8 +868,9 @@ static struct json_object *targets_json(const struct volume_report *r)
 	return arr;
 }
 
-static int verb_send(struct config *cfg, int argc, char **argv)
+static int verb_send(struct engine *eng, int argc, char **argv)
 {
+	const struct config *cfg = eng->cfg;
 	_cleanup_free_ struct volume **vols = NULL;
 	_cleanup_(json_object_putp) struct json_object *out = NULL;
 	struct json_object *arr;
@@ -991,9 +883,9 @@ static int verb_send(struct config *cfg, int argc, char **argv)
 		log_error("unknown target '%s' (not in %s)", arg_target, cfg->path);
 		return EXIT_USAGE;
 	}
-	if (select_volumes(cfg, argc, argv, true, &vols, &n) < 0)
+	if (select_volumes(eng, argc, argv, true, &vols, &n) < 0)
 		return EXIT_USAGE;
-	if (probe_volumes(cfg, vols, n) < 0)
+	if (probe_volumes(eng, vols, n) < 0)
 		return EXIT_USAGE;
 	for (size_t i = 0; i < n; i++) {
 		bool has = false;
@@ -1006,15 +898,15 @@ static int verb_send(struct config *cfg, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	r = lock_sorted(cfg, vols, n);
+	r = lock_sorted(eng, vols, n);
 	if (r > 0)
 		return r;
-	if (json_envelope(&out, &arr) < 0 || !sessions(cfg))
+	if (json_envelope(&out, &arr) < 0 || !engine_sessions(eng))
 		return report(-ENOMEM, &(struct rerr){ 0 });
 	for (size_t i = 0; i < n; i++) {
 		struct volume_report rep = { .volume = vols[i] };
 
-		if (rotate_replicate(cfg, vols[i], sessions(cfg), arg_now, &o, &rep) < 0)
+		if (rotate_replicate(cfg, vols[i], engine_sessions(eng), arg_now, &o, &rep) < 0)
 			ret = EXIT_FAILED;
 		for (size_t k = 0; k < rep.n_errors; k++)
 			log_error("%s", rep.errors[k]);
@@ -1040,12 +932,12 @@ static int verb_send(struct config *cfg, int argc, char **argv)
 	return ret;
 }
 
-static int verb_serve(struct config *cfg, int argc, char **argv)
+static int verb_serve(struct engine *eng, int argc, char **argv)
 {
 	struct rerr e = { 0 };
 	int r;
 
-	(void) cfg;
+	(void) eng;
 	(void) argv;
 	(void) argc;
 	if (!arg_root)
@@ -1155,19 +1047,20 @@ static struct json_object *report_json(const struct volume_report *r, bool run)
 	return TAKE_PTR(o);
 }
 
-static int verb_prune(struct config *cfg, int argc, char **argv)
+static int verb_prune(struct engine *eng, int argc, char **argv)
 {
+	const struct config *cfg = eng->cfg;
 	_cleanup_free_ struct volume **vols = NULL;
 	_cleanup_(json_object_putp) struct json_object *out = NULL;
 	struct json_object *arr;
 	size_t n;
 	int r, ret = EXIT_OK;
 
-	if (select_volumes(cfg, argc, argv, true, &vols, &n) < 0)
+	if (select_volumes(eng, argc, argv, true, &vols, &n) < 0)
 		return EXIT_USAGE;
-	if (probe_volumes(cfg, vols, n) < 0)
+	if (probe_volumes(eng, vols, n) < 0)
 		return EXIT_USAGE;
-	r = lock_sorted(cfg, vols, n);
+	r = lock_sorted(eng, vols, n);
 	if (r > 0)
 		return r;
 	if (json_envelope(&out, &arr) < 0)
@@ -1175,7 +1068,7 @@ static int verb_prune(struct config *cfg, int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		struct volume_report rep = { 0 };
 
-		if (rotate_prune(cfg, vols[i], arg_now, arg_dry_run, sessions(cfg), &rep) < 0)
+		if (rotate_prune(cfg, vols[i], arg_now, arg_dry_run, engine_sessions(eng), &rep) < 0)
 			ret = EXIT_FAILED;
 		for (size_t k = 0; k < rep.n_errors; k++)
 			log_error("%s", rep.errors[k]);
@@ -1205,25 +1098,27 @@ static int verb_prune(struct config *cfg, int argc, char **argv)
  * when another snaprotate holds a lock (then nothing is recorded: the volume
  * did not fail, it is busy).
  */
-static int run_unit(struct config *cfg, struct volume **unit, size_t m,
+static int run_unit(struct engine *eng, struct volume **unit, size_t m,
 		    struct json_object *arr, char *failed, size_t failed_len, size_t *n_failed)
 {
+	const struct config *cfg = eng->cfg;
 	struct volume_report reps[GROUP_MAX];
 	bool ok = true;
 	int ret = EXIT_OK, r;
 
 	memset(reps, 0, sizeof(reps));
 	for (size_t u = 0; u < m; u++) {
-		char why[700];
+		struct rerr e = { 0 };
 
 		reps[u].volume = unit[u];
-		if (probe_volume_why(cfg, unit[u], why, sizeof(why)) < 0) {
-			volume_report_fail(&reps[u], why);
+		if (engine_probe(eng, unit[u], &e) < 0) {
+			log_error("%s", e.msg);
+			volume_report_fail(&reps[u], e.msg);
 			ok = false;
 		}
 	}
 	if (ok) {
-		r = lock_sorted(cfg, unit, m);
+		r = lock_sorted(eng, unit, m);
 		if (r == EXIT_LOCKED)
 			return EXIT_LOCKED;
 		if (r > 0) {
@@ -1232,7 +1127,7 @@ static int run_unit(struct config *cfg, struct volume **unit, size_t m,
 			ok = false;
 		}
 	}
-	if (ok && rotate_run(cfg, unit, m, arg_now, arg_dry_run, sessions(cfg),
+	if (ok && rotate_run(cfg, unit, m, arg_now, arg_dry_run, engine_sessions(eng),
 			     &(struct replicate_opts){ .send = true, .prune_targets = true,
 						       .dry_run = arg_dry_run,
 						       .progress = progress_callback() },
@@ -1269,8 +1164,7 @@ static int run_unit(struct config *cfg, struct volume **unit, size_t m,
 		volume_report_done(&reps[u]);
 	}
 	/* Locks are per unit: release them before the next one. */
-	while (n_held_locks > 0)
-		close(held_locks[--n_held_locks]);
+	engine_unlock(eng);
 	if (!ok)
 		ret = EXIT_FAILED;
 	return ret;
@@ -1280,8 +1174,9 @@ static int run_unit(struct config *cfg, struct volume **unit, size_t m,
  * run: each volume, or each group as a whole, independently; one failing does
  * not stop the others. Exit 1 if any failed, else 3 if any was locked.
  */
-static int verb_run(struct config *cfg, int argc, char **argv)
+static int verb_run(struct engine *eng, int argc, char **argv)
 {
+	const struct config *cfg = eng->cfg;
 	_cleanup_free_ struct volume **vols = NULL;
 	_cleanup_free_ bool *done = NULL;
 	_cleanup_(json_object_putp) struct json_object *out = NULL;
@@ -1290,7 +1185,7 @@ static int verb_run(struct config *cfg, int argc, char **argv)
 	char failed[512] = "";
 	bool any_failed = false, any_locked = false;
 
-	if (select_volumes(cfg, argc, argv, true, &vols, &n) < 0)
+	if (select_volumes(eng, argc, argv, true, &vols, &n) < 0)
 		return EXIT_USAGE;
 	done = calloc(n + 1, sizeof(*done));
 	if (!done || json_envelope(&out, &arr) < 0)
@@ -1314,7 +1209,7 @@ static int verb_run(struct config *cfg, int argc, char **argv)
 			for (size_t u = 0; u < m; u++)
 				if (vols[k] == unit[u])
 					done[k] = true;
-		r = run_unit(cfg, unit, m, arr, failed, sizeof(failed), &n_failed);
+		r = run_unit(eng, unit, m, arr, failed, sizeof(failed), &n_failed);
 		any_failed |= r == EXIT_FAILED;
 		any_locked |= r == EXIT_LOCKED;
 	}
@@ -1326,8 +1221,9 @@ static int verb_run(struct config *cfg, int argc, char **argv)
 	return any_failed ? EXIT_FAILED : any_locked ? EXIT_LOCKED : EXIT_OK;
 }
 
-static int verb_rollback(struct config *cfg, int argc, char **argv)
+static int verb_rollback(struct engine *eng, int argc, char **argv)
 {
+	const struct config *cfg = eng->cfg;
 	struct volume *v = config_volume(cfg, argv[0]);
 	struct rollback_report r;
 	struct rerr e = { 0 };
@@ -1338,13 +1234,11 @@ static int verb_rollback(struct config *cfg, int argc, char **argv)
 		log_error("unknown volume '%s' (not in %s)", argv[0], cfg->path);
 		return EXIT_USAGE;
 	}
-	if (probe_volume(cfg, v) < 0)
+	if (probe_volume(eng, v) < 0)
 		return EXIT_USAGE;
-	if (!arg_dry_run) {
-		k = volume_lock(cfg, v, &e);
-		if (k < 0)
-			return report(k, &e);
-	}
+	k = engine_lock(eng, &v, 1, &e);
+	if (k < 0)
+		return report(k, &e);
 	k = rollback_volume(v, argv[1], arg_now, arg_dry_run, &r, &e);
 	if (k < 0)
 		ret = r.bad_arg ? report_usage(&e) : report(k, &e);
@@ -1371,8 +1265,9 @@ static int verb_rollback(struct config *cfg, int argc, char **argv)
 	return ret;
 }
 
-static int verb_restore(struct config *cfg, int argc, char **argv)
+static int verb_restore(struct engine *eng, int argc, char **argv)
 {
+	const struct config *cfg = eng->cfg;
 	struct volume *v = config_volume(cfg, argv[0]);
 	struct restore_report r;
 	struct rerr e = { 0 };
@@ -1391,7 +1286,7 @@ static int verb_restore(struct config *cfg, int argc, char **argv)
 		log_error("%s: restore of btrfs volumes is not available yet", v->name);
 		return EXIT_FAILED;
 	}
-	k = restore_lvm(cfg, v, sessions(cfg), arg_target, argv[1], arg_to, arg_dry_run, &r, &e);
+	k = restore_lvm(cfg, v, engine_sessions(eng), arg_target, argv[1], arg_to, arg_dry_run, &r, &e);
 	if (k < 0)
 		ret = r.bad_arg ? report_usage(&e) : report(k, &e);
 	if (arg_json) {
@@ -1611,15 +1506,16 @@ static void print_status(struct json_object *o)
 }
 
 /* status never takes a lock and changes nothing. */
-static int verb_status(struct config *cfg, int argc, char **argv)
+static int verb_status(struct engine *eng, int argc, char **argv)
 {
+	const struct config *cfg = eng->cfg;
 	_cleanup_(json_object_putp) struct json_object *out = NULL;
 	_cleanup_free_ struct volume **vols = NULL;
 	struct json_object *arr;
 	size_t n;
 	int ret = EXIT_OK;
 
-	if (select_volumes(cfg, argc, argv, true, &vols, &n) < 0 || probe_volumes(cfg, vols, n) < 0)
+	if (select_volumes(eng, argc, argv, true, &vols, &n) < 0 || probe_volumes(eng, vols, n) < 0)
 		return EXIT_USAGE;
 	if (json_envelope(&out, &arr) < 0)
 		return report(-ENOMEM, &(struct rerr){ 0 });
@@ -1780,6 +1676,7 @@ int cli_main(int argc, char *argv[])
 {
 	_cleanup_(config_freep) struct config *cfg = NULL;
 	const struct verb *verb = NULL;
+	struct engine eng;
 	struct rerr e = { 0 };
 	int r, nargs;
 
@@ -1813,8 +1710,9 @@ int cli_main(int argc, char *argv[])
 			return EXIT_USAGE;
 		}
 	}
-	r = verb->run(cfg, nargs, argv + optind + 1);
-	arg_sessions = sessions_free(arg_sessions);
+	engine_init(&eng, cfg, arg_now, arg_dry_run, arg_wait);
+	r = verb->run(&eng, nargs, argv + optind + 1);
+	engine_done(&eng);
 	if (fflush(stdout) != 0 && r == EXIT_OK) {
 		log_error("cannot write output: %m");
 		return EXIT_FAILED;
