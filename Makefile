@@ -68,7 +68,9 @@ ENGINE_SRCS := \
 	src/engine/replicate.c \
 	src/engine/rollback.c \
 	src/engine/restore.c \
-	src/engine/engine.c
+	src/engine/engine.c \
+	src/engine/snapshots.c \
+	src/engine/status.c
 
 CLI_SRCS := \
 	src/cli/cli.c

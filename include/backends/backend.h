@@ -97,6 +97,9 @@ struct backend {
 			  const struct snapshot *base, struct block_source *ret, struct rerr *e);
 	void (*block_close)(const struct volume *v, struct block_source *b);
 
+	/* Where @v's snapshots are, for people: its snapshot_dir, its VG. */
+	const char *(*where)(const struct volume *v);
+
 	/* Free space where new snapshots go. */
 	int (*space)(const struct volume *v, struct fs_space *ret, struct rerr *e);
 

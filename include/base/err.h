@@ -7,8 +7,11 @@
 #ifndef SNAPROTATE_ERR_H
 #define SNAPROTATE_ERR_H
 
+#include <stdbool.h>
+
 struct rerr {
 	int code;		/* positive errno of the first failure, 0 if none */
+	bool usage;		/* the caller's input is wrong (a name that names nothing): exit 2 */
 	char msg[512];		/* "cannot snapshot '/srv' as '/srv/.snap/x'" */
 };
 
@@ -19,6 +22,14 @@ struct rerr {
  * Return: -abs(@errnum), so that callers can `return rerr_set(...)`.
  */
 int rerr_set(struct rerr *e, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/**
+ * rerr_usage() - As rerr_set(), for input that names nothing usable (an unknown
+ * volume, a snapshot argument that resolves to none or to several): the command
+ * line exits 2 for it. Return: -abs(@errnum).
+ */
+int rerr_usage(struct rerr *e, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /**

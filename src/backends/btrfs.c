@@ -830,6 +830,11 @@ int btrfs_received_owner(int fd, const uint8_t uuid[UUID_SIZE], uint64_t *ret_id
 	return 0;
 }
 
+static const char *btrfs_be_where(const struct volume *v)
+{
+	return v->snapshot_dir;
+}
+
 const struct backend backend_btrfs = {
 	.name = "btrfs",
 	.kind = BACKEND_BTRFS,
@@ -840,5 +845,6 @@ const struct backend backend_btrfs = {
 	.update = btrfs_be_update,
 	.settle = btrfs_be_settle,
 	.snapshot_path = btrfs_be_snapshot_path,
+	.where = btrfs_be_where,
 	.space = btrfs_be_space,
 };

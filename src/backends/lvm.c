@@ -916,7 +916,13 @@ fail:
 	return r;
 }
 
+static const char *lvm_be_where(const struct volume *v)
+{
+	return v->lv;
+}
+
 const struct backend backend_lvm = {
+	.where = lvm_be_where,
 	.name = "lvm",
 	.kind = BACKEND_LVM,
 	.probe = lvm_be_probe,

@@ -24,6 +24,8 @@
 #include "engine/restore.h"
 #include "engine/rollback.h"
 #include "engine/rotate.h"
+#include "engine/snapshots.h"
+#include "engine/status.h"
 #include "format/meta.h"
 #include "model/config.h"
 #include "model/stamp.h"
@@ -307,27 +309,9 @@ static int verb_snapshot(struct engine *eng, int argc, char **argv)
 		if (!takes[i].s.description)
 			ret = report(-ENOMEM, &e);
 		if (arg_pre) {
-			struct snapshot_list l = { 0 };
-			size_t idx;
-
-			r = backend_find(v->backend)->list(v, &l, &e);
-			if (r == 0)
-				r = snapshot_resolve(&l, v->name, arg_pre, &idx, &e);
-			if (r == 0 && l.items[idx].kind != SNAP_PRE) {
-				r = rerr_set(&e, ENOENT, "%s: '%s' is a %s snapshot, not a pre snapshot",
-					     v->name, l.items[idx].name,
-					     l.items[idx].complete ? snap_kind_to_string(l.items[idx].kind)
-								   : "incomplete");
-			}
-			if (r == 0 && !(takes[i].s.pre = strdup(l.items[idx].name)))
-				r = -ENOMEM;
-			snapshot_list_clear(&l);
-			if (r == -ENOENT || r == -ENOTUNIQ) {
-				ret = report_usage(&e);
-				goto out;
-			}
+			r = engine_find_pre(eng, v, arg_pre, &takes[i].s.pre, &e);
 			if (r < 0) {
-				ret = report(r, &e);
+				ret = e.usage ? report_usage(&e) : report(r, &e);
 				goto out;
 			}
 		}
@@ -442,13 +426,13 @@ static void format_local(time_t t, char *buf, size_t len)
 
 static void print_table(const struct volume *v, const struct snapshot_list *l)
 {
+	const struct backend *be = backend_find(v->backend);
 	size_t w = strlen("NAME");
 
 	for (size_t i = 0; i < l->n; i++)
 		if (strlen(term_safe(l->items[i].name)) > w)
 			w = strlen(term_safe(l->items[i].name));
-	printf("%s (%s, %s)\n", v->name, backend_find(v->backend)->name,
-	       v->backend == BACKEND_BTRFS ? v->snapshot_dir : v->lv);
+	printf("%s (%s, %s)\n", v->name, be->name, be->where(v));
 	if (l->n == 0) {
 		printf("  no snapshots\n");
 		return;
@@ -531,7 +515,7 @@ static int verb_list(struct engine *eng, int argc, char **argv)
 		struct snapshot_list l = { 0 };
 		struct rerr e = { 0 };
 
-		r = backend_find(vols[i]->backend)->list(vols[i], &l, &e);
+		r = engine_list(eng, vols[i], &l, &e);
 		if (r < 0) {
 			ret = report(r, &e);
 			continue;
@@ -552,139 +536,73 @@ static int verb_list(struct engine *eng, int argc, char **argv)
 	return ret;
 }
 
-/*
- * Common to delete/pin/unpin: the volume from argv[0], locked, probed and listed.
- * Return: 0, or an exit code > 0 after printing why.
- */
-static int open_volume(struct engine *eng, const char *name, bool lock, struct volume **ret_v,
-		       struct snapshot_list *ret_l)
+/* delete, pin, unpin: the volume named by argv[0], probed. Return: 0, or an exit code. */
+static int named_volume(struct engine *eng, const char *name, struct volume **ret)
 {
-	const struct config *cfg = eng->cfg;
-	struct volume *v = config_volume(cfg, name);
-	struct rerr e = { 0 };
-	int r;
+	_cleanup_free_ struct volume **vols = NULL;
+	char *names[] = { (char *)name };
+	size_t n;
 
-	if (!v) {
-		log_error("unknown volume '%s' (not in %s)", name, cfg->path);
+	if (select_volumes(eng, 1, names, false, &vols, &n) < 0 || probe_volume(eng, vols[0]) < 0)
 		return EXIT_USAGE;
-	}
-	if (probe_volume(eng, v) < 0)
-		return EXIT_USAGE;
-	if (lock && (r = engine_lock(eng, &v, 1, &e)) < 0)
-		return report(r, &e);
-	r = backend_find(v->backend)->list(v, ret_l, &e);
-	if (r < 0)
-		return report(r, &e);
-	*ret_v = v;
+	*ret = vols[0];
 	return 0;
 }
 
 static int verb_delete(struct engine *eng, int argc, char **argv)
 {
-	struct snapshot_list l = { 0 };
-	_cleanup_free_ size_t *idx = NULL;
+	struct snap_results res = { 0 };
+	struct rerr e = { 0 };
 	struct volume *v;
 	int r, ret = EXIT_OK;
 
-	r = open_volume(eng, argv[0], true, &v, &l);
+	r = named_volume(eng, argv[0], &v);
 	if (r > 0)
 		return r;
-	idx = calloc((size_t)argc, sizeof(*idx));
-	if (!idx) {
-		snapshot_list_clear(&l);
-		return report(-ENOMEM, &(struct rerr){ 0 });
-	}
-	/* Resolve every name first: a typo deletes nothing. */
-	for (int a = 1; a < argc; a++) {
-		struct rerr e = { 0 };
+	r = engine_delete(eng, v, argv + 1, (size_t)argc - 1, arg_force, &res, &e);
+	if (r < 0)
+		return e.usage ? report_usage(&e) : report(r, &e);
+	for (size_t i = 0; i < res.n; i++) {
+		const struct snap_result *x = &res.items[i];
 
-		r = snapshot_resolve(&l, v->name, argv[a], &idx[a], &e);
-		if (r < 0) {
-			snapshot_list_clear(&l);
-			return report_usage(&e);
+		if (x->outcome == SNAP_WOULD) {
+			log_info("would delete %s", x->name);
+		} else if (x->outcome == SNAP_DONE) {
+			log_info("deleted %s", x->name);
+		} else if (x->outcome == SNAP_REFUSED) {
+			log_error("%s", x->e.msg);
+			ret = EXIT_FAILED;
+		} else {
+			ret = report(-x->e.code, &x->e);
 		}
 	}
-	for (int a = 1; a < argc; a++) {
-		const struct snapshot *s = &l.items[idx[a]];
-		struct rerr e = { 0 };
-		bool dup = false;
-
-		for (int b = 1; b < a; b++)
-			dup |= idx[b] == idx[a];
-		if (dup)
-			continue;
-		if (s->foreign) {
-			log_error("%s: '%s' was not made by snaprotate, refusing to delete it",
-				  v->name, s->name);
-			ret = EXIT_FAILED;
-			continue;
-		}
-		if (s->pinned && !arg_force) {
-			log_error("%s: '%s' is pinned, refusing to delete it (unpin it, or use --force)",
-				  v->name, s->name);
-			ret = EXIT_FAILED;
-			continue;
-		}
-		if (s->damaged && !arg_force) {
-			log_error("%s: '%s' is damaged (%s) and may hold a whole snapshot, refusing to "
-				  "delete it without --force", v->name, s->name, s->problem ?: "?");
-			ret = EXIT_FAILED;
-			continue;
-		}
-		if (arg_dry_run) {
-			log_info("would delete %s", s->name);
-			continue;
-		}
-		r = backend_find(v->backend)->remove(v, s, &e);
-		if (r < 0) {
-			ret = report(r, &e);
-			continue;
-		}
-		log_info("deleted %s", s->name);
-	}
-	snapshot_list_clear(&l);
+	snap_results_done(&res);
 	return ret;
 }
 
 static int set_pinned(struct engine *eng, char **argv, bool pinned)
 {
-	struct snapshot_list l = { 0 };
+	struct snap_result x = { 0 };
 	struct rerr e = { 0 };
-	struct snapshot *s;
 	struct volume *v;
-	size_t idx;
 	int r;
 
-	r = open_volume(eng, argv[0], true, &v, &l);
+	r = named_volume(eng, argv[0], &v);
 	if (r > 0)
 		return r;
-	r = snapshot_resolve(&l, v->name, argv[1], &idx, &e);
-	if (r < 0) {
-		snapshot_list_clear(&l);
-		return report_usage(&e);
-	}
-	s = &l.items[idx];
-	if (!s->complete || s->foreign) {
-		r = rerr_set(&e, EINVAL, "%s: '%s' is %s, it cannot be %s", v->name, s->name,
-			     s->foreign ? "foreign" : s->damaged ? "damaged" : "incomplete",
-			     pinned ? "pinned" : "unpinned");
-		goto out;
-	}
-	if (s->pinned == pinned) {
-		log_info("%s is %s already", s->name, pinned ? "pinned" : "not pinned");
-		goto out;
-	}
-	if (arg_dry_run) {
-		log_info("would %s %s", pinned ? "pin" : "unpin", s->name);
-		goto out;
-	}
-	s->pinned = pinned;
-	r = backend_find(v->backend)->update(v, s, &e);
-	if (r == 0)
-		log_info("%s %s", pinned ? "pinned" : "unpinned", s->name);
-out:
-	snapshot_list_clear(&l);
-	return r < 0 ? report(r, &e) : EXIT_OK;
+	r = engine_pin(eng, v, argv[1], pinned, &x, &e);
+	if (r < 0)
+		return e.usage ? report_usage(&e) : report(r, &e);
+	if (x.outcome == SNAP_UNCHANGED)
+		log_info("%s is %s already", x.name, pinned ? "pinned" : "not pinned");
+	else if (x.outcome == SNAP_WOULD)
+		log_info("would %s %s", pinned ? "pin" : "unpin", x.name);
+	else if (x.outcome == SNAP_DONE)
+		log_info("%s %s", pinned ? "pinned" : "unpinned", x.name);
+	else
+		r = report(-x.e.code, &x.e);
+	free(x.name);
+	return r > 0 ? r : EXIT_OK;
 }
 
 static int verb_pin(struct engine *eng, int argc, char **argv)
@@ -1335,111 +1253,57 @@ static void format_age(int64_t s, char *buf, size_t len)
 		snprintf(buf, len, "%lldd %lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
 }
 
-/* The last run recorded in STATE_DIR/VOLUME.json, or NULL. */
-static struct json_object *read_state(const struct config *cfg, const struct volume *v)
+/* One volume's status as status --json prints it. Return: a new object, or NULL (ENOMEM). */
+static struct json_object *status_json(const struct volume_status *st)
 {
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s.json", cfg->state_dir, v->name);
-	if (access(path, R_OK) < 0)
-		return NULL;
-	return json_object_from_file(path);
-}
-
-/* One volume's status as JSON; the text line is printed from it too. */
-static int status_volume(const struct config *cfg, const struct volume *v, struct json_object **ret)
-{
-	const struct backend *be = backend_find(v->backend);
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
-	struct json_object *targets = json_object_new_object(), *state;
-	const struct snapshot *newest = NULL;
-	struct snapshot_list l = { 0 };
-	struct volume_health h = { 0 };
-	bool have_tl = false;
-	time_t last_tl = 0;
-	size_t count = 0, invalid = 0;
+	struct json_object *targets = json_object_new_object();
 	char when[ISO_TIME_LEN];
-	struct rerr e = { 0 };
-	int k;
 
-	k = be->list(v, &l, &e);
-	if (k < 0) {
+	if (!o || meta_add(o, "volume", json_object_new_string(st->volume->name)) < 0 ||
+	    meta_add(o, "backend", json_object_new_string(st->backend)) < 0 ||
+	    meta_add(o, "count", json_object_new_int64((int64_t)st->count)) < 0 ||
+	    meta_add(o, "newest", st->newest ? json_object_new_string(st->newest) : NULL) < 0 ||
+	    meta_add(o, "newest_created", st->newest ?
+		     json_object_new_string(time_format_iso(st->newest_created, when)) : NULL) < 0 ||
+	    meta_add(o, "next_due", json_object_new_string(time_format_iso(st->next_due, when))) < 0 ||
+	    meta_add(o, "invalid", json_object_new_int64((int64_t)st->invalid)) < 0 ||
+	    meta_add(o, "merge_pending", json_object_new_boolean(st->health.merge_pending)) < 0 ||
+	    meta_add(o, "merging", *st->health.merging ?
+		     json_object_new_string(st->health.merging) : NULL) < 0) {
 		json_object_put(targets);
-		return report(k, &e);
+		return NULL;
 	}
-	if (be->health && (k = be->health(v, &h, &e)) < 0) {
-		json_object_put(targets);
-		snapshot_list_clear(&l);
-		return report(k, &e);
-	}
-	for (size_t i = 0; i < l.n; i++) {
-		const struct snapshot *s = &l.items[i];
-
-		invalid += s->invalid;
-		if (s->foreign || !s->complete)
-			continue;
-		count++;
-		newest = s;
-		if (s->kind == SNAP_TIMELINE && s->created <= arg_now) {
-			have_tl = true;
-			last_tl = s->created;
-		}
-	}
-	k = -ENOMEM;
-	if (!o || !targets || meta_add(o, "volume", json_object_new_string(v->name)) < 0 ||
-	    meta_add(o, "backend", json_object_new_string(be->name)) < 0 ||
-	    meta_add(o, "count", json_object_new_int64((int64_t)count)) < 0 ||
-	    meta_add(o, "newest", newest ? json_object_new_string(newest->name) : NULL) < 0 ||
-	    meta_add(o, "newest_created",
-		     newest ? json_object_new_string(time_format_iso(newest->created, when)) : NULL) < 0 ||
-	    meta_add(o, "next_due", json_object_new_string(time_format_iso(
-		     due_next(&v->policy, v->interval, have_tl, last_tl, arg_now), when))) < 0 ||
-	    meta_add(o, "invalid", json_object_new_int64((int64_t)invalid)) < 0 ||
-	    meta_add(o, "merge_pending", json_object_new_boolean(h.merge_pending)) < 0 ||
-	    meta_add(o, "merging", *h.merging ? json_object_new_string(h.merging) : NULL) < 0)
-		goto out;
-	if (h.pool_known) {
+	if (st->health.pool_known) {
 		struct json_object *p = json_object_new_object();
 
 		if (!p || meta_add(o, "pool", p) < 0 ||
-		    meta_add(p, "name", json_object_new_string(h.pool)) < 0 ||
-		    meta_add(p, "data_percent", json_object_new_double(h.pool_data_percent)) < 0 ||
+		    meta_add(p, "name", json_object_new_string(st->health.pool)) < 0 ||
+		    meta_add(p, "data_percent", json_object_new_double(st->health.pool_data_percent)) < 0 ||
 		    meta_add(p, "metadata_percent",
-			     json_object_new_double(h.pool_metadata_percent)) < 0)
-			goto out;
+			     json_object_new_double(st->health.pool_metadata_percent)) < 0) {
+			json_object_put(targets);
+			return NULL;
+		}
 	} else if (meta_add(o, "pool", NULL) < 0) {
-		goto out;
-	}
-	/* Each target's newest copy, as the source last recorded it (no connection). */
-	for (size_t t = 0; t < v->n_targets; t++) {
-		const struct snapshot *held = NULL;
-		struct json_object *x = json_object_new_object();
-
-		for (size_t i = 0; i < l.n; i++)
-			for (size_t j = 0; j < l.items[i].n_sent; j++)
-				if (l.items[i].complete && streq(l.items[i].sent[j].target, v->targets[t]))
-					held = &l.items[i];
-		if (!x || meta_add(targets, v->targets[t], x) < 0 ||
-		    meta_add(x, "newest", held ? json_object_new_string(held->name) : NULL) < 0 ||
-		    meta_add(x, "lag_seconds", held && newest ?
-			     json_object_new_int64((int64_t)(newest->created - held->created)) : NULL) < 0)
-			goto out;
+		json_object_put(targets);
+		return NULL;
 	}
 	if (meta_add(o, "targets", targets) < 0)
-		goto out;
-	targets = NULL;
-	state = read_state(cfg, v);
-	if (meta_add(o, "last_run", state) < 0)
-		goto out;
-	*ret = o;
-	o = NULL;
-	k = 0;
-out:
-	json_object_put(targets);
-	snapshot_list_clear(&l);
-	if (k < 0)
-		return report(k, &(struct rerr){ 0 });
-	return 0;
+		return NULL;
+	for (size_t t = 0; t < st->n_targets; t++) {
+		const struct target_status *ts = &st->targets[t];
+		struct json_object *x = json_object_new_object();
+
+		if (!x || meta_add(targets, ts->target, x) < 0 ||
+		    meta_add(x, "newest", ts->newest ? json_object_new_string(ts->newest) : NULL) < 0 ||
+		    meta_add(x, "lag_seconds", ts->newest && st->newest ?
+			     json_object_new_int64(ts->lag) : NULL) < 0)
+			return NULL;
+	}
+	if (meta_add(o, "last_run", st->last_run ? json_object_get(st->last_run) : NULL) < 0)
+		return NULL;
+	return TAKE_PTR(o);
 }
 
 static const char *jstr(struct json_object *o, const char *key)
@@ -1450,56 +1314,44 @@ static const char *jstr(struct json_object *o, const char *key)
 		       ? json_object_get_string(x) : NULL;
 }
 
-static void print_status(struct json_object *o)
+static void print_status(const struct volume_status *st)
 {
-	struct json_object *x, *targets, *pool, *run;
-	const char *newest = jstr(o, "newest"), *due = jstr(o, "next_due");
 	char buf[64], due_local[32] = "now";
-	time_t t;
 
-	printf("%s: ", jstr(o, "volume"));
-	if (newest && time_parse_iso(jstr(o, "newest_created"), &t) == 0) {
-		format_age(arg_now - t, buf, sizeof(buf));
-		printf("newest %s (%s ago), ", newest, buf);
+	printf("%s: ", st->volume->name);
+	if (st->newest) {
+		format_age(arg_now - st->newest_created, buf, sizeof(buf));
+		printf("newest %s (%s ago), ", st->newest, buf);
 	} else {
 		printf("no snapshots, ");
 	}
-	json_object_object_get_ex(o, "count", &x);
-	printf("%lld in all", (long long)json_object_get_int64(x));
-	if (due && time_parse_iso(due, &t) == 0 && t > arg_now)
-		format_local(t, due_local, sizeof(due_local));
+	printf("%lld in all", (long long)st->count);
+	if (st->next_due > arg_now)
+		format_local(st->next_due, due_local, sizeof(due_local));
 	printf(", next due %s", due_local);
-	if (json_object_object_get_ex(o, "targets", &targets)) {
-		json_object_object_foreach(targets, name, tv) {
-			const char *held = jstr(tv, "newest");
-			struct json_object *lag;
+	for (size_t t = 0; t < st->n_targets; t++) {
+		const struct target_status *ts = &st->targets[t];
 
-			if (!held) {
-				printf("; %s: nothing yet", name);
-				continue;
-			}
-			json_object_object_get_ex(tv, "lag_seconds", &lag);
-			format_age(json_object_get_int64(lag), buf, sizeof(buf));
-			printf("; %s: %s (lag %s)", name, held,
-			       json_object_get_int64(lag) ? buf : "none");
+		if (!ts->newest) {
+			printf("; %s: nothing yet", ts->target);
+			continue;
 		}
+		format_age(ts->lag, buf, sizeof(buf));
+		printf("; %s: %s (lag %s)", ts->target, ts->newest, ts->lag ? buf : "none");
 	}
-	if (json_object_object_get_ex(o, "pool", &pool) && pool) {
-		json_object_object_get_ex(pool, "data_percent", &x);
-		printf("; pool %s %.1f%% data", jstr(pool, "name"), json_object_get_double(x));
-		json_object_object_get_ex(pool, "metadata_percent", &x);
-		printf(" %.1f%% metadata", json_object_get_double(x));
-	}
-	if (json_object_object_get_ex(o, "invalid", &x) && json_object_get_int64(x) > 0)
-		printf("; %lld INVALID (overflowed)", (long long)json_object_get_int64(x));
-	if (json_object_object_get_ex(o, "merge_pending", &x) && json_object_get_boolean(x))
+	if (st->health.pool_known)
+		printf("; pool %s %.1f%% data %.1f%% metadata", st->health.pool,
+		       st->health.pool_data_percent, st->health.pool_metadata_percent);
+	if (st->invalid > 0)
+		printf("; %lld INVALID (overflowed)", (long long)st->invalid);
+	if (st->health.merge_pending)
 		printf("; MERGE PENDING%s%s (rollback at the next activation)",
-		       jstr(o, "merging") ? ": " : "", jstr(o, "merging") ?: "");
-	if (json_object_object_get_ex(o, "last_run", &run) && run) {
+		       *st->health.merging ? ": " : "", st->health.merging);
+	if (st->last_run) {
 		struct json_object *ok;
 
-		json_object_object_get_ex(run, "success", &ok);
-		printf("; last run %s %s", jstr(run, "time") ?: "?",
+		json_object_object_get_ex(st->last_run, "success", &ok);
+		printf("; last run %s %s", jstr(st->last_run, "time") ?: "?",
 		       json_object_get_boolean(ok) ? "ok" : "FAILED");
 	}
 	putchar('\n');
@@ -1508,7 +1360,6 @@ static void print_status(struct json_object *o)
 /* status never takes a lock and changes nothing. */
 static int verb_status(struct engine *eng, int argc, char **argv)
 {
-	const struct config *cfg = eng->cfg;
 	_cleanup_(json_object_putp) struct json_object *out = NULL;
 	_cleanup_free_ struct volume **vols = NULL;
 	struct json_object *arr;
@@ -1520,16 +1371,23 @@ static int verb_status(struct engine *eng, int argc, char **argv)
 	if (json_envelope(&out, &arr) < 0)
 		return report(-ENOMEM, &(struct rerr){ 0 });
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *o = NULL;
-		int k = status_volume(cfg, vols[i], &o);
+		struct volume_status st = { 0 };
+		struct rerr e = { 0 };
+		struct json_object *o;
+		int k = engine_status(eng, vols[i], &st, &e);
 
-		if (k != 0) {
-			ret = k;
+		if (k < 0) {
+			ret = report(k, &e);
 			continue;
 		}
 		if (!arg_json)
-			print_status(o);
-		json_object_array_add(arr, o);
+			print_status(&st);
+		o = status_json(&st);
+		if (!o || json_object_array_add(arr, o) < 0) {
+			json_object_put(o);
+			ret = report(-ENOMEM, &(struct rerr){ 0 });
+		}
+		volume_status_done(&st);
 	}
 	if (arg_json && print_json(out) < 0)
 		return EXIT_FAILED;

@@ -60,7 +60,7 @@ int engine_select(const struct engine *eng, char *const *names, size_t n_names, 
 			for (size_t m = 0; m < g->n_volumes && n_add < ARRAY_SIZE(add); m++)
 				add[n_add++] = config_volume(cfg, g->volumes[m]);
 		else
-			return rerr_set(e, EINVAL, "unknown %s '%s' (not in %s)",
+			return rerr_usage(e, EINVAL, "unknown %s '%s' (not in %s)",
 					groups ? "volume or group" : "volume", names[a], cfg->path);
 		for (size_t i = 0; i < n_add; i++) {
 			bool dup = false;
@@ -84,7 +84,7 @@ int engine_probe(const struct engine *eng, const struct volume *v, struct rerr *
 
 	r = backend_find(v->backend)->probe(v, &key, &pe);
 	if (r < 0)
-		return rerr_set(e, EINVAL, "%s:%u: %s: %s", eng->cfg->path,
+		return rerr_usage(e, EINVAL, "%s:%u: %s: %s", eng->cfg->path,
 				config_volume_line(v, key), pe.msg, strerror(-r));
 	return 0;
 }

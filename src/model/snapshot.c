@@ -147,7 +147,7 @@ int snapshot_resolve(const struct snapshot_list *l, const char *volume, const ch
 				*ret = i - 1;
 				return 0;
 			}
-		return rerr_set(e, ENOENT, "%s: no snapshot yet, so no 'latest'", volume);
+		return rerr_usage(e, ENOENT, "%s: no snapshot yet, so no 'latest'", volume);
 	}
 	for (size_t i = 0; i < l->n; i++)
 		if (streq(l->items[i].name, arg)) {
@@ -155,7 +155,7 @@ int snapshot_resolve(const struct snapshot_list *l, const char *volume, const ch
 			return 0;
 		}
 	if (al == 0)
-		return rerr_set(e, ENOENT, "%s: empty snapshot name", volume);
+		return rerr_usage(e, ENOENT, "%s: empty snapshot name", volume);
 	for (size_t i = 0; i < l->n; i++) {
 		const char *name = l->items[i].name;
 
@@ -170,9 +170,9 @@ int snapshot_resolve(const struct snapshot_list *l, const char *volume, const ch
 		}
 	}
 	if (matches == 0)
-		return rerr_set(e, ENOENT, "%s: no snapshot '%s'", volume, arg);
+		return rerr_usage(e, ENOENT, "%s: no snapshot '%s'", volume, arg);
 	if (matches > 1)
-		return rerr_set(e, ENOTUNIQ, "%s: '%s' matches %zu snapshots, give more of the name",
+		return rerr_usage(e, ENOTUNIQ, "%s: '%s' matches %zu snapshots, give more of the name",
 				volume, arg, matches);
 	*ret = found;
 	return 0;

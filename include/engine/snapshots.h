@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Operations on the snapshots of one volume, for the command line: list,
+ * delete, pin and unpin, and finding a post snapshot's pre partner. Each
+ * takes the volume's lock where it changes something (not in a dry run) and
+ * returns what it did; nothing here prints.
+ */
+#ifndef SNAPROTATE_ENGINE_SNAPSHOTS_H
+#define SNAPROTATE_ENGINE_SNAPSHOTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/err.h"
+#include "engine/engine.h"
+#include "model/snapshot.h"
+
+/* What became of one snapshot an operation was asked about. */
+enum snap_outcome {
+	SNAP_DONE,		/* deleted, pinned, unpinned */
+	SNAP_WOULD,		/* a dry run: it would have been */
+	SNAP_UNCHANGED,		/* it was so already */
+	SNAP_REFUSED,		/* not done, by rule: why is in e.msg, a whole sentence */
+	SNAP_FAILED,		/* tried and failed: e */
+};
+
+struct snap_result {
+	char *name;
+	enum snap_outcome outcome;
+	struct rerr e;
+};
+
+struct snap_results {
+	struct snap_result *items;
+	size_t n;
+};
+
+void snap_results_done(struct snap_results *r);
+
+/**
+ * engine_list() - Every snapshot of @v: complete, incomplete, damaged and
+ * foreign, oldest first; takes no lock.
+ * @ret: Filled on success; snapshot_list_clear() it.
+ * Return: 0 or -errno with @e.
+ */
+int engine_list(struct engine *eng, const struct volume *v, struct snapshot_list *ret,
+		struct rerr *e);
+
+/**
+ * engine_delete() - Delete the snapshots of @v that @args name (full names,
+ * stamp prefixes, "latest"). Every name is resolved first, so that a typo
+ * deletes nothing. Foreign entries are refused; pinned and damaged ones
+ * without @force.
+ * @ret: One result per snapshot named (a snapshot named twice, once).
+ * Return: 0 (failures are in @ret), or -errno with @e when nothing was tried:
+ * the lock, the listing, or a name (@e->usage).
+ */
+int engine_delete(struct engine *eng, const struct volume *v, char *const *args, size_t n_args,
+		  bool force, struct snap_results *ret, struct rerr *e);
+
+/**
+ * engine_pin() - Pin (or unpin) the complete snapshot of @v that @arg names.
+ * @ret: Filled also on failure after the name was resolved; free its name.
+ * Return: 0 (the outcome is in @ret), or -errno with @e (@e->usage for @arg).
+ */
+int engine_pin(struct engine *eng, const struct volume *v, const char *arg, bool pinned,
+	       struct snap_result *ret, struct rerr *e);
+
+/**
+ * engine_find_pre() - The pre snapshot of @v that @arg names, for a post snapshot.
+ * @ret_name: On success its name; free() it.
+ * Return: 0, or -errno with @e (@e->usage when @arg names none, or one that is
+ * not a pre snapshot).
+ */
+int engine_find_pre(struct engine *eng, const struct volume *v, const char *arg,
+		    char **ret_name, struct rerr *e);
+
+#endif
