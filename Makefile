@@ -73,7 +73,18 @@ ENGINE_SRCS := \
 	src/engine/status.c
 
 CLI_SRCS := \
-	src/cli/cli.c
+	src/cli/cli.c \
+	src/cli/output.c \
+	src/cli/volumes.c \
+	src/cli/report.c \
+	src/cli/snapshot.c \
+	src/cli/list.c \
+	src/cli/delete.c \
+	src/cli/configcheck.c \
+	src/cli/send.c \
+	src/cli/prune.c \
+	src/cli/rollback.c \
+	src/cli/status.c
 
 SRCS := $(BASE_SRCS) $(MODEL_SRCS) $(FORMAT_SRCS) $(OS_SRCS) $(BACKEND_SRCS) $(POLICY_SRCS) \
 	$(TRANSPORT_SRCS) $(ENGINE_SRCS) $(CLI_SRCS)

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * snapshot: take snapshots now, of volumes and of groups as one.
+ */
+#include "engine/snapshots.h"
+#include "internal.h"
+
+#define DESCRIPTION_MAX	1024
+
+static int description_valid(const char *s)
+{
+	if (strlen(s) > DESCRIPTION_MAX)
+		return cli_usage("--description: longer than %d bytes", DESCRIPTION_MAX);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return cli_usage("--description: control characters are not allowed");
+	return 0;
+}
+
+/* --- verbs -------------------------------------------------------------- */
+
+int verb_snapshot(struct engine *eng, int argc, char **argv)
+{
+	const struct config *cfg = eng->cfg;
+	_cleanup_free_ struct volume **vols = NULL;
+	_cleanup_free_ struct take *takes = NULL;
+	_cleanup_free_ struct volume_report *reps = NULL;
+	_cleanup_(json_object_putp) struct json_object *out = NULL, *arr = NULL;
+	enum snap_kind kind = arg.kind;
+	size_t n;
+	int r, ret = EXIT_OK;
+
+	if (arg.pre) {
+		if (kind != _SNAP_KIND_INVALID && kind != SNAP_POST)
+			return cli_usage("--pre goes with --kind post");
+		kind = SNAP_POST;
+	} else if (kind == SNAP_POST) {
+		return cli_usage("--kind post needs --pre NAME (the pre snapshot it belongs to)");
+	}
+	if (kind == _SNAP_KIND_INVALID)
+		kind = SNAP_MANUAL;
+	if (arg.description && description_valid(arg.description))
+		return EXIT_USAGE;
+	r = cli_select(eng, argc, argv, true, &vols, &n);
+	if (r < 0)
+		return r == -EINVAL ? EXIT_USAGE : cli_report(r, &(struct rerr){ 0 });
+	if (cli_probe_all(eng, vols, n) < 0)
+		return EXIT_USAGE;
+
+	r = cli_lock(eng, vols, n);
+	if (r > 0)
+		return r;
+	engine_units(vols, n);
+
+	out = json_object_new_object();
+	arr = json_object_new_array();
+	takes = calloc(n + 1, sizeof(*takes));
+	reps = calloc(n + 1, sizeof(*reps));
+	if (!out || !arr || !takes || !reps)
+		return cli_report(-ENOMEM, &(struct rerr){ 0 });
+	/* Resolve every --pre first: a wrong name takes no snapshot at all. */
+	for (size_t i = 0; i < n; i++) {
+		const struct volume *v = vols[i];
+		struct rerr e = { 0 };
+
+		takes[i].v = v;
+		takes[i].s = (struct snapshot){ .kind = kind, .pinned = arg.pin,
+						.description = strdup(arg.description ?: "") };
+		if (!takes[i].s.description)
+			ret = cli_report(-ENOMEM, &e);
+		if (arg.pre) {
+			r = engine_find_pre(eng, v, arg.pre, &takes[i].s.pre, &e);
+			if (r < 0) {
+				ret = e.usage ? cli_report_usage(&e) : cli_report(r, &e);
+				goto out;
+			}
+		}
+		if (arg.dry_run)
+			cli_info("would snapshot %s (%s%s)", v->name, snap_kind_to_string(kind),
+				 arg.pin ? ", pinned" : "");
+	}
+	if (ret != EXIT_OK || arg.dry_run)
+		goto out;
+	/*
+	 * Each volume is a unit of its own, but the members of a group, adjacent
+	 * after the sort in unit_order(), are taken together (one instant, hooks
+	 * around all of them).
+	 */
+	for (size_t i = 0, m; i < n; i += m) {
+		for (m = 1; i + m < n && vols[i]->group && vols[i + m]->group &&
+			    streq(vols[i]->group, vols[i + m]->group); m++)
+			;
+		if (rotate_take(cfg, takes + i, m, arg.now, reps + i) < 0)
+			ret = EXIT_FAILED;
+	}
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < reps[i].n_notices; k++)
+			cli_error("%s", reps[i].notices[k]);
+		for (size_t k = 0; k < reps[i].n_errors; k++)
+			cli_error("%s", reps[i].errors[k]);
+		if (!takes[i].taken)
+			continue;
+		cli_info("%s", takes[i].s.name);
+		{
+			struct json_object *o = json_object_new_object();
+
+			if (!o || meta_add(o, "volume", json_object_new_string(vols[i]->name)) < 0 ||
+			    meta_add(o, "name", json_object_new_string(takes[i].s.name)) < 0 ||
+			    meta_add(o, "kind", json_object_new_string(snap_kind_to_string(kind))) < 0 ||
+			    json_object_array_add(arr, o) < 0) {
+				json_object_put(o);
+				ret = cli_report(-ENOMEM, &(struct rerr){ 0 });
+				goto out;
+			}
+		}
+	}
+	if (arg.json) {
+		if (meta_add(out, "format", json_object_new_int(1)) < 0 ||
+		    meta_add(out, "snapshots", TAKE_PTR(arr)) < 0 || cli_print_json(out) < 0)
+			ret = cli_report(-ENOMEM, &(struct rerr){ 0 });
+	}
+out:
+	for (size_t i = 0; takes && i < n; i++) {
+		snapshot_done(&takes[i].s);
+		volume_report_done(&reps[i]);
+	}
+	return ret;
+}
