@@ -21,8 +21,9 @@
 
 #include "base/err.h"
 #include "format/blockstream.h"
+#include "model/stamp.h"
 
-#define LVMTHIN_NAME_MAX	127
+#define LVMTHIN_NAME_MAX	LVM_NAME_MAX
 #define LVMTHIN_UUID_MAX	63
 
 /* One LV as lvs reports it. */

@@ -13,8 +13,7 @@
 #define DEBUG_HOOKS	(1U << 4)
 #define DEBUG_LOCK	(1U << 5)
 #define DEBUG_SEND	(1U << 6)
-#define DEBUG_CLI	(1U << 7)
-#define DEBUG_MASK	((1U << 8) - 1)
+#define DEBUG_MASK	((1U << 7) - 1)
 
 extern unsigned debug_mask;
 

@@ -137,6 +137,27 @@ int open_beneath(int dirfd, const char *path, int flags, mode_t mode);
 int read_regular_beneath(int dirfd, const char *path, size_t max, char **ret_buf,
 			 size_t *ret_len);
 
+/**
+ * mkdir_parents() - Make @path and every missing directory above it, with @mode.
+ * Return: 0 (also when it all existed), or -errno.
+ */
+int mkdir_parents(const char *path, mode_t mode);
+
+/**
+ * read_full() - read() until @len bytes or the end of the file, retrying on EINTR.
+ * Return: the bytes read (fewer only at the end), or -errno.
+ */
+ssize_t read_full(int fd, void *buf, size_t len);
+
+/**
+ * pread_all() - pread() exactly @len bytes at @off, retrying on EINTR.
+ * Return: 0, -ENODATA when the file ends before, or -errno.
+ */
+int pread_all(int fd, void *buf, size_t len, uint64_t off);
+
+/* pwrite() all @len bytes at @off, retrying on EINTR. Return: 0 or -errno. */
+int pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+
 #define UUID_SIZE	16
 #define UUID_STRING_LEN	36
 

@@ -98,6 +98,15 @@ int snapshot_sent_set(struct snapshot *s, const char *target, time_t when);
 int snapshot_sent_remove(struct snapshot *s, const char *target);
 
 /**
+ * snapshot_free_name() - The first name VOLUME.STAMP(_SEQ) for time @t, from
+ * sequence @from on, that no entry of @l has.
+ * @ret: The name (SNAP_NAME_MAX + 1 bytes); @ret_seq its sequence (1: no suffix).
+ * Return: 0, or -EINVAL when @volume is not a volume name or the sequences run out.
+ */
+int snapshot_free_name(const struct snapshot_list *l, const char *volume, time_t t, unsigned from,
+		       char *ret, size_t len, unsigned *ret_seq);
+
+/**
  * snapshot_resolve() - Find the snapshot a SNAPSHOT argument names.
  * @l: Snapshots of @volume, sorted (borrowed).
  * @arg: A full name, a unique prefix of the stamp ("20261127T09") or of the full

@@ -9,6 +9,7 @@
 #define SNAPROTATE_STAMP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -26,6 +27,16 @@
  * for an option by LVM or any other tool it reaches.
  */
 bool volume_name_valid(const char *name);
+
+#define LVM_NAME_MAX	127
+
+/**
+ * lvm_name_valid() - Whether the @len bytes at @s are a VG or LV name as LVM
+ * takes it: [A-Za-z0-9+_.-], 1 to LVM_NAME_MAX bytes, not "." or "..", not
+ * starting with '-' (an option to LVM's tools). Command lines for LVM are built
+ * only from names that pass this.
+ */
+bool lvm_name_valid(const char *s, size_t len);
 
 /**
  * time_parse_iso() - Parse an ISO 8601 time.

@@ -29,7 +29,7 @@ struct decision {
 struct plan {
 	size_t n;
 	struct decision *d;		/* parallel to the snapshots passed in */
-	size_t n_delete;
+	size_t n_delete;		/* decisions with keep = false */
 };
 
 /**

@@ -165,8 +165,7 @@ static int btrfs_be_probe(const struct volume *v, enum volume_key *ret_key, stru
 /* Opens snapshot_dir; with @create, makes the missing components (mode 0700). */
 static int btrfs_open_dir(const struct volume *v, bool create, struct rerr *e)
 {
-	char buf[PATH_MAX];
-	int fd;
+	int fd, r;
 
 	fd = open(v->snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0 || errno != ENOENT || !create) {
@@ -175,20 +174,9 @@ static int btrfs_open_dir(const struct volume *v, bool create, struct rerr *e)
 					v->snapshot_dir);
 		return fd < 0 ? -ENOENT : fd;
 	}
-	if (snprintf(buf, sizeof(buf), "%s", v->snapshot_dir) >= (int)sizeof(buf))
-		return rerr_set(e, ENAMETOOLONG, "%s: snapshot_dir too long", v->name);
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return rerr_set(e, errno, "%s: cannot create '%s'", v->name, buf);
-		*p = c;
-		if (c == '\0')
-			break;
-	}
+	r = mkdir_parents(v->snapshot_dir, 0700);
+	if (r < 0)
+		return rerr_set(e, r, "%s: cannot create snapshot_dir '%s'", v->name, v->snapshot_dir);
 	fd = open(v->snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return rerr_set(e, errno, "%s: cannot open snapshot_dir '%s'", v->name,
@@ -542,14 +530,6 @@ static int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, stru
 	return 0;
 }
 
-static void btrfs_uuid_format(const uint8_t u[16], char out[37])
-{
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
-		 u[13], u[14], u[15]);
-}
-
 static bool btrfs_uuid_is_null(const uint8_t u[16])
 {
 	for (int i = 0; i < 16; i++)
@@ -643,8 +623,8 @@ static int btrfs_be_create(const struct volume *v, struct snapshot *s, struct re
 		btrfs_discard(v, dirfd, nfd, name);
 		return r;
 	}
-	btrfs_uuid_format(info.uuid, uuid);
-	btrfs_uuid_format(info.parent_uuid, puuid);
+	uuid_format(info.uuid, uuid);
+	uuid_format(info.parent_uuid, puuid);
 
 	free(s->name);
 	free(s->uuid);

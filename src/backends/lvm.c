@@ -149,17 +149,9 @@ static int lvm_run(struct rerr *e, const char *fmt, ...)
 	return 0;
 }
 
-/* LVM's name alphabet and reserved words (the config checks the same). */
 static bool lvm_name_ok(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 127 || s[0] == '-' || streq(s, ".") || streq(s, ".."))
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("+_.-", *p))
-			return false;
-	return true;
+	return lvm_name_valid(s, strlen(s));
 }
 
 /* Splits "vg/lv". */
@@ -643,20 +635,10 @@ static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr
 	if (r < 0)
 		return r;
 	/* The first free name: LVM refuses a duplicate, but say so clearly before. */
-	for (s->seq = s->seq > 1 ? s->seq : 1;; s->seq++) {
-		bool taken = false;
-
-		r = snap_name_format(v->name, s->created, s->seq, name, sizeof(name));
-		if (r < 0) {
-			snapshot_list_clear(&l);
-			return rerr_set(e, r, "%s: cannot name a snapshot", v->name);
-		}
-		for (size_t i = 0; i < l.n; i++)
-			taken |= streq(l.items[i].name, name);
-		if (!taken)
-			break;
-	}
+	r = snapshot_free_name(&l, v->name, s->created, s->seq, name, sizeof(name), &s->seq);
 	snapshot_list_clear(&l);
+	if (r < 0)
+		return rerr_set(e, r, "%s: cannot name a snapshot", v->name);
 	free(s->name);
 	s->name = strdup(name);
 	if (!s->name)

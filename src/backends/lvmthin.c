@@ -51,14 +51,7 @@
 
 bool lvmthin_name_valid(const char *s)
 {
-	size_t n = strnlen(s, LVMTHIN_NAME_MAX + 1);
-
-	if (n == 0 || n > LVMTHIN_NAME_MAX || s[0] == '-' || streq(s, ".") || streq(s, ".."))
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("+_.-", *p))
-			return false;
-	return true;
+	return lvm_name_valid(s, strnlen(s, LVMTHIN_NAME_MAX + 1));
 }
 
 static size_t thin_escaped_len(const char *s)
@@ -737,7 +730,7 @@ int lvmthin_changed_ranges(const char *vg, const char *old_lv, const char *new_l
 	struct lvmthin_lv lv[2];
 	char pool_dm[2 * LVMTHIN_NAME_MAX + 16], tmeta[2 * LVMTHIN_NAME_MAX + 32];
 	char meta_lv[LVMTHIN_NAME_MAX + 8];
-	sigset_t block, old;
+	sigset_t old;
 	struct stat st;
 	struct rerr re = { 0 };
 	int r, k;
@@ -766,12 +759,7 @@ int lvmthin_changed_ranges(const char *vg, const char *old_lv, const char *new_l
 		return rerr_set(e, ENXIO, "no metadata device '%s' for pool '%s/%s'", tmeta, vg,
 				lv[0].pool);
 
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
+	signals_hold(&old);
 	r = thin_reserve(pool_dm, e);
 	if (r == 0) {
 		r = thin_delta_run(tmeta, lv[0].thin_id, lv[1].thin_id, lv[0].size, lv[1].size, ret,
@@ -785,7 +773,7 @@ int lvmthin_changed_ranges(const char *vg, const char *old_lv, const char *new_l
 			    re.msg);
 		}
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	signals_release(&old);
 	if (r < 0)
 		return r;
 	DBG(LVM, "%s/%s -> %s: %zu ranges, %" PRIu64 " bytes changed (chunk %" PRIu64 ")", vg,

@@ -20,7 +20,6 @@ static const struct {
 	{ "hooks", DEBUG_HOOKS },
 	{ "lock", DEBUG_LOCK },
 	{ "send", DEBUG_SEND },
-	{ "cli", DEBUG_CLI },
 	{ "all", DEBUG_MASK },
 };
 

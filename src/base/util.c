@@ -61,15 +61,12 @@ int read_all_fd(int fd, size_t max, char **ret_buf, size_t *ret_len)
 			buf = nb;
 			cap *= 2;
 		}
-		k = read(fd, buf + len, cap - len - 1);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			break;
+		k = read_full(fd, buf + len, cap - len - 1);
+		if (k < 0)
+			return (int)k;
 		len += (size_t)k;
+		if (len + 1 < cap)
+			break;		/* short: the end of the file */
 	}
 	if (len > max)
 		return -EFBIG;
@@ -223,5 +220,73 @@ int uuid_parse(const char *s, uint8_t ret[UUID_SIZE])
 	if (s[UUID_STRING_LEN] != '\0')
 		return -EINVAL;
 	memcpy(ret, u, UUID_SIZE);
+	return 0;
+}
+
+int mkdir_parents(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1;; p++) {
+		char c = *p;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*p = c;
+		if (c == '\0')
+			return 0;
+	}
+}
+
+ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t k = read(fd, (char *)buf + got, len - got);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			break;
+		got += (size_t)k;
+	}
+	return (ssize_t)got;
+}
+
+int pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	for (size_t got = 0; got < len;) {
+		ssize_t k = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		if (k == 0)
+			return -ENODATA;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t k = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		done += (size_t)k;
+	}
 	return 0;
 }

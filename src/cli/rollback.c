@@ -8,19 +8,15 @@
 
 int verb_rollback(struct engine *eng, int argc, char **argv)
 {
-	const struct config *cfg = eng->cfg;
-	struct volume *v = config_volume(cfg, argv[0]);
 	struct rollback_report r;
 	struct rerr e = { 0 };
+	struct volume *v;
 	int k, ret = EXIT_OK;
 
 	(void) argc;
-	if (!v) {
-		cli_error("unknown volume '%s' (not in %s)", argv[0], cfg->path);
-		return EXIT_USAGE;
-	}
-	if (cli_probe(eng, v) < 0)
-		return EXIT_USAGE;
+	k = cli_named_volume(eng, argv[0], &v);
+	if (k > 0)
+		return k;
 	k = engine_lock(eng, &v, 1, &e);
 	if (k < 0)
 		return cli_report(k, &e);
@@ -53,16 +49,18 @@ int verb_rollback(struct engine *eng, int argc, char **argv)
 int verb_restore(struct engine *eng, int argc, char **argv)
 {
 	const struct config *cfg = eng->cfg;
-	struct volume *v = config_volume(cfg, argv[0]);
+	_cleanup_free_ struct volume **vols = NULL;
 	struct restore_report r;
 	struct rerr e = { 0 };
+	struct volume *v;
+	size_t n;
 	int k, ret = EXIT_OK;
 
 	(void) argc;
-	if (!v) {
-		cli_error("unknown volume '%s' (not in %s)", argv[0], cfg->path);
+	/* Not probed: restoring is for when the volume may be gone. */
+	if (cli_select(eng, 1, argv, false, &vols, &n) < 0)
 		return EXIT_USAGE;
-	}
+	v = vols[0];
 	if (!arg.to)
 		return cli_usage("restore needs --to VG/LV");
 	if (arg.target && !config_target(cfg, arg.target))

@@ -203,7 +203,6 @@ static int rotate_apply(const struct volume *v, time_t now, bool dry_run,
 {
 	const struct backend *be = backend_find(v->backend);
 	struct policy policy = v->policy;
-	size_t n_delete = 0;
 	long budget = -1;
 	int ret = 0, k;
 
@@ -213,12 +212,9 @@ static int rotate_apply(const struct volume *v, time_t now, bool dry_run,
 		volume_report_error(r, k, NULL);
 		return k;
 	}
-	for (size_t i = 0; i < r->snaps.n; i++)
-		if (!r->plan->d[i].keep)
-			n_delete++;
-	if (v->max_delete >= 0 && n_delete > (size_t)v->max_delete) {
+	if (v->max_delete >= 0 && r->plan->n_delete > (size_t)v->max_delete) {
 		report_errorf(r, "%s: retention would delete %zu snapshots, more than max_delete = %ld; deleted none",
-			      v->name, n_delete, v->max_delete);
+			      v->name, r->plan->n_delete, v->max_delete);
 		return -EIO;
 	}
 	if (dry_run)
@@ -334,22 +330,14 @@ static int rotate_add_planned(const struct volume *v, time_t now, struct volume_
 static unsigned rotate_free_seq(const struct volume *v, time_t now)
 {
 	struct snapshot_list l = { 0 };
+	char name[SNAP_NAME_MAX + 1];
 	struct rerr e = { 0 };
 	unsigned seq = 1;
 
 	if (backend_find(v->backend)->list(v, &l, &e) < 0)
 		return 1;
-	for (bool taken = true; taken && seq < SEQ_MAX;) {
-		char name[SNAP_NAME_MAX + 1];
-
-		taken = false;
-		if (snap_name_format(v->name, now, seq, name, sizeof(name)) < 0)
-			break;
-		for (size_t i = 0; i < l.n && !taken; i++)
-			taken = streq(l.items[i].name, name);
-		if (taken)
-			seq++;
-	}
+	if (snapshot_free_name(&l, v->name, now, 1, name, sizeof(name), &seq) < 0)
+		seq = 1;
 	snapshot_list_clear(&l);
 	return seq;
 }
@@ -619,26 +607,6 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 	return failed ? -EIO : 0;
 }
 
-static int rotate_mkdir_p(const char *path)
-{
-	char buf[4096];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = c;
-		if (c == '\0')
-			return 0;
-	}
-}
-
 uint64_t rotate_bytes_sent(const struct volume_report *r)
 {
 	uint64_t sum = 0;
@@ -669,7 +637,7 @@ int rotate_save_state(const struct config *cfg, const struct volume_report *r, t
 	    meta_add(o, "bytes_sent", json_object_new_int64((int64_t)rotate_bytes_sent(r))) < 0)
 		return rerr_set(e, ENOMEM, "%s: out of memory", r->volume->name);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
-	k = rotate_mkdir_p(cfg->state_dir);
+	k = mkdir_parents(cfg->state_dir, 0755);
 	if (k < 0)
 		return rerr_set(e, k, "%s: cannot create state_dir '%s'", r->volume->name,
 				cfg->state_dir);

@@ -252,63 +252,6 @@ static unsigned char *bs_alloc(size_t n)
 	return p;
 }
 
-/* read() until @n bytes or end of file. Return: bytes read, or -errno. */
-static ssize_t bs_read_full(int fd, void *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t k = read(fd, (char *)buf + got, n - got);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	return (ssize_t)got;
-}
-
-/* pread() exactly @n bytes. Return: 0, -errno, or -ENODATA at end of file. */
-static int bs_pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t k = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			return -ENODATA;
-		got += (size_t)k;
-	}
-	return 0;
-}
-
-static int bs_pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < n) {
-		ssize_t k = pwrite(fd, (const char *)buf + done, n - done, (off_t)(off + done));
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += (size_t)k;
-	}
-	return 0;
-}
-
 int blockstream_fd_size(int fd, uint64_t *ret_size, struct rerr *e)
 {
 	struct stat st;
@@ -422,7 +365,7 @@ static int bs_header_decode(const unsigned char *b, struct blockstream_header *r
 static int bs_header_read(int fd, unsigned char *b, struct blockstream_header *ret,
 			  struct rerr *e)
 {
-	ssize_t k = bs_read_full(fd, b, BLOCKSTREAM_HEADER_SIZE);
+	ssize_t k = read_full(fd, b, BLOCKSTREAM_HEADER_SIZE);
 
 	if (k < 0)
 		return rerr_set(e, (int)k, "cannot read the block stream");
@@ -587,7 +530,7 @@ static int bs_send_range(struct bs_writer *w, int dev_fd, unsigned char *buf, ui
 		bool run_zero = false;
 		int r;
 
-		r = bs_pread_full(dev_fd, buf, n, pos);
+		r = pread_all(dev_fd, buf, n, pos);
 		if (r == -ENODATA)
 			return rerr_set(e, EIO, "'%s' ends before byte %" PRIu64 " of %" PRIu64,
 					w->name, pos + n, w->size);
@@ -722,7 +665,7 @@ static int bs_zero_target(int fd, bool blk, uint64_t off, uint64_t len, unsigned
 		size_t n = (size_t)((end < lim ? end : lim) - pos), run = 0;
 		int r;
 
-		r = bs_pread_full(fd, buf, n, pos);
+		r = pread_all(fd, buf, n, pos);
 		if (r < 0)
 			return r == -ENODATA ? -EIO : r;
 		if (!bs_is_zero(buf, n)) {
@@ -743,7 +686,7 @@ static int bs_zero_target(int fd, bool blk, uint64_t off, uint64_t len, unsigned
 					z = bs_is_zero(buf + i, blen);
 				}
 				if (z && run > 0) {
-					r = bs_pwrite_full(fd, *zeros, run, pos + i - run);
+					r = pwrite_all(fd, *zeros, run, pos + i - run);
 					if (r < 0)
 						return r;
 					run = 0;
@@ -854,7 +797,7 @@ int blockstream_apply(int in_fd, int dev_fd, const struct blockstream_expect *x,
 		uint32_t type, c;
 		ssize_t k;
 
-		k = bs_read_full(in_fd, rec, sizeof(rec));
+		k = read_full(in_fd, rec, sizeof(rec));
 		if (k < 0)
 			return rerr_set(e, (int)k, "cannot read the stream of '%s'", n);
 		if (k < (ssize_t)sizeof(rec))
@@ -897,7 +840,7 @@ int blockstream_apply(int in_fd, int dev_fd, const struct blockstream_expect *x,
 					return rerr_set(e, ENOMEM, "out of memory");
 				buf_size = BLOCKSTREAM_EXTENT_MAX;
 			}
-			k = bs_read_full(in_fd, buf, (size_t)len);
+			k = read_full(in_fd, buf, (size_t)len);
 			if (k < 0)
 				return rerr_set(e, (int)k, "cannot read the stream of '%s'", n);
 			if ((uint64_t)k < len)
@@ -911,7 +854,7 @@ int blockstream_apply(int in_fd, int dev_fd, const struct blockstream_expect *x,
 			crc = blockstream_crc32c_combine(crc, c, len);
 			st.stream_bytes += len;
 			if (dev_fd >= 0) {
-				r = bs_pwrite_full(dev_fd, buf, (size_t)len, off);
+				r = pwrite_all(dev_fd, buf, (size_t)len, off);
 				if (r < 0)
 					return rerr_set(e, r, "cannot write '%s' at byte %"
 							PRIu64, n, off);
@@ -936,7 +879,7 @@ int blockstream_apply(int in_fd, int dev_fd, const struct blockstream_expect *x,
 		}
 	}
 	if (!(flags & BLOCKSTREAM_APPLY_NO_EOF)) {
-		ssize_t k = bs_read_full(in_fd, rec, 1);
+		ssize_t k = read_full(in_fd, rec, 1);
 
 		if (k < 0)
 			return rerr_set(e, (int)k, "cannot read the stream of '%s'", n);

@@ -450,13 +450,6 @@ static int sc_check_path(struct sendcheck *c, const char *what, const char *p, s
 	return 0;
 }
 
-static void sc_uuid_format(const uint8_t *u, char out[37])
-{
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
-		 u[13], u[14], u[15]);
-}
-
 /* Keeps a checked path for the end of the command. */
 static void sc_keep(char dst[static PATH_MAX], bool *have, const char *v, size_t len)
 {
@@ -501,7 +494,7 @@ static int sc_value(struct sendcheck *c)
 			return sc_fail(c, EPROTO, "%s with a uuid of %zu bytes", sc_cmd_name(c->cmd),
 				       len);
 		if (memcmp(v, c->o.uuid, SENDCHECK_UUID_SIZE) != 0) {
-			sc_uuid_format(c->buf, u);
+			uuid_format(c->buf, u);
 			return sc_fail(c, EPERM, "its subvolume announces uuid %s, not the one sent "
 				       "with RECEIVE", u);
 		}
@@ -510,7 +503,7 @@ static int sc_value(struct sendcheck *c)
 		if (len != SENDCHECK_UUID_SIZE)
 			return sc_fail(c, EPROTO, "%s with a clone uuid of %zu bytes",
 				       sc_cmd_name(c->cmd), len);
-		sc_uuid_format(c->buf, u);
+		uuid_format(c->buf, u);
 		if (c->cmd == SC_C_CLONE && memcmp(v, c->o.uuid, SENDCHECK_UUID_SIZE) == 0) {
 			c->clone_self = true;
 		} else if (!c->o.source_ok ||

@@ -248,19 +248,6 @@ static void path_normalize(char *p)
 	*out = '\0';
 }
 
-/* LVM's own name alphabet, and never a leading '-' that lvm would read as an option. */
-static bool lvm_name_valid(const char *s, size_t len)
-{
-	if (len == 0 || len > 127 || s[0] == '-' || (len == 1 && s[0] == '.') ||
-	    (len == 2 && s[0] == '.' && s[1] == '.'))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!isascii((unsigned char)s[i]) ||
-		    !(isalnum((unsigned char)s[i]) || strchr("+_.-", s[i])))
-			return false;
-	return true;
-}
-
 static bool lv_spec_valid(const char *s)
 {
 	const char *slash = strchr(s, '/');

@@ -5,6 +5,7 @@
 
 #include "base/util.h"
 #include "model/snapshot.h"
+#include "model/stamp.h"
 
 static const char *const snap_kind_table[_SNAP_KIND_MAX] = {
 	[SNAP_MANUAL] = "manual",
@@ -176,4 +177,22 @@ int snapshot_resolve(const struct snapshot_list *l, const char *volume, const ch
 				volume, arg, matches);
 	*ret = found;
 	return 0;
+}
+
+int snapshot_free_name(const struct snapshot_list *l, const char *volume, time_t t, unsigned from,
+		       char *ret, size_t len, unsigned *ret_seq)
+{
+	for (unsigned seq = from > 1 ? from : 1;; seq++) {
+		bool taken = false;
+		int r = snap_name_format(volume, t, seq, ret, len);
+
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < l->n && !taken; i++)
+			taken = streq(l->items[i].name, ret);
+		if (!taken) {
+			*ret_seq = seq;
+			return 0;
+		}
+	}
 }

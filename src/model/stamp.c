@@ -8,6 +8,18 @@
 #include "base/util.h"
 #include "model/stamp.h"
 
+bool lvm_name_valid(const char *s, size_t len)
+{
+	if (len == 0 || len > LVM_NAME_MAX || s[0] == '-' || (len == 1 && s[0] == '.') ||
+	    (len == 2 && s[0] == '.' && s[1] == '.'))
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isascii((unsigned char)s[i]) ||
+		    !(isalnum((unsigned char)s[i]) || strchr("+_.-", s[i])))
+			return false;
+	return true;
+}
+
 bool volume_name_valid(const char *name)
 {
 	size_t n = strlen(name);

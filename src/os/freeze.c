@@ -29,6 +29,7 @@
 #include "base/debug.h"
 #include "base/util.h"
 #include "os/freeze.h"
+#include "os/process.h"
 
 struct freeze {
 	size_t n;
@@ -71,7 +72,6 @@ int freeze_begin(char *const *mounts, size_t n, int64_t timeout, struct freeze *
 		 struct rerr *e)
 {
 	struct freeze *f;
-	sigset_t block;
 	int p[2], r = 0;
 	pid_t pid;
 
@@ -107,12 +107,7 @@ int freeze_begin(char *const *mounts, size_t n, int64_t timeout, struct freeze *
 	close(p[0]);
 	f->pipe_w = p[1];
 	f->watchdog = pid;
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &block, &f->saved);
+	signals_hold(&f->saved);
 	for (size_t i = 0; i < n; i++) {
 		if (ioctl(f->fds[i], FIFREEZE, 0) < 0) {
 			struct rerr ignore = { 0 };
@@ -146,7 +141,7 @@ int freeze_end(struct freeze *f, struct rerr *e)
 	close(f->pipe_w);
 	while (waitpid(f->watchdog, NULL, 0) < 0 && errno == EINTR)
 		;
-	sigprocmask(SIG_SETMASK, &f->saved, NULL);
+	signals_release(&f->saved);
 	for (size_t i = 0; i < f->n; i++)
 		close(f->fds[i]);
 	free(f);

@@ -22,7 +22,6 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +34,7 @@
 #include "base/debug.h"
 #include "base/util.h"
 #include "os/hooks.h"
+#include "os/process.h"
 
 extern char **environ;
 
@@ -163,44 +163,27 @@ static int hook_run_one(const char *hook, enum hook_phase phase, char **envp, in
 			struct rerr *e)
 {
 	char *argv[] = { (char *)hook, (char *)hook_phase_to_string(phase), NULL };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
 	struct hook_tail tail = { .len = 0 };
-	int err_pipe[2], pidfd = -1, status = 0, r;
+	struct spawn_fds fds;
+	int err_fd, pidfd = -1, status = 0, r;
 	bool exited = false, timed_out = false, eof = false;
 	/* hook_timeout = 0: no limit. */
 	int64_t deadline = timeout > 0 ? hook_now_ms() + timeout * 1000 : INT64_MAX;
-	sigset_t def;
 	pid_t pid;
 	char msg[HOOK_TAIL + 1];
 
-	if (pipe2(err_pipe, O_CLOEXEC) < 0)
-		return rerr_set(e, errno, "hook '%s': cannot create a pipe", hook);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	posix_spawnattr_setsigdefault(&attr, &def);
 	/* A group of its own: a timeout kills everything the hook started. */
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, err_pipe[1], STDERR_FILENO);
-	r = posix_spawn(&pid, hook, &fa, &attr, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	close(err_pipe[1]);
-	if (r != 0) {
-		close(err_pipe[0]);
+	r = spawn_full(argv, envp, SPAWN_STDIN_NULL | SPAWN_STDOUT_TO_STDERR | SPAWN_STDERR_PIPE |
+		       SPAWN_NEW_PGROUP, &fds, &pid, NULL);
+	if (r < 0)
 		return rerr_set(e, r, "hook '%s': cannot start it", hook);
-	}
+	err_fd = fds.err;
 	DBG(HOOKS, "started '%s %s' as %d", hook, hook_phase_to_string(phase), (int)pid);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	while (!exited) {
 		struct pollfd pfd[2] = {
 			{ .fd = pidfd, .events = POLLIN },
-			{ .fd = eof ? -1 : err_pipe[0], .events = POLLIN },
+			{ .fd = eof ? -1 : err_fd, .events = POLLIN },
 		};
 		int64_t left = deadline - hook_now_ms();
 		int k;
@@ -216,7 +199,7 @@ static int hook_run_one(const char *hook, enum hook_phase phase, char **envp, in
 			break;
 		if (!eof && (pfd[1].revents & (POLLIN | POLLHUP))) {
 			char buf[512];
-			ssize_t n = read(err_pipe[0], buf, sizeof(buf));
+			ssize_t n = read(err_fd, buf, sizeof(buf));
 
 			if (n > 0) {
 				hook_tail_add(&tail, buf, (size_t)n);
@@ -244,7 +227,7 @@ static int hook_run_one(const char *hook, enum hook_phase phase, char **envp, in
 		(void) kill(-pid, SIGKILL);
 	if (pidfd >= 0)
 		close(pidfd);
-	close(err_pipe[0]);
+	close(err_fd);
 	hook_tail_format(&tail, msg, sizeof(msg));
 	if (timed_out)
 		return rerr_set(e, ETIMEDOUT, "%s hook '%s' ran longer than hook_timeout (%llds) and was killed%s%s",

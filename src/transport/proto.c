@@ -108,19 +108,13 @@ int conn_read_exact(struct conn *c, void *buf, size_t len)
 		have = len;
 	memcpy(p, c->buf + c->start, have);
 	c->start += have;
-	p += have;
-	len -= have;
-	while (len > 0) {
-		ssize_t n = read(c->in, p, len);
+	if (len > have) {
+		ssize_t n = read_full(c->in, p + have, len - have);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return -errno;
-		if (n == 0)
+			return (int)n;
+		if ((size_t)n < len - have)
 			return -EPIPE;
-		p += n;
-		len -= (size_t)n;
 	}
 	return 0;
 }

@@ -630,6 +630,34 @@ static int serve_list_volume(struct serve *sv, int vfd, const char *volume,
 	return r;
 }
 
+/*
+ * The start of LIST, DELETE and FETCH: @volume locked (and, with @repair, its
+ * leftovers removed), opened and listed.
+ * Return: 1 with *@ret_vfd and @l; 0 when the volume has no directory here
+ * (nothing replied); -errno with an ERR reply sent.
+ */
+static int serve_open_listed(struct serve *sv, const char *volume, bool repair, int *ret_vfd,
+			     struct snapshot_list *l)
+{
+	int vfd, r = serve_session(sv, volume, false, repair);
+
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	vfd = serve_open_volume(sv, volume);
+	if (vfd < 0)
+		return serve_reply_err(sv, "%s: cannot open '%s/%s': %s", volume, sv->root, volume,
+				       strerror(-vfd)) < 0 ? -EPIPE : vfd;
+	r = serve_list_volume(sv, vfd, volume, l);
+	if (r < 0) {
+		close(vfd);
+		return r;
+	}
+	*ret_vfd = vfd;
+	return 1;
+}
+
 static int serve_cmd_list(struct serve *sv, const char *volume)
 {
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
@@ -641,17 +669,11 @@ static int serve_cmd_list(struct serve *sv, const char *volume)
 	if (!o || !arr || meta_add(o, "volume", json_object_new_string(volume)) < 0 ||
 	    meta_add(o, "snapshots", arr) < 0)
 		return -ENOMEM;
-	r = serve_session(sv, volume, false, false);
-	if (r == -ENOENT)
+	r = serve_open_listed(sv, volume, false, &vfd, &l);
+	if (r == 0)
 		return serve_reply_ok(sv, o);	/* nothing received yet */
 	if (r < 0)
-		return 0;
-	vfd = serve_open_volume(sv, volume);
-	if (vfd < 0)
-		return serve_reply_err(sv, "%s: cannot open '%s/%s': %s", volume, sv->root, volume,
-				       strerror(-vfd));
-	if (serve_list_volume(sv, vfd, volume, &l) < 0)
-		return 0;
+		return r == -EPIPE ? r : 0;
 	for (size_t i = 0; i < l.n; i++) {
 		struct json_object *info;
 
@@ -1221,17 +1243,12 @@ static int serve_cmd_delete(struct serve *sv, const char *volume, const char *na
 
 	if (!o)
 		return -ENOMEM;
-	r = serve_session(sv, volume, false, true);
-	if (r == -ENOENT)
+	r = serve_open_listed(sv, volume, true, &vfd, &l);
+	if (r == 0)
 		return serve_reply_err(sv, "%s: no copy '%s' here", volume, name);
 	if (r < 0)
-		return 0;
-	vfd = serve_open_volume(sv, volume);
-	if (vfd < 0)
-		return serve_reply_err(sv, "%s: cannot open '%s/%s': %s", volume, sv->root, volume,
-				       strerror(-vfd));
-	if (serve_list_volume(sv, vfd, volume, &l) < 0)
-		return 0;
+		return r == -EPIPE ? r : 0;
+	r = 0;
 	for (size_t i = 0; i < l.n; i++)
 		if (streq(l.items[i].name, name) && l.items[i].complete && !l.items[i].foreign)
 			s = &l.items[i];
@@ -1277,13 +1294,13 @@ static int serve_cmd_fetch(struct serve *sv, const char *volume, const char *nam
 	struct stat st;
 	int r;
 
-	r = serve_session(sv, volume, false, false);
-	if (r == 0)
-		vfd = serve_open_volume(sv, volume);
-	if (r == -ENOENT || (r == 0 && (vfd < 0 || !serve_is_block(vfd))))
+	r = serve_open_listed(sv, volume, false, &vfd, &l);
+	if (r < 0)
+		return r == -EPIPE ? r : 0;
+	if (r == 0 || !serve_is_block(vfd)) {
+		snapshot_list_clear(&l);
 		return serve_reply_err(sv, "%s: no block copy '%s' here", volume, name);
-	if (r < 0 || serve_list_volume(sv, vfd, volume, &l) < 0)
-		return 0;
+	}
 	for (size_t i = 0; i < l.n; i++)
 		if (l.items[i].complete && streq(l.items[i].name, name))
 			s = &l.items[i];

@@ -328,6 +328,42 @@ static void sent_set_remove(void **state)
 	assert_null(s.sent);
 }
 
+/* The first free name, whatever else the directory holds. */
+static void free_name_table(void **state)
+{
+	static const struct {
+		const char *taken[4];
+		unsigned from;
+		const char *want;
+		unsigned seq;
+	} cases[] = {
+		{ { NULL }, 1, "root.20261127T090512Z", 1 },
+		{ { "root.20261127T090512Z" }, 1, "root.20261127T090512Z_2", 2 },
+		{ { "root.20261127T090512Z", "root.20261127T090512Z_2", "root.20261127T090512Z_3" }, 1,
+		  "root.20261127T090512Z_4", 4 },
+		{ { "root.20261127T090512Z", "root.20261127T090512Z_3" }, 1,
+		  "root.20261127T090512Z_2", 2 },
+		{ { "root.20261127T090512Z" }, 3, "root.20261127T090512Z_3", 3 },
+		{ { "root.20261127T090511Z", "root.20261127T090513Z" }, 1,
+		  "root.20261127T090512Z", 1 },
+	};
+
+	(void) state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct snapshot_list l = { 0 };
+		char name[SNAP_NAME_MAX + 1];
+		unsigned seq = 0;
+
+		for (size_t k = 0; k < ARRAY_SIZE(cases[i].taken) && cases[i].taken[k]; k++)
+			add_snap(&l, "root", cases[i].taken[k], true);
+		assert_int_equal(snapshot_free_name(&l, "root", T0, cases[i].from, name,
+						    sizeof(name), &seq), 0);
+		assert_string_equal(name, cases[i].want);
+		assert_int_equal(seq, cases[i].seq);
+		snapshot_list_clear(&l);
+	}
+}
+
 static void kind_round_trip(void **state)
 {
 	static const struct {
@@ -716,6 +752,7 @@ int main(void)
 		cmocka_unit_test(list_append_grows),
 		cmocka_unit_test(sent_set_remove),
 		cmocka_unit_test(kind_round_trip),
+		cmocka_unit_test(free_name_table),
 		cmocka_unit_test(meta_round_trip),
 		cmocka_unit_test(meta_defaults),
 		cmocka_unit_test(meta_parse_good),
