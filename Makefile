@@ -54,7 +54,8 @@ BACKEND_SRCS := \
 	src/backends/lvmthin.c
 
 POLICY_SRCS := \
-	src/policy/retention.c
+	src/policy/retention.c \
+	src/policy/replication.c
 
 TRANSPORT_SRCS := \
 	src/transport/send.c \
@@ -92,7 +93,7 @@ LIB_OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
 OBJS := $(LIB_OBJS) build/cli/main.o
 
 UNIT_TESTS := test-stamp test-config test-snapshot test-jsontext test-retention test-year \
-	test-blockstream test-sendcheck
+	test-blockstream test-sendcheck test-replication
 UNIT_BINS := $(addprefix build/tests/,$(UNIT_TESTS))
 
 PYTHON ?= /usr/bin/python3

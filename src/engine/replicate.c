@@ -24,9 +24,7 @@
 #include "engine/rotate.h"
 #include "format/blockstream.h"
 #include "model/stamp.h"
-
-/* Deltas in a row before a block volume's next full image. */
-#define BLOCK_CHAIN_MAX	7
+#include "policy/replication.h"
 
 struct session {
 	const struct target *target;
@@ -95,27 +93,6 @@ int sessions_get(struct sessions *ss, const struct target *t, struct target_conn
 	return rerr_set(e, ENOENT, "target '%s' is not configured", t->name);
 }
 
-/* The source snapshot a copy belongs to, by uuid (SPEC 6). */
-static struct snapshot *replicate_source_of(struct snapshot_list *src, const struct snapshot *copy)
-{
-	if (!copy->uuid)
-		return NULL;
-	for (size_t i = 0; i < src->n; i++)
-		if (src->items[i].uuid && streq(src->items[i].uuid, copy->uuid))
-			return &src->items[i];
-	return NULL;
-}
-
-static bool replicate_held(const struct snapshot_list *copies, const struct snapshot *s)
-{
-	if (!s->uuid)
-		return false;
-	for (size_t i = 0; i < copies->n; i++)
-		if (copies->items[i].uuid && streq(copies->items[i].uuid, s->uuid))
-			return true;
-	return false;
-}
-
 static bool replicate_has_record(const struct snapshot *s, const char *target)
 {
 	for (size_t i = 0; i < s->n_sent; i++)
@@ -149,7 +126,7 @@ static void replicate_reconcile(const struct volume *v, struct snapshot_list *sr
 
 		if (s->foreign || !s->complete)
 			continue;
-		held = replicate_held(copies, s);
+		held = replication_held(copies, s);
 		recorded = replicate_has_record(s, target);
 		if (held == recorded)
 			continue;
@@ -183,78 +160,6 @@ static int replicate_add_transfer(struct target_report *tr, const char *name, co
 	return 0;
 }
 
-/*
- * Which source snapshots to send: those newer than the target's newest copy
- * that the target's retention would keep, judged together with the copies.
- * Return: 0 with @want[i] set per source snapshot, or -ENOMEM.
- */
-static int replicate_choose(const struct target *t, const struct snapshot_list *src,
-			    const struct snapshot_list *copies, time_t now, bool *want)
-{
-	_cleanup_(plan_freep) struct plan *p = NULL;
-	_cleanup_free_ struct snapshot *all = NULL;
-	time_t newest = 0;
-	bool have = false;
-	size_t n = 0;
-	int k;
-
-	for (size_t i = 0; i < copies->n; i++)
-		if (!have || copies->items[i].created > newest) {
-			newest = copies->items[i].created;
-			have = true;
-		}
-	all = calloc(copies->n + src->n + 1, sizeof(*all));
-	if (!all)
-		return -ENOMEM;
-	/* Shallow copies: the plan only reads them. */
-	for (size_t i = 0; i < copies->n; i++)
-		all[n++] = copies->items[i];
-	for (size_t i = 0; i < src->n; i++) {
-		const struct snapshot *s = &src->items[i];
-
-		want[i] = false;
-		if (s->foreign || !s->complete || (have && s->created <= newest) ||
-		    replicate_held(copies, s))
-			continue;
-		all[n] = *s;
-		all[n].pinned = false;	/* a pin is the source's; the target has its own retention */
-		all[n].n_sent = 0;
-		n++;
-	}
-	k = retention_plan(all, n, &t->policy, now, &p);
-	if (k < 0)
-		return k;
-	for (size_t i = 0, j = copies->n; i < src->n; i++) {
-		const struct snapshot *s = &src->items[i];
-
-		if (s->foreign || !s->complete || (have && s->created <= newest) ||
-		    replicate_held(copies, s))
-			continue;
-		want[i] = p->d[j++].keep;
-	}
-	return 0;
-}
-
-/* The newest snapshot the target holds that is older than @s, else the newest it holds. */
-static const struct snapshot *replicate_parent(const struct snapshot_list *src,
-					       const struct snapshot_list *copies,
-					       const struct snapshot *s)
-{
-	const struct snapshot *best = NULL, *any = NULL;
-
-	for (size_t i = 0; i < src->n; i++) {
-		const struct snapshot *p = &src->items[i];
-
-		if (p == s || p->foreign || !p->complete || !replicate_held(copies, p))
-			continue;
-		if (!any || p->created > any->created)
-			any = p;
-		if (p->created < s->created && (!best || p->created > best->created))
-			best = p;
-	}
-	return best ? best : any;
-}
-
 struct replicate_progress {
 	const struct replicate_opts *o;
 	const char *volume;
@@ -266,28 +171,6 @@ static void replicate_progress(void *user, const char *name, uint64_t bytes, boo
 	struct replicate_progress *p = user;
 
 	p->o->progress(p->o->user, p->volume, p->target, name, bytes, done);
-}
-
-/* How many deltas lead from a full image to the copy of @s (0: it is one). */
-static unsigned replicate_chain_depth(const struct snapshot_list *copies, const struct snapshot *s)
-{
-	const struct snapshot *c = NULL;
-	unsigned depth = 0;
-
-	for (size_t i = 0; i < copies->n; i++)
-		if (s->uuid && copies->items[i].uuid && streq(copies->items[i].uuid, s->uuid))
-			c = &copies->items[i];
-	/* Bounded by the list's length: a broken chain ends the walk. */
-	while (c && c->base && depth <= copies->n) {
-		const struct snapshot *next = NULL;
-
-		for (size_t i = 0; i < copies->n; i++)
-			if (streq(copies->items[i].name, c->base))
-				next = &copies->items[i];
-		c = next;
-		depth++;
-	}
-	return depth;
 }
 
 struct replicate_block {
@@ -381,7 +264,7 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 	want = calloc(src->n + 1, sizeof(*want));
 	if (!want)
 		return -ENOMEM;
-	k = replicate_choose(t, src, copies, now, want);
+	k = replication_choose(&t->policy, src, copies, now, want);
 	if (k < 0)
 		return k;
 	for (size_t i = 0; i < src->n; i++) {
@@ -394,12 +277,10 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 
 		if (!want[i])
 			continue;
-		parent = replicate_parent(src, copies, s);
-		DBG(SEND, "%s: '%s' to '%s': parent '%s' (chain %u)", v->name, s->name, t->name,
-		    parent ? parent->name : "none", parent ? replicate_chain_depth(copies, parent) : 0);
-		/* A block copy needs its whole chain to be restored: keep chains short. */
-		if (be->block_open && parent && replicate_chain_depth(copies, parent) + 1 > BLOCK_CHAIN_MAX)
-			parent = NULL;
+		parent = replication_parent(src, copies, s,
+					    be->block_open ? REPLICATION_CHAIN_MAX : 0);
+		DBG(SEND, "%s: '%s' to '%s': parent '%s'", v->name, s->name, t->name,
+		    parent ? parent->name : "none");
 		if (be->snapshot_path && (be->snapshot_path(v, s, path, sizeof(path)) < 0 ||
 		    (parent && be->snapshot_path(v, parent, ppath, sizeof(ppath)) < 0)))
 			return -ENAMETOOLONG;
@@ -484,7 +365,7 @@ static int replicate_prune_target(const struct volume *v, struct target_conn *tc
 			continue;
 		}
 		tr->n_deleted++;
-		s = replicate_source_of(src, copy);
+		s = replication_source_of(src, copy);
 		if (s && snapshot_sent_remove(s, t->name))
 			(void) replicate_update(v, s, false, r);
 	}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Replication decisions (SPEC 4 and 6) as pure functions, beside retention:
+ * which of a volume's snapshots a target should get, which copy each is sent
+ * on top of, how long a chain of block deltas may grow. A copy belongs to the
+ * source snapshot whose uuid it carries. No I/O, no clock reads.
+ */
+#ifndef SNAPROTATE_REPLICATION_H
+#define SNAPROTATE_REPLICATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "model/policy.h"
+#include "model/snapshot.h"
+
+/* Deltas in a row before a block volume's next full image. */
+#define REPLICATION_CHAIN_MAX	7
+
+/* Whether @copies hold a copy of @s (by uuid). */
+bool replication_held(const struct snapshot_list *copies, const struct snapshot *s);
+
+/* Return: the source snapshot of @src that @copy is a copy of (by uuid), or NULL. */
+struct snapshot *replication_source_of(const struct snapshot_list *src,
+				       const struct snapshot *copy);
+
+/**
+ * replication_choose() - Which source snapshots to send to a target: the
+ * complete ones newer than its newest copy that it does not hold and that its
+ * own retention would keep, judged together with its copies (so its newest,
+ * always). Source pins do not count there.
+ * @policy: The target's retention.
+ * @src: The volume's snapshots (borrowed).
+ * @copies: The target's copies (borrowed).
+ * @want: One flag per entry of @src, set on success.
+ * Return: 0 or -ENOMEM.
+ */
+int replication_choose(const struct policy *policy, const struct snapshot_list *src,
+		       const struct snapshot_list *copies, time_t now, bool *want);
+
+/**
+ * replication_parent() - What @s is best sent on top of: the newest snapshot
+ * of @src older than @s whose copy the target holds, else the newest held one
+ * at all. With @chain_max (block copies), one whose copy is the end of a chain
+ * of @chain_max deltas or more is not taken: the next is a full image again.
+ * Return: the parent (borrowed from @src), or NULL: a full stream.
+ */
+const struct snapshot *replication_parent(const struct snapshot_list *src,
+					  const struct snapshot_list *copies,
+					  const struct snapshot *s, unsigned chain_max);
+
+/**
+ * replication_chain_depth() - How many deltas lead from a full image to the
+ * copy of @s in @copies (0: a full image, or no copy). A broken chain ends
+ * the count.
+ */
+unsigned replication_chain_depth(const struct snapshot_list *copies, const struct snapshot *s);
+
+#endif
