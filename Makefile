@@ -65,6 +65,7 @@ TRANSPORT_SRCS := \
 	src/transport/receive.c
 
 ENGINE_SRCS := \
+	src/engine/report.c \
 	src/engine/rotate.c \
 	src/engine/replicate.c \
 	src/engine/rollback.c \

@@ -21,7 +21,7 @@
 #include "backends/backend.h"
 #include "base/debug.h"
 #include "base/util.h"
-#include "engine/rotate.h"
+#include "engine/replicate.h"
 #include "format/blockstream.h"
 #include "model/stamp.h"
 #include "policy/replication.h"
@@ -372,7 +372,7 @@ static int replicate_prune_target(const struct volume *v, struct target_conn *tc
 	return ret;
 }
 
-int rotate_replicate(const struct config *cfg, const struct volume *v, struct sessions *ss,
+int replicate_volume(const struct config *cfg, const struct volume *v, struct sessions *ss,
 		     time_t now, const struct replicate_opts *o, struct volume_report *r)
 {
 	const struct backend *be = backend_find(v->backend);

@@ -30,112 +30,6 @@
 #include "os/hooks.h"
 #include "os/mounts.h"
 
-/* Takes @msg (or drops it when out of memory: the exit code still says failure). */
-static void report_push(struct volume_report *r, char *msg)
-{
-	char **n;
-
-	if (!msg)
-		return;
-	n = realloc(r->errors, (r->n_errors + 1) * sizeof(*n));
-	if (!n) {
-		free(msg);
-		return;
-	}
-	r->errors = n;
-	r->errors[r->n_errors++] = msg;
-}
-
-static void report_notice(struct volume_report *r, const char *msg)
-{
-	char **n = realloc(r->notices, (r->n_notices + 1) * sizeof(*n));
-	char *m = strdup(msg);
-
-	if (!n || !m) {
-		free(m);
-		if (n)
-			r->notices = n;
-		return;
-	}
-	r->notices = n;
-	r->notices[r->n_notices++] = m;
-}
-
-void volume_report_fail(struct volume_report *r, const char *msg)
-{
-	report_push(r, strdup(msg));
-}
-
-void volume_report_error(struct volume_report *r, int err, const struct rerr *e)
-{
-	int code = e && e->code ? e->code : abs(err);
-	char *msg;
-
-	if (asprintf(&msg, "%s: %s", e && e->msg[0] ? e->msg : r->volume->name,
-		     strerror(code)) < 0)
-		msg = NULL;
-	report_push(r, msg);
-}
-
-static void report_errorf(struct volume_report *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* A message that is whole already: no strerror() after it. */
-static void report_errorf(struct volume_report *r, const char *fmt, ...)
-{
-	va_list ap;
-	char *msg;
-
-	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	report_push(r, msg);
-}
-
-static int report_add_repaired(struct volume_report *r, const char *name)
-{
-	char **n = realloc(r->repaired, (r->n_repaired + 1) * sizeof(*n));
-
-	if (!n)
-		return -ENOMEM;
-	r->repaired = n;
-	r->repaired[r->n_repaired] = strdup(name);
-	if (!r->repaired[r->n_repaired])
-		return -ENOMEM;
-	r->n_repaired++;
-	return 0;
-}
-
-void volume_report_done(struct volume_report *r)
-{
-	for (size_t i = 0; i < r->n_repaired; i++)
-		free(r->repaired[i]);
-	free(r->repaired);
-	for (size_t i = 0; i < r->n_errors; i++)
-		free(r->errors[i]);
-	free(r->errors);
-	for (size_t i = 0; i < r->n_notices; i++)
-		free(r->notices[i]);
-	free(r->notices);
-	snapshot_list_clear(&r->snaps);
-	plan_free(r->plan);
-	free(r->created);
-	for (size_t t = 0; t < r->n_targets; t++) {
-		struct target_report *tr = &r->targets[t];
-
-		for (size_t i = 0; i < tr->n_sent; i++) {
-			free(tr->sent[i].name);
-			free(tr->sent[i].parent);
-		}
-		free(tr->sent);
-		snapshot_list_clear(&tr->copies);
-		plan_free(tr->plan);
-	}
-	free(r->targets);
-	memset(r, 0, sizeof(*r));
-}
-
 /*
  * Lists @v, removes the incomplete entries, and keeps the rest (complete and
  * foreign) in @r->snaps. An entry that cannot be removed is reported and left
@@ -163,7 +57,7 @@ static int rotate_repair(const struct volume *v, bool dry_run, struct volume_rep
 			snprintf(msg, sizeof(msg), "%s: %s is damaged (%s); keeping it: repair it, or "
 				 "remove it with 'snaprotate delete --force %s %s'", v->name, s->name,
 				 s->problem ?: "?", v->name, s->name);
-			report_notice(r, msg);
+			volume_report_notice(r, msg);
 		} else if (!s->complete && !s->foreign) {
 			int k = 0;
 
@@ -181,8 +75,8 @@ static int rotate_repair(const struct volume *v, bool dry_run, struct volume_rep
 					 "%s: %s %s: it overflowed its copy-on-write space and LVM "
 					 "invalidated it (raise snapshot_size)",
 					 v->name, dry_run ? "would remove" : "removed", s->name);
-				report_notice(r, msg);
-			} else if (report_add_repaired(r, s->name) < 0) {
+				volume_report_notice(r, msg);
+			} else if (volume_report_repaired(r, s->name) < 0) {
 				ret = -ENOMEM;
 			}
 			continue;
@@ -213,7 +107,7 @@ static int rotate_apply(const struct volume *v, time_t now, bool dry_run,
 		return k;
 	}
 	if (v->max_delete >= 0 && r->plan->n_delete > (size_t)v->max_delete) {
-		report_errorf(r, "%s: retention would delete %zu snapshots, more than max_delete = %ld; deleted none",
+		volume_report_errorf(r, "%s: retention would delete %zu snapshots, more than max_delete = %ld; deleted none",
 			      v->name, r->plan->n_delete, v->max_delete);
 		return -EIO;
 	}
@@ -262,7 +156,7 @@ int rotate_prune(const struct config *cfg, const struct volume *v, time_t now, b
 		return -EIO;
 	/* Targets first: the copies they delete stop protecting a base on the source. */
 	if (ss && v->n_targets)
-		t = rotate_replicate(cfg, v, ss, now, &o, r);
+		t = replicate_volume(cfg, v, ss, now, &o, r);
 	k = rotate_apply(v, now, dry_run, r);
 	return ret < 0 || k < 0 || t < 0 ? -EIO : 0;
 }
@@ -452,7 +346,7 @@ static bool rotate_create_all(const struct config *cfg, struct take *t, size_t n
 		snprintf(msg, sizeof(msg),
 			 "%s: the kernel refuses a snapshot of a frozen filesystem (before Linux 6.6): took the group's snapshots one by one, each with LVM's own suspend",
 			 g->name);
-		report_notice(&reports[0], msg);
+		volume_report_notice(&reports[0], msg);
 		for (size_t i = 0; i < n && ok; i++)
 			ok = rotate_create_one(&t[i], &reports[i]);
 	}
@@ -486,7 +380,7 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 		if (k == 0)
 			k = hooks_check(v->post_hooks, v->n_post_hooks, &e);
 		if (k < 0) {
-			report_errorf(&reports[i], "%s: no snapshot: %s%s%s", v->name, e.msg,
+			volume_report_errorf(&reports[i], "%s: no snapshot: %s%s%s", v->name, e.msg,
 				      k == -EPERM ? "" : ": ", k == -EPERM ? "" : strerror(-k));
 			ok = false;
 			continue;
@@ -496,7 +390,7 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 			volume_report_error(&reports[i], k, &e);
 			ok = false;
 		} else if (k == 0) {
-			report_errorf(&reports[i], "%s: not enough free space for a snapshot (%s)",
+			volume_report_errorf(&reports[i], "%s: not enough free space for a snapshot (%s)",
 				      v->name, why);
 			ok = false;
 		}
@@ -519,7 +413,7 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 		k = hooks_run(v->pre_hooks, v->n_pre_hooks, HOOK_PRE, &env, cfg->hook_timeout, &e);
 		if (k < 0) {
 			/* The hook's own words say why; errno would only blur them. */
-			report_errorf(&reports[i], "%s: no snapshot: %s", v->name, e.msg);
+			volume_report_errorf(&reports[i], "%s: no snapshot: %s", v->name, e.msg);
 			ok = false;
 		}
 	}
@@ -539,7 +433,7 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 		k = hooks_run(v->post_hooks, v->n_post_hooks, HOOK_POST, &env, cfg->hook_timeout, &e);
 		if (k < 0) {
 			/* The snapshot stands; the failure is still reported. */
-			report_errorf(&reports[i], "%s: %s", v->name, e.msg);
+			volume_report_errorf(&reports[i], "%s: %s", v->name, e.msg);
 			ok = false;
 		}
 	}
@@ -596,7 +490,7 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 	 * reached fails alone; the source is still pruned.
 	 */
 	for (size_t i = 0; i < n; i++)
-		if (vols[i]->n_targets && rotate_replicate(cfg, vols[i], ss, now, o, &reports[i]) < 0)
+		if (vols[i]->n_targets && replicate_volume(cfg, vols[i], ss, now, o, &reports[i]) < 0)
 			failed = true;
 	for (size_t i = 0; i < n; i++)
 		if (rotate_apply(vols[i], now, dry_run, &reports[i]) < 0)
@@ -605,16 +499,6 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 		if (reports[i].n_errors)
 			failed = true;
 	return failed ? -EIO : 0;
-}
-
-uint64_t rotate_bytes_sent(const struct volume_report *r)
-{
-	uint64_t sum = 0;
-
-	for (size_t t = 0; t < r->n_targets; t++)
-		for (size_t i = 0; i < r->targets[t].n_sent; i++)
-			sum += r->targets[t].sent[i].bytes;
-	return sum;
 }
 
 int rotate_save_state(const struct config *cfg, const struct volume_report *r, time_t now,
@@ -634,7 +518,7 @@ int rotate_save_state(const struct config *cfg, const struct volume_report *r, t
 	    meta_add(o, "error", r->n_errors ? json_object_new_string(r->errors[0]) : NULL) < 0 ||
 	    meta_add(o, "snapshot", r->created ? json_object_new_string(r->created) : NULL) < 0 ||
 	    meta_add(o, "deleted", json_object_new_int64((int64_t)r->n_deleted)) < 0 ||
-	    meta_add(o, "bytes_sent", json_object_new_int64((int64_t)rotate_bytes_sent(r))) < 0)
+	    meta_add(o, "bytes_sent", json_object_new_int64((int64_t)volume_report_bytes_sent(r))) < 0)
 		return rerr_set(e, ENOMEM, "%s: out of memory", r->volume->name);
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
 	k = mkdir_parents(cfg->state_dir, 0755);

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What an operation of the engine did to one volume and its targets: the
+ * snapshots it saw and the retention plan, repairs, what was sent, errors and
+ * notices. The engine records; the command line prints.
+ */
+#ifndef SNAPROTATE_ENGINE_REPORT_H
+#define SNAPROTATE_ENGINE_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "model/config.h"
+#include "model/snapshot.h"
+#include "policy/retention.h"
+
+/* One snapshot sent to a target. */
+struct transfer {
+	char *name;
+	char *parent;			/* NULL: a full stream */
+	uint64_t bytes;
+};
+
+/* What happened between one volume and one target. */
+struct target_report {
+	const struct target *target;	/* borrowed */
+	bool reached;			/* a session was had */
+	bool failed;			/* a send or a deletion there failed (see errors) */
+	struct transfer *sent;
+	size_t n_sent;
+	struct snapshot_list copies;	/* the target's copies retention saw */
+	struct plan *plan;		/* target retention, parallel to copies; NULL if none */
+	size_t n_deleted;
+};
+
+struct volume_report {
+	const struct volume *volume;	/* borrowed */
+	char **repaired;		/* incomplete entries removed (or, dry run, to remove) */
+	size_t n_repaired;
+	struct snapshot_list snaps;	/* what retention saw: complete and foreign, oldest first */
+	struct plan *plan;		/* parallel to snaps; NULL when no plan was made */
+	size_t n_deleted;		/* deletions done (dry run: 0) */
+	bool due;			/* run: a timeline snapshot was due */
+	char *created;			/* run: the snapshot taken, or NULL */
+	char **errors;			/* "VOLUME: what failed: why", in order */
+	size_t n_errors;
+	char **notices;			/* worth saying, not failures */
+	size_t n_notices;
+	struct target_report *targets;	/* one per target of the volume that was worked on */
+	size_t n_targets;
+};
+
+void volume_report_done(struct volume_report *r);
+
+/* Records a failure found outside the engine (probe, lock): copies @msg. */
+void volume_report_fail(struct volume_report *r, const char *msg);
+
+/* Records a failure as "MSG: strerror": @e's message, or the volume's name. */
+void volume_report_error(struct volume_report *r, int err, const struct rerr *e);
+
+/* Records a failure whose message is whole already. */
+void volume_report_errorf(struct volume_report *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Records something worth saying that is not a failure. */
+void volume_report_notice(struct volume_report *r, const char *msg);
+
+/* Records an incomplete entry removed (or, in a dry run, to be). Return: 0 or -ENOMEM. */
+int volume_report_repaired(struct volume_report *r, const char *name);
+
+/* Return: the bytes sent to all targets in @r. */
+uint64_t volume_report_bytes_sent(const struct volume_report *r);
+
+#endif
