@@ -120,4 +120,7 @@ extern const struct backend backend_lvm;
 /* Return: the backend for @kind (never NULL for a valid kind). */
 const struct backend *backend_find(enum backend_kind kind);
 
+/* Sets each volume's ops to its backend, once the config is loaded. */
+void backend_resolve(struct config *cfg);
+
 #endif

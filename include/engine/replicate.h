@@ -48,7 +48,7 @@ struct replicate_opts {
  * target holds. A target that fails is recorded in @r and the others go on.
  * Return: 0, or -EIO when anything failed.
  */
-int replicate_volume(const struct config *cfg, const struct volume *v, struct sessions *ss,
+int replicate_volume(const struct volume *v, struct sessions *ss,
 		     time_t now, const struct replicate_opts *o, struct volume_report *r);
 
 #endif

@@ -34,7 +34,7 @@ struct restore_report {
  * as the snapshot's device.
  * Return: 0, or -errno with @e (@r->bad_arg for a usage error).
  */
-int restore_lvm(const struct config *cfg, const struct volume *v, struct sessions *ss,
+int restore_lvm(const struct volume *v, struct sessions *ss,
 		const char *target, const char *arg, const char *to, bool dry_run,
 		struct restore_report *r, struct rerr *e);
 

@@ -30,7 +30,7 @@
  *
  * Return: 0 when nothing failed, else -EIO (the details are in @r->errors).
  */
-int rotate_prune(const struct config *cfg, const struct volume *v, time_t now, bool dry_run,
+int rotate_prune(const struct volume *v, time_t now, bool dry_run,
 		 struct sessions *ss, struct volume_report *r);
 
 /* One snapshot to take: @s holds its kind, description, pin and pre partner. */

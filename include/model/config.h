@@ -58,6 +58,10 @@ enum volume_key {
 	_VKEY_MAX,
 };
 
+struct backend;		/* backends/backend.h */
+struct group;
+struct target;
+
 struct volume {
 	char *name;
 	unsigned line;			/* of the section header */
@@ -81,6 +85,10 @@ struct volume {
 	unsigned thin_pool_max;		/* lvm thin: percent of pool data or metadata */
 	char *group;			/* borrowed from struct group, NULL if none */
 	unsigned key_line[_VKEY_MAX];	/* 0: not set in the file */
+	/* Resolved once the config is whole (borrowed): */
+	const struct group *grp;	/* its group, NULL if none */
+	const struct target **target_list; /* n_targets entries, in the order of "targets" */
+	const struct backend *ops;	/* its backend: set by backend_resolve() */
 };
 
 struct group {

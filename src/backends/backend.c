@@ -16,3 +16,9 @@ const struct backend *backend_find(enum backend_kind kind)
 			return backends[i];
 	return NULL;
 }
+
+void backend_resolve(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_volumes; i++)
+		cfg->volumes[i].ops = backend_find(cfg->volumes[i].backend);
+}

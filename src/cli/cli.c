@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <signal.h>
 
+#include "backends/backend.h"
 #include "base/debug.h"
 #include "base/version.h"
 #include "internal.h"
@@ -243,6 +244,8 @@ int cli_main(int argc, char *argv[])
 			return EXIT_USAGE;
 		}
 	}
+	if (cfg)
+		backend_resolve(cfg);
 	engine_init(&eng, cfg, arg.now, arg.dry_run, arg.wait);
 	r = verb->run(&eng, nargs, argv + optind + 1);
 	engine_done(&eng);

@@ -9,7 +9,7 @@
 
 static void print_table(const struct volume *v, const struct snapshot_list *l)
 {
-	const struct backend *be = backend_find(v->backend);
+	const struct backend *be = v->ops;
 	size_t w = strlen("NAME");
 
 	for (size_t i = 0; i < l->n; i++)
@@ -65,7 +65,7 @@ static void write_volume(struct jt_writer *w, const struct volume *v,
 	jt_key(w, "volume");
 	jt_string(w, v->name);
 	jt_key(w, "backend");
-	jt_string(w, backend_find(v->backend)->name);
+	jt_string(w, v->ops->name);
 	jt_key(w, "snapshots");
 	jt_begin_array(w);
 	for (size_t i = 0; i < l->n; i++)

@@ -6,7 +6,6 @@
 
 int verb_prune(struct engine *eng, int argc, char **argv)
 {
-	const struct config *cfg = eng->cfg;
 	_cleanup_free_ struct volume **vols = NULL;
 	_cleanup_(json_object_putp) struct json_object *out = NULL;
 	struct json_object *arr;
@@ -25,7 +24,7 @@ int verb_prune(struct engine *eng, int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		struct volume_report rep = { 0 };
 
-		if (rotate_prune(cfg, vols[i], arg.now, arg.dry_run, engine_sessions(eng), &rep) < 0)
+		if (rotate_prune(vols[i], arg.now, arg.dry_run, engine_sessions(eng), &rep) < 0)
 			ret = EXIT_FAILED;
 		for (size_t k = 0; k < rep.n_errors; k++)
 			cli_error("%s", rep.errors[k]);
@@ -155,7 +154,7 @@ int verb_run(struct engine *eng, int argc, char **argv)
 
 		if (done[i])
 			continue;
-		g = vols[i]->group ? config_group(cfg, vols[i]->group) : NULL;
+		g = vols[i]->group ? vols[i]->grp : NULL;
 		if (g) {
 			for (size_t k = 0; k < g->n_volumes; k++)
 				unit[m++] = config_volume(cfg, g->volumes[k]);

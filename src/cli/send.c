@@ -43,7 +43,7 @@ int verb_send(struct engine *eng, int argc, char **argv)
 	for (size_t i = 0; i < n; i++) {
 		struct volume_report rep = { .volume = vols[i] };
 
-		if (replicate_volume(cfg, vols[i], engine_sessions(eng), arg.now, &o, &rep) < 0)
+		if (replicate_volume(vols[i], engine_sessions(eng), arg.now, &o, &rep) < 0)
 			ret = EXIT_FAILED;
 		for (size_t k = 0; k < rep.n_errors; k++)
 			cli_error("%s", rep.errors[k]);

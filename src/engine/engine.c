@@ -82,7 +82,7 @@ int engine_probe(const struct engine *eng, const struct volume *v, struct rerr *
 	struct rerr pe = { 0 };
 	int r;
 
-	r = backend_find(v->backend)->probe(v, &key, &pe);
+	r = v->ops->probe(v, &key, &pe);
 	if (r < 0)
 		return rerr_usage(e, EINVAL, "%s:%u: %s: %s", eng->cfg->path,
 				config_volume_line(v, key), pe.msg, strerror(-r));

@@ -109,7 +109,7 @@ static int replicate_update(const struct volume *v, struct snapshot *s, bool dry
 
 	if (dry_run)
 		return 0;
-	k = backend_find(v->backend)->update(v, s, &e);
+	k = v->ops->update(v, s, &e);
 	if (k < 0)
 		volume_report_error(r, k, &e);
 	return k;
@@ -201,7 +201,7 @@ static int replicate_send_block(const struct volume *v, struct target_conn *tc,
 				const struct replicate_opts *o, struct replicate_progress *rp,
 				uint64_t *ret_bytes, const char **ret_base, struct rerr *e)
 {
-	const struct backend *be = backend_find(v->backend);
+	const struct backend *be = v->ops;
 	struct block_source b = { .fd = -1 };
 	struct replicate_block rb = { .b = &b };
 	struct snapshot info;
@@ -249,7 +249,7 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 			  struct snapshot_list *copies, time_t now, const struct replicate_opts *o,
 			  struct target_report *tr, struct volume_report *r)
 {
-	const struct backend *be = backend_find(v->backend);
+	const struct backend *be = v->ops;
 	const struct target *t = tc->target;
 	_cleanup_free_ bool *want = NULL;
 	int k;
@@ -372,10 +372,10 @@ static int replicate_prune_target(const struct volume *v, struct target_conn *tc
 	return ret;
 }
 
-int replicate_volume(const struct config *cfg, const struct volume *v, struct sessions *ss,
+int replicate_volume(const struct volume *v, struct sessions *ss,
 		     time_t now, const struct replicate_opts *o, struct volume_report *r)
 {
-	const struct backend *be = backend_find(v->backend);
+	const struct backend *be = v->ops;
 	bool failed = false;
 	int k;
 
@@ -392,7 +392,7 @@ int replicate_volume(const struct config *cfg, const struct volume *v, struct se
 		r->snaps = all;
 	}
 	for (size_t ti = 0; ti < v->n_targets; ti++) {
-		const struct target *t = config_target(cfg, v->targets[ti]);
+		const struct target *t = v->target_list[ti];
 		struct target_report *tr, *grown;
 		struct target_conn *tc = NULL;
 		struct rerr e = { 0 };

@@ -69,7 +69,7 @@ static const struct snapshot *restore_find(const struct snapshot_list *l, const 
 	return NULL;
 }
 
-int restore_lvm(const struct config *cfg, const struct volume *v, struct sessions *ss,
+int restore_lvm(const struct volume *v, struct sessions *ss,
 		const char *target, const char *arg, const char *to, bool dry_run,
 		struct restore_report *r, struct rerr *e)
 {
@@ -98,7 +98,7 @@ int restore_lvm(const struct config *cfg, const struct volume *v, struct session
 	}
 	/* The first target (of the volume's, or the one named) that holds the copy. */
 	for (size_t ti = 0; ti < v->n_targets && !r->target; ti++) {
-		const struct target *t = config_target(cfg, v->targets[ti]);
+		const struct target *t = v->target_list[ti];
 		struct rerr e2 = { 0 };
 
 		if (!t || (target && !streq(target, t->name)))

@@ -25,7 +25,7 @@ static void rollback_step(struct rollback_report *r, const char *fmt, ...)
 int rollback_volume(const struct volume *v, const char *arg, time_t now, bool dry_run,
 		    struct rollback_report *r, struct rerr *e)
 {
-	const struct backend *be = backend_find(v->backend);
+	const struct backend *be = v->ops;
 	struct snapshot_list l = { 0 };
 	struct snapshot saved = { .created = now, .seq = 1, .kind = SNAP_MANUAL };
 	const struct snapshot *s;

@@ -37,7 +37,7 @@
  */
 static int rotate_repair(const struct volume *v, bool dry_run, struct volume_report *r)
 {
-	const struct backend *be = backend_find(v->backend);
+	const struct backend *be = v->ops;
 	struct snapshot_list all = { 0 };
 	struct rerr e = { 0 };
 	int ret = 0;
@@ -95,7 +95,7 @@ static int rotate_repair(const struct volume *v, bool dry_run, struct volume_rep
 static int rotate_apply(const struct volume *v, time_t now, bool dry_run,
 			struct volume_report *r)
 {
-	const struct backend *be = backend_find(v->backend);
+	const struct backend *be = v->ops;
 	struct policy policy = v->policy;
 	long budget = -1;
 	int ret = 0, k;
@@ -144,7 +144,7 @@ static int rotate_apply(const struct volume *v, time_t now, bool dry_run,
 	return ret;
 }
 
-int rotate_prune(const struct config *cfg, const struct volume *v, time_t now, bool dry_run,
+int rotate_prune(const struct volume *v, time_t now, bool dry_run,
 		 struct sessions *ss, struct volume_report *r)
 {
 	struct replicate_opts o = { .prune_targets = true, .dry_run = dry_run };
@@ -156,14 +156,14 @@ int rotate_prune(const struct config *cfg, const struct volume *v, time_t now, b
 		return -EIO;
 	/* Targets first: the copies they delete stop protecting a base on the source. */
 	if (ss && v->n_targets)
-		t = replicate_volume(cfg, v, ss, now, &o, r);
+		t = replicate_volume(v, ss, now, &o, r);
 	k = rotate_apply(v, now, dry_run, r);
 	return ret < 0 || k < 0 || t < 0 ? -EIO : 0;
 }
 
 int rotate_free_space_ok(const struct volume *v, char *why, size_t why_len, struct rerr *e)
 {
-	const struct backend *be = backend_find(v->backend);
+	const struct backend *be = v->ops;
 	struct fs_space sp;
 	int r;
 
@@ -228,7 +228,7 @@ static unsigned rotate_free_seq(const struct volume *v, time_t now)
 	struct rerr e = { 0 };
 	unsigned seq = 1;
 
-	if (backend_find(v->backend)->list(v, &l, &e) < 0)
+	if (v->ops->list(v, &l, &e) < 0)
 		return 1;
 	if (snapshot_free_name(&l, v->name, now, 1, name, sizeof(name), &seq) < 0)
 		seq = 1;
@@ -273,7 +273,7 @@ static int rotate_freeze_mounts(const struct take *t, size_t n, char **mounts, s
 static bool rotate_create_one(struct take *t, struct volume_report *r)
 {
 	struct rerr e = { 0 };
-	int k = backend_find(t->v->backend)->create(t->v, &t->s, &e);
+	int k = t->v->ops->create(t->v, &t->s, &e);
 
 	if (k < 0) {
 		volume_report_error(r, k, &e);
@@ -292,7 +292,7 @@ static bool rotate_create_one(struct take *t, struct volume_report *r)
 static bool rotate_create_all(const struct config *cfg, struct take *t, size_t n, time_t now,
 			      struct volume_report *reports)
 {
-	const struct group *g = n > 1 && t[0].v->group ? config_group(cfg, t[0].v->group) : NULL;
+	const struct group *g = n > 1 && t[0].v->group ? t[0].v->grp : NULL;
 	char *mounts[GROUP_MAX] = { NULL };
 	struct freeze *fz = NULL;
 	size_t n_mounts = 0;
@@ -313,7 +313,7 @@ static bool rotate_create_all(const struct config *cfg, struct take *t, size_t n
 	}
 	for (size_t i = 0; i < n && ok; i++) {
 		struct rerr ce = { 0 };
-		int k = backend_find(t[i].v->backend)->create(t[i].v, &t[i].s, &ce);
+		int k = t[i].v->ops->create(t[i].v, &t[i].s, &ce);
 
 		if (k == -EBUSY && fz) {
 			busy = true;
@@ -339,7 +339,7 @@ static bool rotate_create_all(const struct config *cfg, struct take *t, size_t n
 		for (size_t i = 0; i < n; i++) {
 			struct rerr re = { 0 };
 
-			if (t[i].taken && backend_find(t[i].v->backend)->remove(t[i].v, &t[i].s, &re) < 0)
+			if (t[i].taken && t[i].v->ops->remove(t[i].v, &t[i].s, &re) < 0)
 				volume_report_error(&reports[i], -re.code, &re);
 			t[i].taken = false;
 		}
@@ -356,7 +356,7 @@ static bool rotate_create_all(const struct config *cfg, struct take *t, size_t n
 				struct rerr re = { 0 };
 
 				/* A group is taken whole or not at all. */
-				if (backend_find(t[i].v->backend)->remove(t[i].v, &t[i].s, &re) == 0)
+				if (t[i].v->ops->remove(t[i].v, &t[i].s, &re) == 0)
 					t[i].taken = false;
 			}
 	return ok;
@@ -490,7 +490,7 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 	 * reached fails alone; the source is still pruned.
 	 */
 	for (size_t i = 0; i < n; i++)
-		if (vols[i]->n_targets && replicate_volume(cfg, vols[i], ss, now, o, &reports[i]) < 0)
+		if (vols[i]->n_targets && replicate_volume(vols[i], ss, now, o, &reports[i]) < 0)
 			failed = true;
 	for (size_t i = 0; i < n; i++)
 		if (rotate_apply(vols[i], now, dry_run, &reports[i]) < 0)

@@ -19,7 +19,7 @@ int engine_list(struct engine *eng, const struct volume *v, struct snapshot_list
 		struct rerr *e)
 {
 	(void) eng;
-	return backend_find(v->backend)->list(v, ret, e);
+	return v->ops->list(v, ret, e);
 }
 
 /* Locks @v (not in a dry run) and lists it. */
@@ -50,7 +50,7 @@ static struct snap_result *engine_result(struct snap_results *r, const char *nam
 int engine_delete(struct engine *eng, const struct volume *v, char *const *args, size_t n_args,
 		  bool force, struct snap_results *ret, struct rerr *e)
 {
-	const struct backend *be = backend_find(v->backend);
+	const struct backend *be = v->ops;
 	struct snapshot_list l = { 0 };
 	struct snap_results res = { 0 };
 	_cleanup_free_ size_t *idx = NULL;
@@ -143,7 +143,7 @@ int engine_pin(struct engine *eng, const struct volume *v, const char *arg, bool
 		ret->outcome = SNAP_WOULD;
 	} else {
 		s->pinned = pinned;
-		ret->outcome = backend_find(v->backend)->update(v, s, &ret->e) < 0 ? SNAP_FAILED
+		ret->outcome = v->ops->update(v, s, &ret->e) < 0 ? SNAP_FAILED
 										    : SNAP_DONE;
 	}
 	snapshot_list_clear(&l);

@@ -34,7 +34,7 @@ static struct json_object *engine_last_run(const struct config *cfg, const struc
 int engine_status(struct engine *eng, const struct volume *v, struct volume_status *ret,
 		  struct rerr *e)
 {
-	const struct backend *be = backend_find(v->backend);
+	const struct backend *be = v->ops;
 	struct volume_status st = { .volume = v, .backend = be->name };
 	const struct snapshot *newest = NULL;
 	struct snapshot_list l = { 0 };

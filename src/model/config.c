@@ -966,6 +966,7 @@ static void volume_free(struct volume *v)
 	strv_free(v->pre_hooks, v->n_pre_hooks);
 	strv_free(v->post_hooks, v->n_post_hooks);
 	strv_free(v->targets, v->n_targets);
+	free(v->target_list);
 }
 
 struct config *config_free(struct config *c)
@@ -1034,6 +1035,22 @@ static const char *backend_kind_name(enum backend_kind b)
 }
 
 /* What the text alone can tell once every section is read. */
+/* Names to pointers, once every section is parsed (the arrays move no more). */
+static int config_resolve(struct config *c)
+{
+	for (size_t i = 0; i < c->n_volumes; i++) {
+		struct volume *v = &c->volumes[i];
+
+		v->grp = v->group ? config_group(c, v->group) : NULL;
+		v->target_list = calloc(v->n_targets + 1, sizeof(*v->target_list));
+		if (!v->target_list)
+			return -ENOMEM;
+		for (size_t t = 0; t < v->n_targets; t++)
+			v->target_list[t] = config_target(c, v->targets[t]);
+	}
+	return 0;
+}
+
 static int config_validate(struct parse_ctx *ctx)
 {
 	struct config *c = ctx->cfg;
@@ -1145,7 +1162,7 @@ static int config_validate(struct parse_ctx *ctx)
 		if (!c->targets[i].url)
 			return ctx_fail(ctx, c->targets[i].line, "target '%s' has no 'url'",
 					c->targets[i].name);
-	return 0;
+	return config_resolve(c);
 }
 
 static int config_parse_text(const char *path, const char *text, size_t len,
