@@ -100,6 +100,26 @@ struct backend {
 	/* Where @v's snapshots are, for people: its snapshot_dir, its VG. */
 	const char *(*where)(const struct volume *v);
 
+	/*
+	 * Check @to (a place of this backend's kind: VG/LV for LVM) for a restore
+	 * of a block copy of @v into it and, with @open, open it for writing: it
+	 * must exist, and not be in use. Optional (NULL: no restore yet).
+	 * Return: 0 with *@ret_fd (-1 without @open), or -errno with @e;
+	 * @e->usage when @to names nothing usable.
+	 */
+	int (*restore_open)(const struct volume *v, const char *to, bool open, int *ret_fd,
+			    struct rerr *e);
+
+	/* What a hook is told the volume is (SNAPROTATE_PATH): its path, its VG/LV. */
+	const char *(*origin)(const struct volume *v);
+
+	/*
+	 * The mount point to freeze for a group snapshot with freeze = yes.
+	 * Return: 1 with *@ret_mount (free() it), 0 when there is none (not
+	 * mounted, or a storage that is never frozen), or -errno with @e.
+	 */
+	int (*freeze_target)(const struct volume *v, char **ret_mount, struct rerr *e);
+
 	/* Free space where new snapshots go. */
 	int (*space)(const struct volume *v, struct fs_space *ret, struct rerr *e);
 

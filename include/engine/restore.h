@@ -27,14 +27,14 @@ struct restore_report {
 };
 
 /**
- * restore_lvm() - Write the copy @arg of @v from a target into the LV @to ("VG/LV").
+ * engine_restore() - Write the copy @arg of @v from a target into @to (for LVM an LV, "VG/LV").
  * @target: Which target; NULL: the first of @v's targets that holds the copy.
  * @dry_run: Find the chain, write nothing.
  * The LV must exist, be active, not be open (mounted), and be at least as large
  * as the snapshot's device.
  * Return: 0, or -errno with @e (@r->bad_arg for a usage error).
  */
-int restore_lvm(const struct volume *v, struct sessions *ss,
+int engine_restore(const struct volume *v, struct sessions *ss,
 		const char *target, const char *arg, const char *to, bool dry_run,
 		struct restore_report *r, struct rerr *e);
 

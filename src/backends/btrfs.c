@@ -815,6 +815,11 @@ static const char *btrfs_be_where(const struct volume *v)
 	return v->snapshot_dir;
 }
 
+static const char *btrfs_be_origin(const struct volume *v)
+{
+	return v->path;
+}
+
 const struct backend backend_btrfs = {
 	.name = "btrfs",
 	.kind = BACKEND_BTRFS,
@@ -826,5 +831,6 @@ const struct backend backend_btrfs = {
 	.settle = btrfs_be_settle,
 	.snapshot_path = btrfs_be_snapshot_path,
 	.where = btrfs_be_where,
+	.origin = btrfs_be_origin,
 	.space = btrfs_be_space,
 };

@@ -37,6 +37,7 @@
 
 #include "backends/backend.h"
 #include "backends/lvmthin.h"
+#include "os/mounts.h"
 #include "base/debug.h"
 #include "base/util.h"
 #include "base/version.h"
@@ -898,6 +899,55 @@ fail:
 	return r;
 }
 
+/* The LV as "/dev/VG/LV" would show it: where a mounted one is found in the mount table. */
+static int lvm_be_freeze_target(const struct volume *v, char **ret_mount, struct rerr *e)
+{
+	char dev[300];
+
+	snprintf(dev, sizeof(dev), "/dev/%s", v->lv);
+	return mounts_find_device(dev, ret_mount, e);
+}
+
+static const char *lvm_be_origin(const struct volume *v)
+{
+	return v->lv;
+}
+
+/* --to VG/LV: an existing LV, opened with O_EXCL (refused while mounted or held). */
+static int lvm_be_restore_open(const struct volume *v, const char *to, bool open_it, int *ret_fd,
+			       struct rerr *e)
+{
+	char vg[LVMTHIN_NAME_MAX + 1], lv[LVMTHIN_NAME_MAX + 1], dev[512];
+	const char *slash = strchr(to, '/');
+	struct lvmthin_lv info;
+	int fd, r;
+
+	(void) v;
+	*ret_fd = -1;
+	if (!slash || (size_t)(slash - to) > LVMTHIN_NAME_MAX || strlen(slash + 1) > LVMTHIN_NAME_MAX)
+		return rerr_usage(e, EINVAL, "--to '%s': expected VG/LV", to);
+	snprintf(vg, sizeof(vg), "%.*s", (int)(slash - to), to);
+	snprintf(lv, sizeof(lv), "%s", slash + 1);
+	if (!lvmthin_name_valid(vg) || !lvmthin_name_valid(lv))
+		return rerr_usage(e, EINVAL, "--to '%s': not an LVM name", to);
+	r = lvmthin_lv_query(vg, lv, &info, e);
+	if (r < 0) {
+		e->usage = r == -ENOENT;
+		return r;
+	}
+	if (lvmthin_dev_path(vg, lv, dev, sizeof(dev)) < 0)
+		return rerr_set(e, ENAMETOOLONG, "--to '%s': no device path", to);
+	if (!open_it)
+		return 0;
+	fd = open(dev, O_RDWR | O_EXCL | O_CLOEXEC);
+	if (fd < 0)
+		return rerr_set(e, errno, "--to '%s': cannot open %s for writing%s", to, dev,
+				errno == EBUSY ? " (it is in use: unmount it)" :
+				errno == ENOENT ? " (is the LV active?)" : "");
+	*ret_fd = fd;
+	return 0;
+}
+
 static const char *lvm_be_where(const struct volume *v)
 {
 	return v->lv;
@@ -905,6 +955,9 @@ static const char *lvm_be_where(const struct volume *v)
 
 const struct backend backend_lvm = {
 	.where = lvm_be_where,
+	.origin = lvm_be_origin,
+	.freeze_target = lvm_be_freeze_target,
+	.restore_open = lvm_be_restore_open,
 	.name = "lvm",
 	.kind = BACKEND_LVM,
 	.probe = lvm_be_probe,

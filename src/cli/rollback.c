@@ -65,11 +65,7 @@ int verb_restore(struct engine *eng, int argc, char **argv)
 		return cli_usage("restore needs --to VG/LV");
 	if (arg.target && !config_target(cfg, arg.target))
 		return cli_usage("unknown target '%s'", arg.target);
-	if (v->backend != BACKEND_LVM) {
-		cli_error("%s: restore of btrfs volumes is not available yet", v->name);
-		return EXIT_FAILED;
-	}
-	k = restore_lvm(v, engine_sessions(eng), arg.target, argv[1], arg.to, arg.dry_run, &r, &e);
+	k = engine_restore(v, engine_sessions(eng), arg.target, argv[1], arg.to, arg.dry_run, &r, &e);
 	if (k < 0)
 		ret = r.bad_arg ? cli_report_usage(&e) : cli_report(k, &e);
 	if (arg.json) {

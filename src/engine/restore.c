@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backends/lvmthin.h"
+#include "backends/backend.h"
 #include "base/util.h"
 #include "engine/restore.h"
 #include "format/blockstream.h"
@@ -69,32 +69,27 @@ static const struct snapshot *restore_find(const struct snapshot_list *l, const 
 	return NULL;
 }
 
-int restore_lvm(const struct volume *v, struct sessions *ss,
+int engine_restore(const struct volume *v, struct sessions *ss,
 		const char *target, const char *arg, const char *to, bool dry_run,
 		struct restore_report *r, struct rerr *e)
 {
 	const struct snapshot *chain[RESTORE_CHAIN_MAX];
 	struct snapshot_list copies = { 0 };
 	struct target_conn *tc = NULL;
-	char vg[LVMTHIN_NAME_MAX + 1], lv[LVMTHIN_NAME_MAX + 1], dev[512];
-	const char *slash = strchr(to, '/');
 	_cleanup_close_ int dev_fd = -1;
-	struct lvmthin_lv info;
-	uint64_t size = 0;
 	unsigned n = 0;
 	size_t idx;
 	int k;
 
 	*r = (struct restore_report){ 0 };
-	if (!slash || (size_t)(slash - to) > LVMTHIN_NAME_MAX || strlen(slash + 1) > LVMTHIN_NAME_MAX) {
-		r->bad_arg = true;
-		return rerr_set(e, EINVAL, "--to '%s': expected VG/LV", to);
-	}
-	snprintf(vg, sizeof(vg), "%.*s", (int)(slash - to), to);
-	snprintf(lv, sizeof(lv), "%s", slash + 1);
-	if (!lvmthin_name_valid(vg) || !lvmthin_name_valid(lv)) {
-		r->bad_arg = true;
-		return rerr_set(e, EINVAL, "--to '%s': not an LVM name", to);
+	if (!v->ops->restore_open)
+		return rerr_set(e, EOPNOTSUPP, "%s: restore of %s volumes is not available yet",
+				v->name, v->ops->name);
+	/* Where it goes first: a wrong --to is found before any target is asked. */
+	k = v->ops->restore_open(v, to, false, &dev_fd, e);
+	if (k < 0) {
+		r->bad_arg = e->usage;
+		return k;
 	}
 	/* The first target (of the volume's, or the one named) that holds the copy. */
 	for (size_t ti = 0; ti < v->n_targets && !r->target; ti++) {
@@ -148,29 +143,11 @@ int restore_lvm(const struct volume *v, struct sessions *ss,
 	for (unsigned i = 0; i < n; i++)
 		r->chain[i] = strdup(chain[n - 1 - i]->name);
 	r->n_chain = n;
-	k = lvmthin_lv_query(vg, lv, &info, e);
-	if (k < 0) {
-		r->bad_arg = k == -ENOENT;
-		goto out;
-	}
-	k = lvmthin_dev_path(vg, lv, dev, sizeof(dev));
-	if (k < 0) {
-		rerr_set(e, -k, "--to '%s': no device path", to);
-		goto out;
-	}
 	if (dry_run) {
 		k = 0;
 		goto out;
 	}
-	/* O_EXCL on a block device: refused while it is mounted or otherwise held. */
-	dev_fd = open(dev, O_RDWR | O_EXCL | O_CLOEXEC);
-	if (dev_fd < 0) {
-		k = rerr_set(e, errno, "--to '%s': cannot open %s for writing%s", to, dev,
-			     errno == EBUSY ? " (it is in use: unmount it)" :
-			     errno == ENOENT ? " (is the LV active?)" : "");
-		goto out;
-	}
-	k = blockstream_fd_size(dev_fd, &size, e);
+	k = v->ops->restore_open(v, to, true, &dev_fd, e);
 	if (k < 0)
 		goto out;
 	for (unsigned i = 0; i < n; i++) {

@@ -28,7 +28,6 @@
 #include "model/stamp.h"
 #include "os/freeze.h"
 #include "os/hooks.h"
-#include "os/mounts.h"
 
 /*
  * Lists @v, removes the incomplete entries, and keeps the rest (complete and
@@ -241,26 +240,24 @@ static struct hook_env rotate_hook_env(const struct volume *v, const char *name,
 				       enum snap_kind kind, const char *result)
 {
 	return (struct hook_env){ .volume = v->name,
-				  .path = v->backend == BACKEND_BTRFS ? v->path : v->lv,
+				  .path = v->ops->origin(v),
 				  .snapshot = name, .kind = snap_kind_to_string(kind),
 				  .result = result };
 }
 
-/* The mount points of the group members that are mounted (LVs; btrfs never freezes). */
+/* The mount points to freeze of the group's members (btrfs is never frozen). */
 static int rotate_freeze_mounts(const struct take *t, size_t n, char **mounts, size_t *ret_n,
 				struct rerr *e)
 {
 	size_t m = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		char dev[300];
 		char *target = NULL;
 		int k;
 
-		if (t[i].v->backend != BACKEND_LVM)
+		if (!t[i].v->ops->freeze_target)
 			continue;
-		snprintf(dev, sizeof(dev), "/dev/%s", t[i].v->lv);
-		k = mounts_find_device(dev, &target, e);
+		k = t[i].v->ops->freeze_target(t[i].v, &target, e);
 		if (k < 0)
 			return k;
 		if (k > 0)
