@@ -50,8 +50,15 @@ OS_SRCS := \
 BACKEND_SRCS := \
 	src/backends/backend.c \
 	src/backends/btrfs.c \
+	src/backends/btrfs_send.c \
+	src/backends/lvm_lib.c \
 	src/backends/lvm.c \
-	src/backends/lvmthin.c
+	src/backends/lvm_send.c \
+	src/backends/lvmthin.c \
+	src/backends/btrfs_receive.c \
+	src/backends/store.c \
+	src/backends/store_btrfs.c \
+	src/backends/store_block.c
 
 POLICY_SRCS := \
 	src/policy/retention.c \
@@ -61,8 +68,7 @@ TRANSPORT_SRCS := \
 	src/transport/send.c \
 	src/transport/proto.c \
 	src/transport/target.c \
-	src/transport/serve.c \
-	src/transport/receive.c
+	src/transport/serve.c
 
 ENGINE_SRCS := \
 	src/engine/report.c \

@@ -10,7 +10,6 @@
 #include <stdint.h>
 
 #include "base/err.h"
-#include "format/blockstream.h"
 #include "model/config.h"
 #include "model/snapshot.h"
 #include "model/stamp.h"
@@ -35,16 +34,35 @@ enum rollback_result {
 	ROLLBACK_AT_ACTIVATION,		/* LVM: merged when the origin is next activated */
 };
 
-/* A snapshot's block device, opened to be sent as a block stream (LVM). */
-struct block_source {
-	int fd;
-	uint64_t size;			/* bytes */
-	bool delta;			/* ranges are the changes since the base */
-	struct blockstream_range *ranges;
-	size_t n_ranges;
-	uint64_t changed;		/* bytes in ranges */
-	bool deactivate;		/* activated for this: block_close deactivates it */
-	char lv[300];			/* "vg/name" */
+/*
+ * A snapshot opened to be sent (SPEC 6): @produce writes its whole stream, a
+ * btrfs send stream or a block stream, into @pipe_w, from a thread of its own
+ * (transport/send.h); the target keeps it as one copy.
+ */
+struct stream_source {
+	int (*produce)(void *priv, int pipe_w);	/* Return: 0 or -errno */
+	void *priv;			/* the backend's: stream_close() frees it */
+	const char *parent;		/* the snapshot the stream was made against; NULL: whole */
+	const char *image;		/* recorded in the copy's info.json: "full", "delta"; NULL */
+	const char *base;		/* likewise: the copy a "delta" needs; NULL */
+};
+
+/*
+ * Where a restore writes (SPEC 2 restore): a copy's stored stream, and the
+ * ones it builds on before it, are applied in order.
+ */
+struct stream_sink {
+	/* Whether the target's copy @c can be restored here: 0, or -errno with @e. */
+	int (*check)(struct stream_sink *k, const struct snapshot *c, struct rerr *e);
+	/*
+	 * Apply the stored stream of copy @c from @in_fd, on top of the copy
+	 * applied before it (@parent_uuid, NULL for the first).
+	 * Return: 0, or -errno with @e.
+	 */
+	int (*apply)(struct stream_sink *k, int in_fd, const struct snapshot *c,
+		     const char *parent_uuid, struct rerr *e);
+	const struct volume *v;
+	int fd;				/* where it writes; -1 until opened */
 };
 
 struct backend {
@@ -82,33 +100,35 @@ struct backend {
 	int (*settle)(const struct volume *v, unsigned max_pending, struct rerr *e);
 
 	/*
-	 * The path of a complete snapshot's data, for sending: a read-only
-	 * subvolume (btrfs). NULL for a backend that sends another way.
+	 * Open complete snapshot @s for sending, against @parent (a snapshot the
+	 * target holds, or NULL) where the storage can tell what changed since;
+	 * else whole. Optional (NULL: this storage cannot be sent yet).
+	 * Return: 0 with @ret, or -errno with @e.
 	 */
-	int (*snapshot_path)(const struct volume *v, const struct snapshot *s, char *buf,
-			     size_t len);
+	int (*stream_open)(const struct volume *v, const struct snapshot *s,
+			   const struct snapshot *parent, struct stream_source *ret, struct rerr *e);
+	void (*stream_close)(const struct volume *v, struct stream_source *src);
 
 	/*
-	 * Open @s for sending as a block stream: the changes since @base (a
-	 * snapshot the target holds) when the storage can tell them (thin), else
-	 * the whole device. Optional (NULL: the backend sends by path).
+	 * A copy made against a parent needs that parent's copy to be restored
+	 * (block deltas), so chains of them are kept short; false when every copy
+	 * stands alone (btrfs: the parent only saves bytes on the wire).
 	 */
-	int (*block_open)(const struct volume *v, const struct snapshot *s,
-			  const struct snapshot *base, struct block_source *ret, struct rerr *e);
-	void (*block_close)(const struct volume *v, struct block_source *b);
+	bool copies_chain;
 
 	/* Where @v's snapshots are, for people: its snapshot_dir, its VG. */
 	const char *(*where)(const struct volume *v);
 
 	/*
 	 * Check @to (a place of this backend's kind: VG/LV for LVM) for a restore
-	 * of a block copy of @v into it and, with @open, open it for writing: it
-	 * must exist, and not be in use. Optional (NULL: no restore yet).
-	 * Return: 0 with *@ret_fd (-1 without @open), or -errno with @e;
-	 * @e->usage when @to names nothing usable.
+	 * of a copy of @v into it and, with @open, open it for writing: it must
+	 * exist, and not be in use. Optional (NULL: no restore yet).
+	 * Return: 0 with @ret (its fd -1 without @open; restore_close() it), or
+	 * -errno with @e; @e->usage when @to names nothing usable.
 	 */
-	int (*restore_open)(const struct volume *v, const char *to, bool open, int *ret_fd,
-			    struct rerr *e);
+	int (*restore_open)(const struct volume *v, const char *to, bool open,
+			    struct stream_sink *ret, struct rerr *e);
+	void (*restore_close)(struct stream_sink *k);
 
 	/* What a hook is told the volume is (SNAPROTATE_PATH): its path, its VG/LV. */
 	const char *(*origin)(const struct volume *v);
@@ -120,8 +140,21 @@ struct backend {
 	 */
 	int (*freeze_target)(const struct volume *v, char **ret_mount, struct rerr *e);
 
+	/*
+	 * Whether a snapshot can be taken while the volume's filesystem is
+	 * frozen (a group with freeze = yes). Optional (NULL: it can).
+	 */
+	bool (*snapshot_frozen_ok)(const struct volume *v);
+
 	/* Free space where new snapshots go. */
 	int (*space)(const struct volume *v, struct fs_space *ret, struct rerr *e);
+
+	/*
+	 * Whether a new snapshot has room: min_free, for every storage
+	 * (backend_min_free()), and what the storage adds (LVM: thin_pool_max).
+	 * Return: 1 yes; 0 no, with @why; -errno with @e.
+	 */
+	int (*room)(const struct volume *v, char *why, size_t why_len, struct rerr *e);
 
 	/* Pool usage and pending merges. Optional. */
 	int (*health)(const struct volume *v, struct volume_health *ret, struct rerr *e);
@@ -132,6 +165,13 @@ struct backend {
 	 */
 	int (*rollback)(const struct volume *v, const struct snapshot *s,
 			enum rollback_result *ret, struct rerr *e);
+
+	/*
+	 * The rollback to @s in words, into @buf: what rollback() would do
+	 * (@result NULL), or what it did. With rollback.
+	 */
+	void (*rollback_words)(const struct volume *v, const struct snapshot *s,
+			       const enum rollback_result *result, char *buf, size_t len);
 };
 
 extern const struct backend backend_btrfs;
@@ -139,6 +179,12 @@ extern const struct backend backend_lvm;
 
 /* Return: the backend for @kind (never NULL for a valid kind). */
 const struct backend *backend_find(enum backend_kind kind);
+
+/**
+ * backend_min_free() - Whether @v's storage has min_free available (1), or
+ * not (0, with @why saying how much it has); -errno with @e. A backend's room.
+ */
+int backend_min_free(const struct volume *v, char *why, size_t why_len, struct rerr *e);
 
 /* Sets each volume's ops to its backend, once the config is loaded. */
 void backend_resolve(struct config *cfg);

@@ -33,6 +33,15 @@ int rerr_usage(struct rerr *e, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /**
+ * rerr_prefix() - Put context in front of a recorded message: "@fmt: MSG".
+ * @e: The record; when nothing is recorded yet, records @errnum with "@fmt".
+ * @errnum: The error to record or return when @e holds none (either sign).
+ * Return: -(@e's code), so that callers can `return rerr_prefix(...)`.
+ */
+int rerr_prefix(struct rerr *e, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/**
  * rerr_clear() - Forget a recorded error, so the record can be reused for the next item.
  */
 void rerr_clear(struct rerr *e);

@@ -71,10 +71,4 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 int rotate_save_state(const struct config *cfg, const struct volume_report *r, time_t now,
 		      struct rerr *e);
 
-/**
- * rotate_free_space_ok() - Whether @v has at least min_free available.
- * Return: 1 yes, 0 no (@why says how much there is), <0 error.
- */
-int rotate_free_space_ok(const struct volume *v, char *why, size_t why_len, struct rerr *e);
-
 #endif

@@ -2,7 +2,7 @@
 /*
  * A btrfs send stream checked as it passes, before `btrfs receive` sees a
  * byte of it: the first of serve's two layers against a hostile sender (the
- * second is the confined receive, include/receive.h).
+ * second is the confined receive, include/backends/receive.h).
  *
  * The stream (btrfs-progs' send.h): a 17-byte header ("btrfs-stream\0",
  * le32 version), then commands: le32 length, le16 command, le32 crc, and

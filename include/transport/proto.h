@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "backends/store.h"
 #include "base/err.h"
 
 #define PROTO_VERSION		1
@@ -81,17 +82,6 @@ int conn_splice_chunk(struct conn *c, int fd, size_t len);
  */
 int conn_splice_out(struct conn *c, int fd, size_t len, int *write_error);
 
-/* Sees a stream as it passes (include/sendcheck.h is one). */
-struct conn_filter {
-	/* How many bytes come next, and whether they must be fed or may pass unseen. */
-	size_t (*next)(void *user, bool *inspect);
-	/* Look at the next @len bytes. Return: 0, or <0 to refuse the stream. */
-	int (*feed)(void *user, const void *buf, size_t len);
-	/* @len bytes passed unseen. */
-	void (*pass)(void *user, size_t len);
-	void *user;
-};
-
 /**
  * conn_splice_out_filtered() - As conn_splice_out(), with @f on the way: the
  * bytes @f must inspect are read here, fed to it, and written to @fd only once
@@ -101,7 +91,7 @@ struct conn_filter {
  * Return: 0 when all @len bytes were taken from the peer, -EPIPE at a
  * premature end, or -errno of reading from the peer.
  */
-int conn_splice_out_filtered(struct conn *c, int fd, size_t len, const struct conn_filter *f,
+int conn_splice_out_filtered(struct conn *c, int fd, size_t len, const struct stream_filter *f,
 			     int *write_error, bool *refused);
 
 #endif

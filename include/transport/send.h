@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * btrfs send without a `btrfs send` process: BTRFS_IOC_SEND writes the stream
- * of a read-only snapshot (incremental from a parent) into a pipe, and a
- * forwarding loop hands it on in chunks, counting bytes for progress.
+ * The pump of every outgoing stream: a backend's producer (BTRFS_IOC_SEND, a
+ * block stream writer) writes into a pipe from a thread of its own, and this
+ * loop hands the pipe's content on in chunks, counting bytes for progress.
  */
 #ifndef SNAPROTATE_SEND_H
 #define SNAPROTATE_SEND_H
@@ -28,15 +28,5 @@ typedef int (*send_producer_fn)(void *arg, int pipe_w);
  */
 int send_stream(send_producer_fn produce, void *arg, const char *what, send_chunk_fn fn,
 		void *user, uint64_t *ret_bytes, struct rerr *e);
-
-/**
- * send_btrfs() - Stream @snap_path (a read-only subvolume) through @fn.
- * @parent_path: A read-only snapshot the receiver holds, to send only the
- *               difference; NULL for a full stream.
- * @ret_bytes: On success the stream's length.
- * Return: 0 or -errno with @e.
- */
-int send_btrfs(const char *snap_path, const char *parent_path, send_chunk_fn fn, void *user,
-	       uint64_t *ret_bytes, struct rerr *e);
 
 #endif

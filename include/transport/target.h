@@ -48,23 +48,15 @@ int target_list(struct target_conn *tc, const char *volume, struct snapshot_list
 		struct rerr *e);
 
 /**
- * target_receive() - Send @s (at @snap_path) to the target, incrementally from
- * @parent_path when not NULL (a snapshot the target holds a copy of).
+ * target_receive() - Send @s to the target (RECEIVE) as one stream, written by
+ * @produce(@arg, pipe) in a thread of its own: a backend's stream_source.
+ * @s's image and base say what the copy is (NULL for a btrfs copy).
  * @ret_bytes: The stream's size.
  * Return: 0 once the target confirmed a complete copy; -errno with @e.
  */
 int target_receive(struct target_conn *tc, const char *volume, const struct snapshot *s,
-		   const char *snap_path, const char *parent_path, progress_fn progress,
-		   void *user, uint64_t *ret_bytes, struct rerr *e);
-
-/**
- * target_receive_stream() - Like target_receive(), with the stream written by
- * @produce (in a thread of its own) instead of btrfs send: a block stream.
- * @s's image and base say what it is.
- */
-int target_receive_stream(struct target_conn *tc, const char *volume, const struct snapshot *s,
-			  send_producer_fn produce, void *arg, progress_fn progress, void *user,
-			  uint64_t *ret_bytes, struct rerr *e);
+		   send_producer_fn produce, void *arg, progress_fn progress, void *user,
+		   uint64_t *ret_bytes, struct rerr *e);
 
 /**
  * target_fetch() - Copy the stored stream of the block copy @name into @out_fd.

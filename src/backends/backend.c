@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "backends/backend.h"
 
@@ -21,4 +23,29 @@ void backend_resolve(struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_volumes; i++)
 		cfg->volumes[i].ops = backend_find(cfg->volumes[i].backend);
+}
+
+int backend_min_free(const struct volume *v, char *why, size_t why_len, struct rerr *e)
+{
+	struct fs_space sp;
+	int r;
+
+	if (v->min_free.unit == MIN_FREE_NONE)
+		return 1;
+	r = v->ops->space(v, &sp, e);
+	if (r < 0)
+		return r;
+	if (v->min_free.unit == MIN_FREE_PERCENT) {
+		/* avail/size < value/100, in integers */
+		if (sp.size > 0 && sp.avail * 100 < v->min_free.value * sp.size) {
+			snprintf(why, why_len, "%" PRIu64 "%% free, min_free is %" PRIu64 "%%",
+				 sp.avail * 100 / sp.size, v->min_free.value);
+			return 0;
+		}
+	} else if (sp.avail < v->min_free.value) {
+		snprintf(why, why_len, "%" PRIu64 " MiB free, min_free is %" PRIu64 " MiB",
+			 sp.avail >> 20, v->min_free.value >> 20);
+		return 0;
+	}
+	return 1;
 }

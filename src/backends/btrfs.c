@@ -34,7 +34,6 @@
 #include <time.h>
 
 #include "backends/backend.h"
-#include "backends/btrfs.h"
 #include "base/debug.h"
 #include "base/util.h"
 #include "base/version.h"
@@ -43,9 +42,8 @@
 #include "os/mounts.h"
 #include "os/readmany.h"
 
-#define SNAPSHOT_SUBVOL		"snapshot"
-/* The root directory of every btrfs subvolume has this inode number. */
-#define BTRFS_SUBVOL_INO	256
+#include "btrfs_internal.h"
+
 #define BTRFS_SETTLE_STALL_SEC	60
 
 static int btrfs_fail(struct rerr *e, enum btrfs_util_error be, const char *fmt, ...)
@@ -775,14 +773,6 @@ static int btrfs_be_space(const struct volume *v, struct fs_space *ret, struct r
 	return 0;
 }
 
-static int btrfs_be_snapshot_path(const struct volume *v, const struct snapshot *s, char *buf,
-				  size_t len)
-{
-	int n = snprintf(buf, len, "%s/%s/%s", v->snapshot_dir, s->name, SNAPSHOT_SUBVOL);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
 int btrfs_received_owner(int fd, const uint8_t uuid[UUID_SIZE], uint64_t *ret_id)
 {
 	struct btrfs_ioctl_search_args a = { 0 };
@@ -829,8 +819,10 @@ const struct backend backend_btrfs = {
 	.remove = btrfs_be_remove,
 	.update = btrfs_be_update,
 	.settle = btrfs_be_settle,
-	.snapshot_path = btrfs_be_snapshot_path,
+	.stream_open = btrfs_stream_open,
+	.stream_close = btrfs_stream_close,
 	.where = btrfs_be_where,
 	.origin = btrfs_be_origin,
 	.space = btrfs_be_space,
+	.room = backend_min_free,
 };

@@ -3,16 +3,9 @@
  * LVM backend through liblvm2cmd: thick and thin snapshots of one LV, named
  * VG/VOLUME.STAMP, with all metadata in LV tags (SPEC 5), so nothing is
  * written anywhere else.
- *
- * This module owns the liblvm2cmd handle and its log callback; reports come
- * back through that callback as JSON (`--reportformat json`) and are parsed
- * with json-c. Command lines are built only from names that passed the LVM
- * alphabet check and from tags encoded into LVM's tag alphabet, so lvm2_run()'s
- * own splitting on white space can never see an argument it did not expect.
- *
- * liblvm2cmd is loaded with dlopen() on first use: it pulls in a dozen
- * libraries (device-mapper, udev, systemd, ...) that a btrfs-only run should
- * not pay for at every start.
+ Every LVM command runs in this
+ * process through liblvm2cmd (lvm_lib.c); sending and restoring are in
+ * lvm_send.c.
  *
  * Tags: "snaprotate" marks our LVs (nothing else is ever removed), then
  * "sr.kind=KIND", "sr.pinned", "sr.pre=NAME", "sr.desc=ENCODED" and
@@ -29,11 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <dlfcn.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <lvm2cmd.h>
 
 #include "backends/backend.h"
 #include "backends/lvmthin.h"
@@ -44,130 +36,30 @@
 #include "format/meta.h"
 #include "model/stamp.h"
 
+#include "lvm_internal.h"
+
 #define LVM_TAG_MARK	"snaprotate"
-#define LVM_CMD_MAX	8192
 #define LVM_DESC_MAX	900	/* encoded; an LVM tag holds up to 1024 characters */
 
-#define LVM_LIB		"liblvm2cmd.so.2.03"
-
-static struct {
-	void (*log_fn)(lvm2_log_fn_t fn);
-	void *(*init)(void);
-	void (*log_level)(void *handle, int level);
-	int (*run)(void *handle, const char *cmdline);
-} lvm_lib;
-
-static void *lvm_handle;
-static char *lvm_output;	/* what the last command printed (reports) */
-static size_t lvm_output_len;
-static char lvm_last_error[1024];	/* every error of the last command, joined */
-
-static void lvm_log(int level, const char *file, int line, int dm_errno, const char *message)
+static int lvm_be_probe(const struct volume *v, enum volume_key *ret_key, struct rerr *e)
 {
-	(void) file;
-	(void) line;
-	(void) dm_errno;
-	if (level == LVM2_LOG_PRINT) {
-		size_t n = strlen(message);
-		char *b = realloc(lvm_output, lvm_output_len + n + 2);
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	char vg[128], lv[128];
+	struct json_object *lvs;
+	const char *attr;
+	int r;
 
-		if (!b)
-			return;
-		lvm_output = b;
-		memcpy(lvm_output + lvm_output_len, message, n);
-		lvm_output_len += n;
-		lvm_output[lvm_output_len++] = '\n';
-		lvm_output[lvm_output_len] = '\0';
-	} else if (level <= LVM2_LOG_ERROR) {
-		/* All of a command's errors: the cause often comes before the last word. */
-		size_t n = strlen(lvm_last_error);
-
-		snprintf(lvm_last_error + n, sizeof(lvm_last_error) - n, "%s%s", n ? "; " : "",
-			 message);
-	}
-	DBG(LVM, "lvm[%d]: %s", level, message);
-}
-
-static int lvm_load(struct rerr *e)
-{
-	void *lib;
-
-	if (lvm_lib.run)
-		return 0;
-	lib = dlopen(LVM_LIB, RTLD_NOW | RTLD_LOCAL);
-	if (!lib)
-		return rerr_set(e, ENOENT, "cannot load %s (install liblvm2cmd2.03): %s", LVM_LIB,
-				dlerror());
-	/* POSIX: a function pointer travels through dlsym's void * by memcpy. */
-	{
-		void *f[4] = { dlsym(lib, "lvm2_log_fn"), dlsym(lib, "lvm2_init"),
-			       dlsym(lib, "lvm2_log_level"), dlsym(lib, "lvm2_run") };
-
-		for (size_t i = 0; i < 4; i++)
-			if (!f[i])
-				return rerr_set(e, ENOENT, "%s lacks a function: %s", LVM_LIB, dlerror());
-		memcpy(&lvm_lib.log_fn, &f[0], sizeof(f[0]));
-		memcpy(&lvm_lib.init, &f[1], sizeof(f[1]));
-		memcpy(&lvm_lib.log_level, &f[2], sizeof(f[2]));
-		memcpy(&lvm_lib.run, &f[3], sizeof(f[3]));
-	}
-	return 0;
-}
-
-/* Runs one lvm command line. Return: 0, or -EIO with @e quoting LVM's error. */
-static int lvm_run(struct rerr *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int lvm_run(struct rerr *e, const char *fmt, ...)
-{
-	char cmd[LVM_CMD_MAX];
-	va_list ap;
-	int n, r;
-
-	va_start(ap, fmt);
-	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(cmd))
-		return rerr_set(e, E2BIG, "lvm command too long");
-	if (!lvm_handle) {
-		r = lvm_load(e);
-		if (r < 0)
-			return r;
-		lvm_lib.log_fn(lvm_log);
-		lvm_handle = lvm_lib.init();
-		if (!lvm_handle)
-			return rerr_set(e, EIO, "cannot initialise liblvm2cmd");
-		lvm_lib.log_level(lvm_handle, LVM2_LOG_PRINT);
-	}
-	lvm_output_len = 0;
-	if (lvm_output)
-		lvm_output[0] = '\0';
-	lvm_last_error[0] = '\0';
-	DBG(LVM, "lvm %s", cmd);
-	r = lvm_lib.run(lvm_handle, cmd);
-	if (r != LVM2_COMMAND_SUCCEEDED)
-		return rerr_set(e, EIO, "'%.40s...' failed: %s", cmd,
-				lvm_last_error[0] ? lvm_last_error : "(no message)");
-	return 0;
-}
-
-static bool lvm_name_ok(const char *s)
-{
-	return lvm_name_valid(s, strlen(s));
-}
-
-/* Splits "vg/lv". */
-static int lvm_split(const struct volume *v, char *vg, char *lv, size_t len, struct rerr *e)
-{
-	const char *slash = strchr(v->lv, '/');
-
-	if (!slash || (size_t)(slash - v->lv) >= len || strlen(slash + 1) >= len)
-		return rerr_set(e, EINVAL, "%s: lv '%s' is not VG/LV", v->name, v->lv);
-	memcpy(vg, v->lv, (size_t)(slash - v->lv));
-	vg[slash - v->lv] = '\0';
-	strcpy(lv, slash + 1);
-	if (!lvm_name_ok(vg) || !lvm_name_ok(lv))
-		return rerr_set(e, EINVAL, "%s: lv '%s' has characters LVM does not allow", v->name,
-				v->lv);
+	*ret_key = VKEY_LV;
+	r = lvm_split(v, vg, lv, sizeof(vg), e);
+	if (r < 0)
+		return r;
+	r = lvm_lvs(v->lv, false, &o, e);
+	lvs = r < 0 ? NULL : lvm_report_lvs(o);
+	if (!lvs || json_object_array_length(lvs) != 1)
+		return rerr_set(e, ENOENT, "volume '%s': no LV '%s'", v->name, v->lv);
+	attr = lvm_field(json_object_array_get_idx(lvs, 0), "lv_attr");
+	if (strchr("sSV", attr[0]) && *lvm_field(json_object_array_get_idx(lvs, 0), "origin"))
+		return rerr_set(e, EINVAL, "volume '%s': '%s' is a snapshot itself", v->name, v->lv);
 	return 0;
 }
 
@@ -204,129 +96,6 @@ static char *lvm_desc_decode(const char *in)
 	}
 	*o = '\0';
 	return out;
-}
-
-static const char *lvm_field(struct json_object *lv, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(lv, key, &v) || !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
-}
-
-/* The "lv" array of an lvs JSON report (borrowed from @o). */
-static struct json_object *lvm_report_lvs(struct json_object *o)
-{
-	struct json_object *report, *first, *lvs;
-
-	if (!o || !json_object_object_get_ex(o, "report", &report) ||
-	    !json_object_is_type(report, json_type_array) || json_object_array_length(report) < 1)
-		return NULL;
-	first = json_object_array_get_idx(report, 0);
-	if (!json_object_object_get_ex(first, "lv", &lvs) ||
-	    !json_object_is_type(lvs, json_type_array))
-		return NULL;
-	return lvs;
-}
-
-#define LVS_FIELDS \
-	"lv_name,lv_attr,lv_tags,origin,pool_lv,lv_uuid,lv_size,snap_percent,data_percent," \
-	"metadata_percent,lv_merging"
-
-/* Runs lvs on @what ("vg" or "vg/lv") and parses it. Return: 0 with *ret (put it), or -errno. */
-static int lvm_lvs(const char *what, bool all, struct json_object **ret, struct rerr *e)
-{
-	struct json_object *o;
-	int r;
-
-	/* -a: a snapshot being merged into its origin is hidden ("[NAME]") without it. */
-	r = lvm_run(e, "lvs%s --reportformat json --units b --nosuffix -o " LVS_FIELDS " %s",
-		    all ? " -a" : "", what);
-	if (r < 0)
-		return r;
-	o = json_tokener_parse(lvm_output ?: "");
-	if (!lvm_report_lvs(o)) {
-		json_object_put(o);
-		return rerr_set(e, EPROTO, "cannot read the lvs report of '%s'", what);
-	}
-	*ret = o;
-	return 0;
-}
-
-/* An LV's name without the brackets lvs -a puts around hidden LVs. */
-static void lvm_row_name(struct json_object *row, char *buf, size_t len)
-{
-	const char *n = lvm_field(row, "lv_name");
-	size_t l = strlen(n);
-
-	if (l >= 2 && n[0] == '[' && n[l - 1] == ']')
-		snprintf(buf, len, "%.*s", (int)(l - 2), n + 1);
-	else
-		snprintf(buf, len, "%s", n);
-}
-
-static struct json_object *lvm_find_row(struct json_object *lvs, const char *name)
-{
-	char n[256];
-
-	for (size_t i = 0; i < json_object_array_length(lvs); i++) {
-		struct json_object *x = json_object_array_get_idx(lvs, i);
-
-		lvm_row_name(x, n, sizeof(n));
-		if (streq(n, name))
-			return x;
-	}
-	return NULL;
-}
-
-/*
- * The whole VG of @v in one report (lvs -a), with the origin's row.
- * Return: 0 with *@ret_report (put it) and *@ret_origin (borrowed), or -errno.
- */
-static int lvm_scan(const struct volume *v, char *vg, char *lv, size_t len,
-		    struct json_object **ret_report, struct json_object **ret_origin,
-		    struct rerr *e)
-{
-	struct json_object *o = NULL, *row;
-	int r;
-
-	r = lvm_split(v, vg, lv, len, e);
-	if (r < 0)
-		return r;
-	r = lvm_lvs(vg, true, &o, e);
-	if (r < 0)
-		return r;
-	row = lvm_find_row(lvm_report_lvs(o), lv);
-	if (!row) {
-		json_object_put(o);
-		return rerr_set(e, ENOENT, "volume '%s': no LV '%s'", v->name, v->lv);
-	}
-	*ret_report = o;
-	*ret_origin = row;
-	return 0;
-}
-
-static int lvm_be_probe(const struct volume *v, enum volume_key *ret_key, struct rerr *e)
-{
-	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	char vg[128], lv[128];
-	struct json_object *lvs;
-	const char *attr;
-	int r;
-
-	*ret_key = VKEY_LV;
-	r = lvm_split(v, vg, lv, sizeof(vg), e);
-	if (r < 0)
-		return r;
-	r = lvm_lvs(v->lv, false, &o, e);
-	lvs = r < 0 ? NULL : lvm_report_lvs(o);
-	if (!lvs || json_object_array_length(lvs) != 1)
-		return rerr_set(e, ENOENT, "volume '%s': no LV '%s'", v->name, v->lv);
-	attr = lvm_field(json_object_array_get_idx(lvs, 0), "lv_attr");
-	if (strchr("sSV", attr[0]) && *lvm_field(json_object_array_get_idx(lvs, 0), "origin"))
-		return rerr_set(e, EINVAL, "volume '%s': '%s' is a snapshot itself", v->name, v->lv);
-	return 0;
 }
 
 /*
@@ -587,28 +356,35 @@ static int lvm_tags_diff(const char *from, const char *other, const char *verb, 
 	return 0;
 }
 
+/* Whether @v's thin pool is at or above thin_pool_max: then @why says how full. */
+static bool lvm_pool_full(const struct volume *v, const struct volume_health *h, char *why,
+			  size_t why_len)
+{
+	double worst = h->pool_data_percent > h->pool_metadata_percent ? h->pool_data_percent
+								       : h->pool_metadata_percent;
+
+	/* A full pool turns every thin LV in it read-only (or errors): refuse early. */
+	if (!h->pool_known || worst < (double)v->thin_pool_max)
+		return false;
+	snprintf(why, why_len, "thin pool %s is %.1f%% full (data %.1f%%, metadata %.1f%%), "
+		 "at or above thin_pool_max %u%%", h->pool, worst, h->pool_data_percent,
+		 h->pool_metadata_percent, v->thin_pool_max);
+	return true;
+}
+
 /* Why a new snapshot of @v must not be taken now, from its health; 0 if it may. */
 static int lvm_refuse_create(const struct volume *v, const struct volume_health *h,
 			     struct rerr *e)
 {
-	double worst;
+	char why[400];
 
 	if (h->merge_pending)
 		return rerr_set(e, EBUSY,
 				"%s: a rollback%s%s is pending (merged at the next activation of %s): "
 				"LVM takes no snapshot of an origin until then",
 				v->name, *h->merging ? " to " : "", h->merging, v->lv);
-	if (!h->pool_known)
-		return 0;
-	worst = h->pool_data_percent > h->pool_metadata_percent ? h->pool_data_percent
-								 : h->pool_metadata_percent;
-	/* A full pool turns every thin LV in it read-only (or errors): refuse early. */
-	if (worst >= (double)v->thin_pool_max)
-		return rerr_set(e, ENOSPC,
-				"%s: thin pool %s is %.1f%% full (data %.1f%%, metadata %.1f%%), "
-				"at or above thin_pool_max %u%%: no snapshot taken",
-				v->name, h->pool, worst, h->pool_data_percent,
-				h->pool_metadata_percent, v->thin_pool_max);
+	if (lvm_pool_full(v, h, why, sizeof(why)))
+		return rerr_set(e, ENOSPC, "%s: %s: no snapshot taken", v->name, why);
 	return 0;
 }
 
@@ -656,17 +432,8 @@ static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr
 	if (r < 0) {
 		/* A half-made LV (suspend refused) carries our tags: take it away now. */
 		struct rerr e2 = { 0 };
-		/*
-		 * Before Linux 6.6 a frozen filesystem makes DM's suspend fail with
-		 * EBUSY: say so precisely, the caller then retries without freezing.
-		 */
-		bool busy = strstr(lvm_last_error, "busy") || strstr(lvm_last_error, "uspend");
 
 		(void) lvm_run(&e2, "lvremove --yes --force %s/%s", vg, name);
-		if (busy) {
-			e->code = EBUSY;
-			return -EBUSY;
-		}
 		return r;
 	}
 	{
@@ -769,22 +536,23 @@ static int lvm_be_space(const struct volume *v, struct fs_space *ret, struct rer
 		ret->avail = (uint64_t)((double)ret->size * (100.0 - used) / 100.0);
 		return 0;
 	}
-	r = lvm_run(e, "vgs --reportformat json --units b --nosuffix -o vg_size,vg_free %s", vg);
+	r = lvm_vg_space(vg, &ret->size, &ret->avail, e);
+	if (r < 0)
+		return rerr_prefix(e, r, "%s", v->name);
+	return 0;
+}
+
+static int lvm_be_room(const struct volume *v, char *why, size_t why_len, struct rerr *e)
+{
+	struct volume_health h;
+	int r = backend_min_free(v, why, why_len, e);
+
+	if (r <= 0)
+		return r;
+	r = lvm_be_health(v, &h, e);
 	if (r < 0)
 		return r;
-	{
-		_cleanup_(json_object_putp) struct json_object *g = json_tokener_parse(lvm_output ?: "");
-		struct json_object *report, *first, *vgs, *x;
-
-		if (!g || !json_object_object_get_ex(g, "report", &report) ||
-		    !(first = json_object_array_get_idx(report, 0)) ||
-		    !json_object_object_get_ex(first, "vg", &vgs) ||
-		    !(x = json_object_array_get_idx(vgs, 0)))
-			return rerr_set(e, EPROTO, "%s: cannot read the vgs report", v->name);
-		ret->size = strtoull(lvm_field(x, "vg_size"), NULL, 10);
-		ret->avail = strtoull(lvm_field(x, "vg_free"), NULL, 10);
-	}
-	return 0;
+	return lvm_pool_full(v, &h, why, why_len) ? 0 : 1;
 }
 
 /*
@@ -823,80 +591,36 @@ static int lvm_be_rollback(const struct volume *v, const struct snapshot *s,
 	return 0;
 }
 
-static void lvm_be_block_close(const struct volume *v, struct block_source *b)
+static void lvm_be_rollback_words(const struct volume *v, const struct snapshot *s,
+				  const enum rollback_result *result, char *buf, size_t len)
 {
-	struct rerr e = { 0 };
-
-	if (b->fd >= 0)
-		close(b->fd);
-	b->fd = -1;
-	free(b->ranges);
-	b->ranges = NULL;
-	if (b->deactivate && lvm_run(&e, "lvchange --activate n %s", b->lv) < 0)
-		DBG(LVM, "%s: cannot deactivate '%s' again: %s", v->name, b->lv, e.msg);
-	b->deactivate = false;
+	if (!result)
+		snprintf(buf, len, "lvconvert --merge of %s: at once if %s is not open (mounted), "
+			 "else at its next activation (reboot, or umount and lvchange -an/-ay)",
+			 s->name, v->lv);
+	else if (*result == ROLLBACK_DONE)
+		snprintf(buf, len, "merged %s into %s", s->name, v->lv);
+	else
+		snprintf(buf, len, "%s is open: %s is merged into it at its next activation "
+			 "(reboot, or umount and lvchange -an/-ay %s)", v->lv, s->name, v->lv);
 }
 
 /*
- * Thin snapshots are made with the activation-skip flag: activate one (-K)
- * for reading, and deactivate it again afterwards. A thick snapshot is
- * active with its origin.
+ * A snapshot needs DM to suspend the origin, which freezes its filesystem:
+ * before Linux 6.6 that fails with EBUSY when the filesystem is frozen
+ * already (by a group's freeze); 6.6 counts who froze it ("freeze holders").
  */
-static int lvm_be_block_open(const struct volume *v, const struct snapshot *s,
-			     const struct snapshot *base, struct block_source *ret, struct rerr *e)
+static bool lvm_be_snapshot_frozen_ok(const struct volume *v)
 {
-	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	struct block_source b = { .fd = -1 };
-	struct json_object *origin, *row;
-	char vg[128], lv[128], dev[300];
-	bool thin;
-	int r;
+	static int ok = -1;
+	struct utsname u;
+	unsigned major = 0, minor = 0;
 
-	if (!s->complete || s->foreign || !lvm_name_ok(s->name) || (base && !lvm_name_ok(base->name)))
-		return rerr_set(e, EINVAL, "%s: '%s' is not a complete snapshot", v->name, s->name);
-	r = lvm_scan(v, vg, lv, sizeof(vg), &o, &origin, e);
-	if (r < 0)
-		return r;
-	row = lvm_find_row(lvm_report_lvs(o), s->name);
-	if (!row)
-		return rerr_set(e, ENOENT, "%s: no LV '%s/%s'", v->name, vg, s->name);
-	thin = *lvm_field(origin, "pool_lv") != '\0';
-	snprintf(b.lv, sizeof(b.lv), "%s/%s", vg, s->name);
-	if (thin && base) {
-		struct lvmthin_delta d = { 0 };
-
-		r = lvmthin_changed_ranges(vg, base->name, s->name, &d, e);
-		if (r < 0)
-			return r;
-		b.delta = true;
-		b.ranges = d.ranges;
-		b.n_ranges = d.n;
-		b.changed = d.changed;
-	}
-	if (lvm_field(row, "lv_attr")[4] != 'a') {
-		r = lvm_run(e, "lvchange --activate y --ignoreactivationskip %s", b.lv);
-		if (r < 0)
-			goto fail;
-		b.deactivate = true;
-	}
-	r = lvmthin_dev_path(vg, s->name, dev, sizeof(dev));
-	if (r < 0) {
-		rerr_set(e, -r, "%s: no device path for '%s'", v->name, b.lv);
-		goto fail;
-	}
-	b.fd = open(dev, O_RDONLY | O_CLOEXEC);
-	if (b.fd < 0) {
-		r = rerr_set(e, errno, "%s: cannot open '%s'", v->name, dev);
-		goto fail;
-	}
-	r = blockstream_fd_size(b.fd, &b.size, e);
-	if (r < 0)
-		goto fail;
-	*ret = b;
-	return 0;
-fail:
-	lvm_be_block_close(v, &b);
-	return r;
+	(void) v;
+	if (ok < 0)
+		ok = uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+		     (major > 6 || (major == 6 && minor >= 6));
+	return ok;
 }
 
 /* The LV as "/dev/VG/LV" would show it: where a mounted one is found in the mount table. */
@@ -913,41 +637,6 @@ static const char *lvm_be_origin(const struct volume *v)
 	return v->lv;
 }
 
-/* --to VG/LV: an existing LV, opened with O_EXCL (refused while mounted or held). */
-static int lvm_be_restore_open(const struct volume *v, const char *to, bool open_it, int *ret_fd,
-			       struct rerr *e)
-{
-	char vg[LVMTHIN_NAME_MAX + 1], lv[LVMTHIN_NAME_MAX + 1], dev[512];
-	const char *slash = strchr(to, '/');
-	struct lvmthin_lv info;
-	int fd, r;
-
-	(void) v;
-	*ret_fd = -1;
-	if (!slash || (size_t)(slash - to) > LVMTHIN_NAME_MAX || strlen(slash + 1) > LVMTHIN_NAME_MAX)
-		return rerr_usage(e, EINVAL, "--to '%s': expected VG/LV", to);
-	snprintf(vg, sizeof(vg), "%.*s", (int)(slash - to), to);
-	snprintf(lv, sizeof(lv), "%s", slash + 1);
-	if (!lvmthin_name_valid(vg) || !lvmthin_name_valid(lv))
-		return rerr_usage(e, EINVAL, "--to '%s': not an LVM name", to);
-	r = lvmthin_lv_query(vg, lv, &info, e);
-	if (r < 0) {
-		e->usage = r == -ENOENT;
-		return r;
-	}
-	if (lvmthin_dev_path(vg, lv, dev, sizeof(dev)) < 0)
-		return rerr_set(e, ENAMETOOLONG, "--to '%s': no device path", to);
-	if (!open_it)
-		return 0;
-	fd = open(dev, O_RDWR | O_EXCL | O_CLOEXEC);
-	if (fd < 0)
-		return rerr_set(e, errno, "--to '%s': cannot open %s for writing%s", to, dev,
-				errno == EBUSY ? " (it is in use: unmount it)" :
-				errno == ENOENT ? " (is the LV active?)" : "");
-	*ret_fd = fd;
-	return 0;
-}
-
 static const char *lvm_be_where(const struct volume *v)
 {
 	return v->lv;
@@ -957,7 +646,8 @@ const struct backend backend_lvm = {
 	.where = lvm_be_where,
 	.origin = lvm_be_origin,
 	.freeze_target = lvm_be_freeze_target,
-	.restore_open = lvm_be_restore_open,
+	.restore_open = lvm_restore_open,
+	.restore_close = lvm_restore_close,
 	.name = "lvm",
 	.kind = BACKEND_LVM,
 	.probe = lvm_be_probe,
@@ -966,8 +656,12 @@ const struct backend backend_lvm = {
 	.remove = lvm_be_remove,
 	.update = lvm_be_update,
 	.space = lvm_be_space,
+	.room = lvm_be_room,
 	.health = lvm_be_health,
 	.rollback = lvm_be_rollback,
-	.block_open = lvm_be_block_open,
-	.block_close = lvm_be_block_close,
+	.rollback_words = lvm_be_rollback_words,
+	.snapshot_frozen_ok = lvm_be_snapshot_frozen_ok,
+	.stream_open = lvm_stream_open,
+	.stream_close = lvm_stream_close,
+	.copies_chain = true,
 };

@@ -46,7 +46,9 @@
 #include "format/meta.h"
 #include "os/process.h"
 
-#define THIN_OUT_MAX	(16U << 20)	/* lvs (of a whole VG) and dmsetup output we read */
+#include "lvm_internal.h"
+
+#define THIN_OUT_MAX	(16U << 20)	/* dmsetup output we read */
 #define THIN_TOOL_MAX	256
 
 bool lvmthin_name_valid(const char *s)
@@ -182,15 +184,6 @@ static int thin_run(char *const argv[], char **ret_out, struct rerr *e)
 	return 0;
 }
 
-static const char *thin_field(struct json_object *row, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(row, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 static int thin_u64(const char *s, uint64_t *ret)
 {
 	char *end;
@@ -206,29 +199,17 @@ static int thin_u64(const char *s, uint64_t *ret)
 	return 0;
 }
 
-static struct json_object *thin_row(struct json_object *lvs, const char *name)
-{
-	for (size_t k = 0; k < json_object_array_length(lvs); k++) {
-		struct json_object *row = json_object_array_get_idx(lvs, k);
-		const char *n = thin_field(row, "lv_name");
-
-		if (n && streq(n, name))
-			return row;
-	}
-	return NULL;
-}
-
 static int thin_parse_row(struct json_object *row, const char *vg, struct lvmthin_lv *ret,
 			  struct rerr *e)
 {
-	const char *name = thin_field(row, "lv_name"), *uuid = thin_field(row, "lv_uuid");
-	const char *size = thin_field(row, "lv_size"), *attr = thin_field(row, "lv_attr");
-	const char *pool = thin_field(row, "pool_lv"), *id = thin_field(row, "thin_id");
-	const char *origin = thin_field(row, "origin");
+	const char *name = lvm_field(row, "lv_name"), *uuid = lvm_field(row, "lv_uuid");
+	const char *size = lvm_field(row, "lv_size"), *attr = lvm_field(row, "lv_attr");
+	const char *pool = lvm_field(row, "pool_lv"), *id = lvm_field(row, "thin_id");
+	const char *origin = lvm_field(row, "origin");
 	struct lvmthin_lv lv = { .thin_id = -1 };
 	uint64_t v;
 
-	if (!name || !uuid || !size || !attr || !pool || !id || !origin ||
+	if (!*name || !*uuid || !*attr ||
 	    strlen(name) > LVMTHIN_NAME_MAX || strlen(uuid) > LVMTHIN_UUID_MAX ||
 	    strlen(pool) > LVMTHIN_NAME_MAX || strlen(origin) > LVMTHIN_NAME_MAX ||
 	    thin_u64(size, &lv.size) < 0)
@@ -257,7 +238,7 @@ static int thin_external(struct json_object *lvs, const char *vg, struct lvmthin
 	struct lvmthin_lv cur = *lv;
 
 	for (int depth = 0; cur.origin[0]; depth++) {
-		struct json_object *row = thin_row(lvs, cur.origin);
+		struct json_object *row = lvm_find_row(lvs, cur.origin);
 		int r;
 
 		/* A chain that long, or an origin lvs does not list: assume the worst. */
@@ -276,18 +257,13 @@ static int thin_external(struct json_object *lvs, const char *vg, struct lvmthin
 	return 0;
 }
 
-/* One lvs for all of @vg, then the @n LVs @names of it. */
+/* One lvs for all of @vg (through liblvm2cmd, as every LVM command), then the @n LVs @names of it. */
 static int thin_query(const char *vg, const char *const names[], size_t n,
 		      struct lvmthin_lv *ret, struct rerr *e)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	_cleanup_free_ char *out = NULL;
-	char tool[THIN_TOOL_MAX];
-	struct json_object *report, *first, *lvs;
+	struct json_object *lvs;
 	struct rerr le = { 0 };
-	char *argv[] = { tool, "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
-			 "lv_name,lv_uuid,lv_size,lv_attr,pool_lv,thin_id,origin", (char *)vg,
-			 NULL };
 	int r;
 
 	if (!lvmthin_name_valid(vg))
@@ -295,24 +271,15 @@ static int thin_query(const char *vg, const char *const names[], size_t n,
 	for (size_t i = 0; i < n; i++)
 		if (!lvmthin_name_valid(names[i]))
 			return rerr_set(e, EINVAL, "bad LV name '%s'", names[i]);
-	r = thin_tool("lvs", tool, sizeof(tool), e);
-	if (r < 0)
-		return r;
-	r = thin_run(argv, &out, &le);
-	/* lvs exits 5 for a VG that does not exist; it said so on stderr. */
+	r = lvm_lvs(vg, false, &o, &le);
+	/* The command failed: for a VG that does not exist, LVM said so. */
 	if (r == -EIO)
 		return rerr_set(e, ENOENT, "no VG '%s' (%s)", vg, le.msg);
 	if (r < 0)
 		return rerr_set(e, r, "%s", le.msg);
-	o = json_tokener_parse(out);
-	if (!o || !json_object_object_get_ex(o, "report", &report) ||
-	    !json_object_is_type(report, json_type_array) ||
-	    !(first = json_object_array_get_idx(report, 0)) ||
-	    !json_object_object_get_ex(first, "lv", &lvs) ||
-	    !json_object_is_type(lvs, json_type_array))
-		return rerr_set(e, EPROTO, "cannot read the lvs report of VG '%s'", vg);
+	lvs = lvm_report_lvs(o);
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *row = thin_row(lvs, names[i]);
+		struct json_object *row = lvm_find_row(lvs, names[i]);
 
 		if (!row)
 			return rerr_set(e, ENOENT, "no LV '%s/%s'", vg, names[i]);

@@ -51,7 +51,7 @@ static void print_table(const struct volume *v, const struct snapshot_list *l)
 		if (s->cow_known)
 			printf(" [cow %.1f%%]", s->cow_percent);
 		if (s->merging)
-			printf(" [merging into %s: rollback pending]", v->lv);
+			printf(" [merging into %s: rollback pending]", v->ops->origin(v));
 		if (s->damaged)
 			printf("[%s]", cli_safe(s->problem));
 		putchar('\n');

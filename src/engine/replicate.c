@@ -173,60 +173,34 @@ static void replicate_progress(void *user, const char *name, uint64_t bytes, boo
 	p->o->progress(p->o->user, p->volume, p->target, name, bytes, done);
 }
 
-struct replicate_block {
-	struct block_source *b;
-	struct blockstream_header h;
-};
-
-static int replicate_block_produce(void *arg, int pipe_w)
-{
-	struct replicate_block *rb = arg;
-	struct rerr e = { 0 };
-	int r;
-
-	r = blockstream_write(rb->b->fd, &rb->h, rb->b->delta ? rb->b->ranges : NULL,
-			      rb->b->n_ranges, pipe_w, NULL, NULL, NULL, &e);
-	if (r < 0)
-		DBG(SEND, "block stream of '%s': %s", rb->h.name, e.msg);
-	return r;
-}
-
 /*
- * One snapshot of a block volume (LVM) to @tc: a delta from @base when the
- * backend can tell the changes (thin) and the chain is not too long, else a
- * full image. Return: 0 with @ret_bytes, or -errno with @e.
+ * One snapshot to @tc, against @parent where the storage can send only what
+ * changed since (the backend decides: btrfs always, a thin LV's delta, a
+ * thick LV never). Return: 0 with @copy (the target's new copy, as it records
+ * it), the parent used and @ret_bytes, or -errno with @e.
  */
-static int replicate_send_block(const struct volume *v, struct target_conn *tc,
-				const struct snapshot *s, const struct snapshot *base,
-				const struct replicate_opts *o, struct replicate_progress *rp,
-				uint64_t *ret_bytes, const char **ret_base, struct rerr *e)
+static int replicate_one(const struct volume *v, struct target_conn *tc, const struct snapshot *s,
+			 const struct snapshot *parent, const struct replicate_opts *o,
+			 struct replicate_progress *rp, struct snapshot *copy, const char **ret_parent,
+			 uint64_t *ret_bytes, struct rerr *e)
 {
-	const struct backend *be = v->ops;
-	struct block_source b = { .fd = -1 };
-	struct replicate_block rb = { .b = &b };
+	struct stream_source src = { 0 };
 	struct snapshot info;
 	int k;
 
-	k = be->block_open(v, s, base, &b, e);
+	k = v->ops->stream_open(v, s, parent, &src, e);
 	if (k < 0)
 		return k;
-	rb.h.kind = b.delta ? BLOCKSTREAM_DELTA : BLOCKSTREAM_FULL;
-	rb.h.device_size = b.size;
-	snprintf(rb.h.volume, sizeof(rb.h.volume), "%s", v->name);
-	snprintf(rb.h.name, sizeof(rb.h.name), "%s", s->name);
-	snprintf(rb.h.uuid, sizeof(rb.h.uuid), "%s", s->uuid ?: "");
-	if (b.delta) {
-		snprintf(rb.h.parent_name, sizeof(rb.h.parent_name), "%s", base->name);
-		snprintf(rb.h.parent_uuid, sizeof(rb.h.parent_uuid), "%s", base->uuid ?: "");
-	}
-	/* What the target stores as info.json: the snapshot, and how to rebuild it. */
 	info = *s;
-	info.image = b.delta ? "delta" : "full";
-	info.base = b.delta ? base->name : NULL;
-	k = target_receive_stream(tc, v->name, &info, replicate_block_produce, &rb,
-				  o->progress ? replicate_progress : NULL, rp, ret_bytes, e);
-	*ret_base = b.delta ? base->name : NULL;
-	be->block_close(v, &b);
+	info.image = (char *)src.image;
+	info.base = (char *)src.base;
+	k = target_receive(tc, v->name, &info, src.produce, src.priv,
+			   o->progress ? replicate_progress : NULL, rp, ret_bytes, e);
+	*ret_parent = src.parent;	/* @parent's name, or NULL */
+	if (k == 0 && ((src.image && !(copy->image = strdup(src.image))) ||
+		       (src.base && !(copy->base = strdup(src.base)))))
+		k = rerr_set(e, ENOMEM, "out of memory");
+	v->ops->stream_close(v, &src);
 	return k;
 }
 
@@ -234,14 +208,14 @@ static int replicate_send_block(const struct volume *v, struct target_conn *tc,
 static void replicate_fail(struct volume_report *r, const struct volume *v, int k,
 			   const struct rerr *e)
 {
-	struct rerr named = { 0 };
+	struct rerr named = *e;
 	size_t n = strlen(v->name);
 
 	if (e->msg[0] && strncmp(e->msg, v->name, n) == 0 && e->msg[n] == ':') {
 		volume_report_error(r, k, e);
 		return;
 	}
-	rerr_set(&named, e->code ?: -k, "%s: %.480s", v->name, e->msg);
+	rerr_prefix(&named, k, "%s", v->name);
 	volume_report_error(r, k, &named);
 }
 
@@ -254,7 +228,7 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 	_cleanup_free_ bool *want = NULL;
 	int k;
 
-	if (!be->snapshot_path && !be->block_open) {
+	if (!be->stream_open) {
 		struct rerr e = { 0 };
 
 		volume_report_error(r, rerr_set(&e, EOPNOTSUPP, "%s: target '%s': sending %s volumes is not available yet",
@@ -269,8 +243,9 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 		return k;
 	for (size_t i = 0; i < src->n; i++) {
 		struct snapshot *s = &src->items[i];
+		struct replicate_progress rp = { .o = o, .volume = v->name, .target = t->name };
 		const struct snapshot *parent;
-		char path[PATH_MAX], ppath[PATH_MAX];
+		const char *used = NULL;
 		struct rerr e = { 0 };
 		uint64_t bytes = 0;
 		struct snapshot copy = { 0 };
@@ -278,42 +253,20 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 		if (!want[i])
 			continue;
 		parent = replication_parent(src, copies, s,
-					    be->block_open ? REPLICATION_CHAIN_MAX : 0);
+					    be->copies_chain ? REPLICATION_CHAIN_MAX : 0);
 		DBG(SEND, "%s: '%s' to '%s': parent '%s'", v->name, s->name, t->name,
 		    parent ? parent->name : "none");
-		if (be->snapshot_path && (be->snapshot_path(v, s, path, sizeof(path)) < 0 ||
-		    (parent && be->snapshot_path(v, parent, ppath, sizeof(ppath)) < 0)))
-			return -ENAMETOOLONG;
 		if (o->dry_run) {
 			k = replicate_add_transfer(tr, s->name, parent ? parent->name : NULL, 0);
-		} else if (be->block_open) {
-			struct replicate_progress rp = { .o = o, .volume = v->name,
-							  .target = t->name };
-			const char *base = NULL;
-
-			k = replicate_send_block(v, tc, s, parent, o, &rp, &bytes, &base, &e);
-			if (k < 0) {
-				replicate_fail(r, v, k, &e);
-				return k;
-			}
-			k = replicate_add_transfer(tr, s->name, base, bytes);
-			if (k == 0 && base && !(copy.base = strdup(base)))
-				k = -ENOMEM;
-			copy.image = strdup(base ? "delta" : "full");
-			if (!copy.image)
-				k = -ENOMEM;
 		} else {
-			struct replicate_progress rp = { .o = o, .volume = v->name,
-							  .target = t->name };
-
-			k = target_receive(tc, v->name, s, path, parent ? ppath : NULL,
-					   o->progress ? replicate_progress : NULL, &rp, &bytes, &e);
+			k = replicate_one(v, tc, s, parent, o, &rp, &copy, &used, &bytes, &e);
 			if (k < 0) {
+				snapshot_done(&copy);
 				replicate_fail(r, v, k, &e);
 				/* What follows would build on this one: stop here. */
 				return k;
 			}
-			k = replicate_add_transfer(tr, s->name, parent ? parent->name : NULL, bytes);
+			k = replicate_add_transfer(tr, s->name, used, bytes);
 		}
 		if (k < 0) {
 			snapshot_done(&copy);

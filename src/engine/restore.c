@@ -10,13 +10,13 @@
 #include "backends/backend.h"
 #include "base/util.h"
 #include "engine/restore.h"
-#include "format/blockstream.h"
 #include "transport/target.h"
 
 struct restore_apply {
+	struct stream_sink *k;
 	int in_fd;
-	int dev_fd;
-	struct blockstream_expect x;
+	const struct snapshot *c;
+	const char *parent_uuid;
 	struct rerr e;
 	int r;
 };
@@ -25,38 +25,37 @@ static void *restore_apply_thread(void *arg)
 {
 	struct restore_apply *a = arg;
 
-	a->r = blockstream_apply(a->in_fd, a->dev_fd, &a->x, 0, NULL, NULL, NULL, NULL, &a->e);
+	a->r = a->k->apply(a->k, a->in_fd, a->c, a->parent_uuid, &a->e);
 	/* Unblocks the fetch when apply stopped early: its writes get EPIPE. */
 	close(a->in_fd);
 	return NULL;
 }
 
-/* One stored stream from the target into the device, through a pipe. */
+/* One stored stream from the target into the sink, through a pipe. */
 static int restore_one(struct target_conn *tc, const struct volume *v, const struct snapshot *c,
-		       const char *parent_uuid, int dev_fd, uint64_t *ret_bytes, struct rerr *e)
+		       const char *parent_uuid, struct stream_sink *k, uint64_t *ret_bytes,
+		       struct rerr *e)
 {
-	struct restore_apply a = { .dev_fd = dev_fd };
-	int p[2], k, fr;
+	struct restore_apply a = { .k = k, .c = c, .parent_uuid = parent_uuid };
+	int p[2], r, fr;
 	pthread_t t;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return rerr_set(e, errno, "cannot create a pipe");
 	a.in_fd = p[0];
-	a.x = (struct blockstream_expect){ .volume = v->name, .uuid = c->uuid,
-					   .parent_uuid = parent_uuid };
-	k = pthread_create(&t, NULL, restore_apply_thread, &a);
-	if (k != 0) {
+	r = pthread_create(&t, NULL, restore_apply_thread, &a);
+	if (r != 0) {
 		close(p[0]);
 		close(p[1]);
-		return rerr_set(e, k, "cannot start a thread");
+		return rerr_set(e, r, "cannot start a thread");
 	}
 	fr = target_fetch(tc, v->name, c->name, p[1], ret_bytes, e);
 	close(p[1]);
 	pthread_join(t, NULL);
 	if (a.r < 0) {
-		rerr_clear(e);
-		return rerr_set(e, a.e.code ?: -a.r, "%s: '%s' from target '%s': %s", v->name, c->name,
-				tc->target->name, a.e.msg);
+		*e = a.e;
+		return rerr_prefix(e, a.r, "%s: '%s' from target '%s'", v->name, c->name,
+				   tc->target->name);
 	}
 	return fr;
 }
@@ -76,7 +75,7 @@ int engine_restore(const struct volume *v, struct sessions *ss,
 	const struct snapshot *chain[RESTORE_CHAIN_MAX];
 	struct snapshot_list copies = { 0 };
 	struct target_conn *tc = NULL;
-	_cleanup_close_ int dev_fd = -1;
+	struct stream_sink sink = { .fd = -1 };
 	unsigned n = 0;
 	size_t idx;
 	int k;
@@ -86,7 +85,7 @@ int engine_restore(const struct volume *v, struct sessions *ss,
 		return rerr_set(e, EOPNOTSUPP, "%s: restore of %s volumes is not available yet",
 				v->name, v->ops->name);
 	/* Where it goes first: a wrong --to is found before any target is asked. */
-	k = v->ops->restore_open(v, to, false, &dev_fd, e);
+	k = v->ops->restore_open(v, to, false, &sink, e);
 	if (k < 0) {
 		r->bad_arg = e->usage;
 		return k;
@@ -119,9 +118,9 @@ int engine_restore(const struct volume *v, struct sessions *ss,
 			     target ? "no such target for this volume" : "the volume has no targets");
 		goto out;
 	}
-	if (!copies.items[idx].image) {
-		k = rerr_set(e, EINVAL, "%s: '%s' on target '%s' is not a block copy", v->name,
-			     copies.items[idx].name, r->target->name);
+	k = sink.check(&sink, &copies.items[idx], e);
+	if (k < 0) {
+		rerr_prefix(e, k, "%s: on target '%s'", v->name, r->target->name);
 		goto out;
 	}
 	/* Walk the bases back to the full image. */
@@ -147,18 +146,21 @@ int engine_restore(const struct volume *v, struct sessions *ss,
 		k = 0;
 		goto out;
 	}
-	k = v->ops->restore_open(v, to, true, &dev_fd, e);
+	v->ops->restore_close(&sink);
+	k = v->ops->restore_open(v, to, true, &sink, e);
 	if (k < 0)
 		goto out;
 	for (unsigned i = 0; i < n; i++) {
 		const struct snapshot *c = chain[n - 1 - i];
 
-		k = restore_one(tc, v, c, i ? chain[n - i]->uuid : NULL, dev_fd, &r->bytes[i], e);
+		k = restore_one(tc, v, c, i ? chain[n - i]->uuid : NULL, &sink, &r->bytes[i], e);
 		if (k < 0)
 			goto out;
 	}
 	k = 0;
 out:
+	if (sink.fd >= 0)
+		v->ops->restore_close(&sink);
 	snapshot_list_clear(&copies);
 	return k;
 }

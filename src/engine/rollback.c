@@ -30,6 +30,7 @@ int rollback_volume(const struct volume *v, const char *arg, time_t now, bool dr
 	struct snapshot saved = { .created = now, .seq = 1, .kind = SNAP_MANUAL };
 	const struct snapshot *s;
 	struct volume_health h = { 0 };
+	char words[sizeof(r->steps[0])];
 	size_t idx;
 	int k;
 
@@ -54,7 +55,7 @@ int rollback_volume(const struct volume *v, const char *arg, time_t now, bool dr
 	}
 	if (s->merging) {
 		k = rerr_set(e, EBUSY, "%s: '%s' is already being merged into %s", v->name, s->name,
-			     v->lv);
+			     be->origin(v));
 		goto out;
 	}
 	if (be->health) {
@@ -75,11 +76,10 @@ int rollback_volume(const struct volume *v, const char *arg, time_t now, bool dr
 	}
 	sprintf(saved.description, "before rollback to %s", s->name);
 	if (dry_run) {
-		rollback_step(r, "snapshot %s as it is now (manual, \"%s\")", v->lv,
+		rollback_step(r, "snapshot %s as it is now (manual, \"%s\")", be->origin(v),
 			      saved.description);
-		rollback_step(r, "lvconvert --merge of %s: at once if %s is not open (mounted), "
-			      "else at its next activation (reboot, or umount and "
-			      "lvchange -an/-ay)", s->name, v->lv);
+		be->rollback_words(v, s, NULL, words, sizeof(words));
+		rollback_step(r, "%s", words);
 		k = 0;
 		goto out;
 	}
@@ -92,11 +92,8 @@ int rollback_volume(const struct volume *v, const char *arg, time_t now, bool dr
 	k = be->rollback(v, s, &r->result, e);
 	if (k < 0)
 		goto out;
-	if (r->result == ROLLBACK_DONE)
-		rollback_step(r, "merged %s into %s", s->name, v->lv);
-	else
-		rollback_step(r, "%s is open: %s is merged into it at its next activation "
-			      "(reboot, or umount and lvchange -an/-ay %s)", v->lv, s->name, v->lv);
+	be->rollback_words(v, s, &r->result, words, sizeof(words));
+	rollback_step(r, "%s", words);
 out:
 	snapshot_done(&saved);
 	snapshot_list_clear(&l);

@@ -160,32 +160,6 @@ int rotate_prune(const struct volume *v, time_t now, bool dry_run,
 	return ret < 0 || k < 0 || t < 0 ? -EIO : 0;
 }
 
-int rotate_free_space_ok(const struct volume *v, char *why, size_t why_len, struct rerr *e)
-{
-	const struct backend *be = v->ops;
-	struct fs_space sp;
-	int r;
-
-	if (v->min_free.unit == MIN_FREE_NONE)
-		return 1;
-	r = be->space(v, &sp, e);
-	if (r < 0)
-		return r;
-	if (v->min_free.unit == MIN_FREE_PERCENT) {
-		/* avail/size < value/100, in integers */
-		if (sp.size > 0 && sp.avail * 100 < v->min_free.value * sp.size) {
-			snprintf(why, why_len, "%" PRIu64 "%% free, min_free is %" PRIu64 "%%",
-				 sp.avail * 100 / sp.size, v->min_free.value);
-			return 0;
-		}
-	} else if (sp.avail < v->min_free.value) {
-		snprintf(why, why_len, "%" PRIu64 " MiB free, min_free is %" PRIu64 " MiB",
-			 sp.avail >> 20, v->min_free.value >> 20);
-		return 0;
-	}
-	return 1;
-}
-
 /* The newest timeline snapshot not after @now (a clock that went back must not make one due per firing). */
 static bool rotate_last_timeline(const struct snapshot_list *l, time_t now, time_t *ret)
 {
@@ -280,11 +254,22 @@ static bool rotate_create_one(struct take *t, struct volume_report *r)
 	return true;
 }
 
+/* Undoes what was taken of a group: a group is taken whole or not at all. */
+static void rotate_untake(struct take *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct rerr re = { 0 };
+
+		if (t[i].taken && t[i].v->ops->remove(t[i].v, &t[i].s, &re) == 0)
+			t[i].taken = false;
+	}
+}
+
 /*
  * The snapshots of one unit. A group with freeze = yes freezes its mounted
- * members around them (SPEC 7); where the kernel refuses a snapshot of a
- * frozen filesystem (EBUSY before Linux 6.6), it thaws, and takes them one
- * by one with LVM's own suspend, and says so.
+ * members around them (SPEC 7); where a member's storage cannot snapshot a
+ * frozen filesystem (LVM before Linux 6.6), it takes them one by one with
+ * LVM's own suspend, and says so.
  */
 static bool rotate_create_all(const struct config *cfg, struct take *t, size_t n, time_t now,
 			      struct volume_report *reports)
@@ -293,69 +278,40 @@ static bool rotate_create_all(const struct config *cfg, struct take *t, size_t n
 	char *mounts[GROUP_MAX] = { NULL };
 	struct freeze *fz = NULL;
 	size_t n_mounts = 0;
-	bool ok = true, busy = false;
+	bool ok = true, frozen_ok = true;
 	struct rerr e = { 0 };
 
 	for (size_t i = 0; i < n; i++) {
 		t[i].s.created = now;
 		if (!t[i].s.description && !(t[i].s.description = strdup("")))
 			return false;
+		if (t[i].v->ops->snapshot_frozen_ok && !t[i].v->ops->snapshot_frozen_ok(t[i].v))
+			frozen_ok = false;
 	}
-	if (g && g->freeze) {
+	if (g && g->freeze && !frozen_ok) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg),
+			 "%s: the kernel refuses a snapshot of a frozen filesystem (before Linux 6.6): took the group's snapshots one by one, each with LVM's own suspend",
+			 g->name);
+		volume_report_notice(&reports[0], msg);
+	} else if (g && g->freeze) {
 		if (rotate_freeze_mounts(t, n, mounts, &n_mounts, &e) < 0 ||
 		    (n_mounts && freeze_begin(mounts, n_mounts, cfg->freeze_timeout, &fz, &e) < 0)) {
 			volume_report_error(&reports[0], -e.code, &e);
 			ok = false;
 		}
 	}
-	for (size_t i = 0; i < n && ok; i++) {
-		struct rerr ce = { 0 };
-		int k = t[i].v->ops->create(t[i].v, &t[i].s, &ce);
-
-		if (k == -EBUSY && fz) {
-			busy = true;
-			break;
-		}
-		if (k < 0) {
-			volume_report_error(&reports[i], k, &ce);
-			ok = false;
-			break;
-		}
-		t[i].taken = true;
-	}
+	for (size_t i = 0; i < n && ok; i++)
+		ok = rotate_create_one(&t[i], &reports[i]);
 	if (fz && freeze_end(fz, &e) < 0) {
 		volume_report_error(&reports[0], -e.code, &e);
 		ok = false;
 	}
 	for (size_t i = 0; i < n_mounts; i++)
 		free(mounts[i]);
-	if (busy) {
-		char msg[300];
-
-		/* Undo the part of the group taken while frozen; then one by one. */
-		for (size_t i = 0; i < n; i++) {
-			struct rerr re = { 0 };
-
-			if (t[i].taken && t[i].v->ops->remove(t[i].v, &t[i].s, &re) < 0)
-				volume_report_error(&reports[i], -re.code, &re);
-			t[i].taken = false;
-		}
-		snprintf(msg, sizeof(msg),
-			 "%s: the kernel refuses a snapshot of a frozen filesystem (before Linux 6.6): took the group's snapshots one by one, each with LVM's own suspend",
-			 g->name);
-		volume_report_notice(&reports[0], msg);
-		for (size_t i = 0; i < n && ok; i++)
-			ok = rotate_create_one(&t[i], &reports[i]);
-	}
 	if (!ok)
-		for (size_t i = 0; i < n; i++)
-			if (t[i].taken) {
-				struct rerr re = { 0 };
-
-				/* A group is taken whole or not at all. */
-				if (t[i].v->ops->remove(t[i].v, &t[i].s, &re) == 0)
-					t[i].taken = false;
-			}
+		rotate_untake(t, n);
 	return ok;
 }
 
@@ -370,7 +326,7 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 	for (size_t i = 0; i < n; i++) {
 		const struct volume *v = t[i].v;
 		struct rerr e = { 0 };
-		char why[128] = "";
+		char why[400] = "";
 
 		reports[i].volume = v;
 		k = hooks_check(v->pre_hooks, v->n_pre_hooks, &e);
@@ -382,7 +338,7 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 			ok = false;
 			continue;
 		}
-		k = rotate_free_space_ok(v, why, sizeof(why), &e);
+		k = v->ops->room(v, why, sizeof(why), &e);
 		if (k < 0) {
 			volume_report_error(&reports[i], k, &e);
 			ok = false;

@@ -301,7 +301,7 @@ static int conn_flush_pending(struct conn *c, int fd, size_t *pending, int *writ
 	return r;
 }
 
-int conn_splice_out_filtered(struct conn *c, int fd, size_t len, const struct conn_filter *f,
+int conn_splice_out_filtered(struct conn *c, int fd, size_t len, const struct stream_filter *f,
 			     int *write_error, bool *refused)
 {
 	size_t pending = 0;

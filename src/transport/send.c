@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * A stream's producer (the btrfs send ioctl, which writes the whole stream
- * synchronously from inside the kernel, or a block stream writer) runs in a
+ * A stream's producer (a backend's stream_source: the btrfs send ioctl, which
+ * writes the whole stream from inside the kernel, or a block stream writer) runs in a
  * thread of its own writing into a pipe, and this thread reads the pipe. If
  * the reader stops (the target failed), closing the read end makes the
  * producer's next write fail with EPIPE and it returns: nothing is left
@@ -15,9 +15,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
-
-#include <btrfsutil.h>
-#include <linux/btrfs.h>
 
 #include "base/debug.h"
 #include "base/util.h"
@@ -99,51 +96,5 @@ int send_stream(send_producer_fn produce, void *arg, const char *what, send_chun
 	if (job.error < 0)
 		return rerr_set(e, -job.error, "the stream of '%s' failed", what);
 	*ret_bytes = bytes;
-	return 0;
-}
-
-struct btrfs_job {
-	int snap_fd;
-	uint64_t parent_id;	/* 0: full stream */
-};
-
-/* The kernel writes the whole stream from inside the ioctl. */
-static int send_btrfs_produce(void *arg, int pipe_w)
-{
-	struct btrfs_job *j = arg;
-	__u64 clone = j->parent_id;
-	struct btrfs_ioctl_send_args a = {
-		.send_fd = pipe_w,
-		.clone_sources_count = j->parent_id ? 1 : 0,
-		.clone_sources = j->parent_id ? &clone : NULL,
-		.parent_root = j->parent_id,
-	};
-
-	return ioctl(j->snap_fd, BTRFS_IOC_SEND, &a) < 0 ? -errno : 0;
-}
-
-int send_btrfs(const char *snap_path, const char *parent_path, send_chunk_fn fn, void *user,
-	       uint64_t *ret_bytes, struct rerr *e)
-{
-	_cleanup_close_ int snap_fd = -1;
-	struct btrfs_job job = { 0 };
-	int r;
-
-	snap_fd = open(snap_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (snap_fd < 0)
-		return rerr_set(e, errno, "cannot open '%s'", snap_path);
-	if (parent_path) {
-		enum btrfs_util_error be = btrfs_util_subvolume_id(parent_path, &job.parent_id);
-
-		if (be != BTRFS_UTIL_OK)
-			return rerr_set(e, errno ?: EIO, "cannot find the parent '%s' (%s)",
-					parent_path, btrfs_util_strerror(be));
-	}
-	job.snap_fd = snap_fd;
-	r = send_stream(send_btrfs_produce, &job, snap_path, fn, user, ret_bytes, e);
-	if (r < 0)
-		return r;
-	DBG(SEND, "sent '%s' (parent '%s'): %llu bytes", snap_path, parent_path ?: "none",
-	    (unsigned long long)*ret_bytes);
 	return 0;
 }

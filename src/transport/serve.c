@@ -5,38 +5,24 @@
  * a trust boundary: whatever the client sends, nothing outside DIR is
  * created, written, read into a copy or removed.
  *
- * Layout under DIR: VOLUME/NAME/snapshot + VOLUME/NAME/info.json, as on a
- * source; VOLUME/.incoming.NAME while a receive is under way,
- * VOLUME/.deleting.NAME while a copy is removed; VOLUME/.lock. On btrfs,
- * VOLUME is a subvolume of its own (made so when serve creates it), which is
- * what lets a receive be confined to it.
- *
- * What must never happen:
- *   - a path outside DIR: every name is checked (volume alphabet, NAME
- *     pattern) before it is used, and everything is opened relative to DIR
- *     with open_beneath(): no symlink, no "..", no other mount on the way;
- *   - a stream acting outside its copy: the stream is checked as it passes
- *     (include/sendcheck.h), and `btrfs receive` runs confined
- *     (include/receive.h); afterwards the staging directory must hold exactly
- *     the announced, read-only subvolume, on the announced parent;
- *   - a NAME that looks complete but is not: a copy is staged in
- *     .incoming.NAME and gets its info.json and its NAME (one rename) only
- *     once it is whole;
- *   - removing what serve did not stage: a deletion first renames NAME to
- *     .deleting.NAME; the repair of an interrupted transfer removes only
- *     .incoming.* and .deleting.* entries, never a NAME.
- *
- * Block copies (LVM volumes) live in a volume directory marked by a file
- * ".block": VOLUME/NAME/image (a full block stream) or VOLUME/NAME/delta (the
- * changes since the copy its info.json names as "base"), + info.json. A
- * stream is verified end to end (every checksum, and a delta's parent uuid
- * against its base's) before info.json appears and NAME gets its name. Such a
- * root need not be on btrfs.
+ * This file is the protocol (include/transport/proto.h): one request line,
+ * one reply, and for RECEIVE a stream in between. What a copy is and how it
+ * is kept belongs to the stores (include/backends/store.h: btrfs subvolumes,
+ * block streams), which serve asks without knowing which one it has. Serve
+ * itself sees to:
+ *   - names: every volume and NAME is checked (volume alphabet, NAME pattern)
+ *     before it is used, and everything is opened relative to DIR with
+ *     open_beneath(): no symlink, no "..", no other mount on the way;
+ *   - one session per volume at a time: VOLUME/.lock, taken for the rest of
+ *     the session;
+ *   - repair before change: the first request that changes a volume removes
+ *     what an interrupted transfer staged (.incoming.*, .deleting.*, never a
+ *     NAME), then lets the store bring the directory up to date;
+ *   - staying in step with the client: a refused RECEIVE still reads the
+ *     whole stream before it answers.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,44 +33,25 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
-#include <btrfsutil.h>
 #include <linux/magic.h>
 
-#include "backends/backend.h"
-#include "backends/btrfs.h"
+#include "backends/store.h"
 #include "base/debug.h"
 #include "base/util.h"
 #include "base/version.h"
-#include "format/blockstream.h"
 #include "format/meta.h"
-#include "format/sendcheck.h"
 #include "model/stamp.h"
 #include "transport/proto.h"
-#include "transport/receive.h"
 #include "transport/serve.h"
 
-#define INCOMING_PREFIX	".incoming."
-#define DELETING_PREFIX	".deleting."
-#define STAGING_MAX	(SNAP_NAME_MAX + sizeof(INCOMING_PREFIX))
 /*
- * Pipe size for the stream: the connection (when it is a pipe) and the pipe
- * into `btrfs receive`. With the default 64 KiB every hop wakes its reader
- * and writer every 16 pages; failure only costs speed.
+ * Pipe size for the stream when the connection is a pipe: with the default
+ * 64 KiB every hop wakes its reader and writer every 16 pages; failure only
+ * costs speed.
  */
 #define SERVE_PIPE	(1024 * 1024)
-#define BLOCK_MARK	".block"
 /* A request is one line; the longest is RECEIVE with an info.json (META_MAX_SIZE). */
 #define SERVE_LINE_MAX	(256 * 1024)
-/* How deep serve goes when it removes what it staged. */
-#define SERVE_TREE_DEPTH	64
-/* The root directory of every btrfs subvolume has this inode number. */
-#define BTRFS_SUBVOL_INO	256
-
-/* The data file of a block copy, by its image kind. */
-static const char *serve_block_file(const char *image)
-{
-	return streq(image, "delta") ? "delta" : "image";
-}
 
 struct serve {
 	const char *root;
@@ -139,181 +106,16 @@ static void serve_note(const char *volume, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* The target side of a volume, as the btrfs backend sees a source. */
-static void serve_volume(struct serve *sv, const char *volume, struct volume *v, char *dir,
-			 size_t dir_len)
-{
-	snprintf(dir, dir_len, "%s/%s", sv->root, volume);
-	*v = (struct volume){ .name = (char *)volume, .backend = BACKEND_BTRFS,
-			      .path = (char *)sv->root, .snapshot_dir = dir };
-}
-
 static int serve_open_volume(struct serve *sv, const char *volume)
 {
 	return open_beneath(sv->root_fd, volume, O_RDONLY | O_DIRECTORY, 0);
 }
 
-/*
- * A directory stream of its own for @fd: a dup() would share the offset, and a
- * second listing of the same fd would start where the first one ended.
- */
-static DIR *serve_opendir(int fd)
+/* @volume's directory @vfd, as a store sees it. */
+static void serve_dir(struct serve *sv, const char *volume, int vfd, struct store_dir *d)
 {
-	int d = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *x = d >= 0 ? fdopendir(d) : NULL;
-
-	if (!x && d >= 0)
-		close(d);
-	return x;
-}
-
-/* Removes @name in @dfd and all it holds, subvolumes too, never leaving @dfd's mount. */
-static int serve_remove_tree(int dfd, const char *name, int depth)
-{
-	_cleanup_close_ int fd = -1;
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	int r = 0;
-
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(dfd, name, 0) < 0 ? -errno : 0;
-	if (st.st_ino == BTRFS_SUBVOL_INO) {
-		enum btrfs_util_error be = btrfs_util_delete_subvolume_fd(
-			dfd, name, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
-
-		if (be == BTRFS_UTIL_OK)
-			return 0;
-		if (be != BTRFS_UTIL_ERROR_NOT_SUBVOLUME && be != BTRFS_UTIL_ERROR_NOT_BTRFS)
-			return -(errno ?: EIO);
-	}
-	if (depth >= SERVE_TREE_DEPTH)
-		return -ELOOP;
-	fd = open_beneath(dfd, name, O_RDONLY | O_DIRECTORY, 0);
-	if (fd < 0)
-		return fd;
-	d = fdopendir(fd);
-	if (!d)
-		return -errno;
-	fd = -1;
-	while ((de = readdir(d))) {
-		int k;
-
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-			continue;
-		k = serve_remove_tree(dirfd(d), de->d_name, depth + 1);
-		if (k < 0 && r == 0)
-			r = k;
-	}
-	closedir(d);
-	if (r == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0)
-		r = -errno;
-	return r;
-}
-
-/* Removes a staging entry (.incoming.* or .deleting.*), whatever it turned out to be. */
-static void serve_remove_staged(int vfd, const char *volume, const char *name)
-{
-	int r = serve_remove_tree(vfd, name, 0);
-
-	if (r < 0)
-		serve_note(volume, "cannot remove '%s': %s", name, strerror(-r));
-}
-
-static bool serve_is_staged(const char *name)
-{
-	return startswith(name, INCOMING_PREFIX) || startswith(name, DELETING_PREFIX);
-}
-
-static bool serve_is_block(int vfd)
-{
-	struct stat st;
-
-	return fstatat(vfd, BLOCK_MARK, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
-}
-
-/* A volume directory that is a subvolume can be the receive's own mount. */
-static bool serve_is_subvolume(int vfd)
-{
-	struct stat st;
-
-	return fstat(vfd, &st) == 0 && st.st_ino == BTRFS_SUBVOL_INO;
-}
-
-/*
- * The block copies in @vfd: a NAME with a valid info.json that says what it
- * is, and that data file, is complete. Return: 0 or -errno.
- */
-static int serve_list_block(int vfd, const char *volume, struct snapshot_list *ret)
-{
-	struct snapshot_list l = { 0 };
-	struct dirent *de;
-	DIR *d;
-
-	d = serve_opendir(vfd);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		struct snapshot s = { 0 };
-		_cleanup_free_ char *text = NULL;
-		char file[sizeof(de->d_name) + 16];
-		struct stat st;
-
-		if (de->d_name[0] == '.')
-			continue;
-		if (snap_name_parse(volume, de->d_name, &s.created, &s.seq) < 0 ||
-		    fstatat(vfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) {
-			/* Not ours (a symlink never is): listed, never used. */
-			s.foreign = true;
-		} else {
-			snprintf(file, sizeof(file), "%s/" META_FILE, de->d_name);
-			if (read_regular_beneath(vfd, file, META_MAX_SIZE, &text, NULL) == 0 &&
-			    meta_parse_info(volume, de->d_name, text, &s) == 0 && s.image) {
-				_cleanup_close_ int fd = -1;
-
-				snprintf(file, sizeof(file), "%s/%s", de->d_name,
-					 serve_block_file(s.image));
-				fd = open_beneath(vfd, file, O_PATH, 0);
-				s.complete = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-			} else {
-				snapshot_done(&s);
-				s = (struct snapshot){ 0 };
-				(void) snap_name_parse(volume, de->d_name, &s.created, &s.seq);
-			}
-		}
-		s.name = s.name ?: strdup(de->d_name);
-		if (!s.name || snapshot_list_append(&l, &s) < 0) {
-			snapshot_done(&s);
-			snapshot_list_clear(&l);
-			closedir(d);
-			return -ENOMEM;
-		}
-	}
-	closedir(d);
-	snapshot_list_sort(&l);
-	*ret = l;
-	return 0;
-}
-
-/*
- * Takes @name out of the volume's copies in one rename, then removes it: a
- * crash in between leaves only a .deleting.* entry, which the next session
- * removes. Return: 0 or -errno (the copy is still there when the rename failed).
- */
-static int serve_retire(int vfd, const char *volume, const char *name)
-{
-	char staged[STAGING_MAX];
-
-	snprintf(staged, sizeof(staged), DELETING_PREFIX "%s", name);
-	serve_remove_staged(vfd, volume, staged);
-	if (renameat(vfd, name, vfd, staged) < 0)
-		return -errno;
-	if (fsync(vfd) < 0)
-		return -errno;
-	serve_remove_staged(vfd, volume, staged);
-	return 0;
+	*d = (struct store_dir){ .root = sv->root, .root_fd = sv->root_fd, .btrfs = sv->btrfs,
+				 .volume = volume, .vfd = vfd, .note = serve_note };
 }
 
 /* Takes the volume's lock (.lock in its directory). Return: 0, or -errno with ERR sent. */
@@ -355,172 +157,17 @@ static int serve_lock(struct serve *sv, int vfd, const char *volume)
 	return 0;
 }
 
-/* Makes the volume's directory: on btrfs a subvolume, so a receive can be confined to it. */
-static int serve_make_volume(struct serve *sv, const char *volume)
-{
-	if (sv->btrfs) {
-		enum btrfs_util_error be = btrfs_util_create_subvolume_fd(sv->root_fd, volume, 0, NULL,
-									  NULL);
-		_cleanup_close_ int fd = -1;
-
-		if (be == BTRFS_UTIL_OK) {
-			fd = serve_open_volume(sv, volume);
-			if (fd < 0 || fchmod(fd, 0700) < 0)
-				return fd < 0 ? fd : -errno;
-			return fsync(sv->root_fd) < 0 ? -errno : 0;
-		}
-		return errno == EEXIST ? 0 : -(errno ?: EIO);
-	}
-	if (mkdirat(sv->root_fd, volume, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-#define CONVERT_PREFIX	".snaprotate-convert."
-
-/* Moves one NAME of a plain volume directory into the new subvolume. */
-static int serve_convert_entry(int vfd, int nfd, const char *volume, const char *name)
-{
-	_cleanup_close_ int ofd = -1, cfd = -1;
-	_cleanup_free_ char *info = NULL;
-	size_t len = 0;
-	struct stat st;
-	int r;
-
-	ofd = open_beneath(vfd, name, O_RDONLY | O_DIRECTORY, 0);
-	if (ofd < 0)
-		return ofd;
-	if (mkdirat(nfd, name, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	cfd = open_beneath(nfd, name, O_RDONLY | O_DIRECTORY, 0);
-	if (cfd < 0)
-		return cfd;
-	/* info.json first: a crash then leaves the old entry whole, and this is redone. */
-	r = read_regular_beneath(ofd, META_FILE, META_MAX_SIZE, &info, &len);
-	if (r == 0 && fstatat(cfd, META_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		r = write_file_atomic_at(cfd, META_FILE, info, len, 0644);
-	if (r < 0 && r != -ENOENT)
-		return r;
-	if (fstatat(ofd, "snapshot", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
-	    st.st_ino == BTRFS_SUBVOL_INO) {
-		_cleanup_close_ int snap = open_beneath(ofd, "snapshot", O_RDONLY | O_DIRECTORY, 0);
-
-		/*
-		 * btrfs moves a read-only subvolume only once it is writable again; the
-		 * kernel keeps its received uuid through both flips, and the pass in
-		 * serve_convert() makes it read-only again, also after a crash.
-		 */
-		if (snap < 0)
-			return snap;
-		if (btrfs_util_set_subvolume_read_only_fd(snap, false) != BTRFS_UTIL_OK ||
-		    renameat(ofd, "snapshot", cfd, "snapshot") < 0)
-			return -(errno ?: EIO);
-	}
-	(void) unlinkat(ofd, META_FILE, 0);
-	(void) unlinkat(ofd, "." META_FILE ".tmp", 0);
-	if (unlinkat(vfd, name, AT_REMOVEDIR) < 0)
-		serve_note(volume, "'%s' holds more than a copy; leaving that behind", name);
-	return 0;
-}
-
-/*
- * A btrfs volume directory made by an older version is a plain directory, and
- * a receive is confined to its volume only when that is a subvolume
- * (include/receive.h). So it is converted, under the volume's lock: a new
- * subvolume CONVERT_PREFIX VOLUME gets every copy (its info.json copied, its
- * snapshot subvolume moved by rename) and then takes the directory's place in
- * one exchange. Every step can be redone, so the next session finishes what a
- * crash interrupted. Return: 1 converted (the caller locks the new directory),
- * 0 nothing to do, -errno.
- */
-static int serve_convert(struct serve *sv, int vfd, const char *volume)
-{
-	_cleanup_close_ int nfd = -1;
-	char tmp[sizeof(CONVERT_PREFIX) + VOLUME_NAME_MAX];
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	int r = 0;
-
-	snprintf(tmp, sizeof(tmp), CONVERT_PREFIX "%s", volume);
-	if (serve_is_subvolume(vfd)) {
-		/* Converted: what may be left is the old directory, under the temporary name. */
-		if (fstatat(sv->root_fd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
-		    st.st_ino != BTRFS_SUBVOL_INO) {
-			_cleanup_close_ int ofd = open_beneath(sv->root_fd, tmp, O_RDONLY | O_DIRECTORY,
-							       0);
-
-			if (ofd >= 0)
-				(void) unlinkat(ofd, ".lock", 0);
-			if (unlinkat(sv->root_fd, tmp, AT_REMOVEDIR) < 0)
-				serve_note(volume, "kept '%s/%s': it holds entries serve did not make",
-					   sv->root, tmp);
-		}
-		return 0;
-	}
-	if (!sv->btrfs || serve_is_block(vfd))
-		return 0;
-	serve_note(volume, "converting '%s/%s' into a subvolume of its own", sv->root, volume);
-	if (fstatat(sv->root_fd, tmp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		enum btrfs_util_error be = btrfs_util_create_subvolume_fd(sv->root_fd, tmp, 0, NULL,
-									  NULL);
-
-		if (be != BTRFS_UTIL_OK)
-			return -(errno ?: EIO);
-	}
-	nfd = open_beneath(sv->root_fd, tmp, O_RDONLY | O_DIRECTORY, 0);
-	if (nfd < 0)
-		return nfd;
-	if (!serve_is_subvolume(nfd) || fchmod(nfd, 0700) < 0)
-		return -ENOTDIR;
-	d = serve_opendir(vfd);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)) && r == 0) {
-		if (snap_name_parse(volume, de->d_name, NULL, NULL) < 0 ||
-		    fstatat(vfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-			continue;
-		r = serve_convert_entry(vfd, nfd, volume, de->d_name);
-	}
-	closedir(d);
-	if (r < 0)
-		return r;
-	/* Every copy read-only again (its move made it writable for a moment). */
-	d = serve_opendir(nfd);
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)) && r == 0) {
-		_cleanup_close_ int snap = -1;
-		char path[sizeof(de->d_name) + 16];
-
-		if (snap_name_parse(volume, de->d_name, NULL, NULL) < 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/snapshot", de->d_name);
-		snap = open_beneath(nfd, path, O_RDONLY | O_DIRECTORY, 0);
-		if (snap >= 0 && serve_is_subvolume(snap) &&
-		    btrfs_util_set_subvolume_read_only_fd(snap, true) != BTRFS_UTIL_OK)
-			r = -(errno ?: EIO);
-	}
-	closedir(d);
-	if (r < 0)
-		return r;
-	if (fsync(nfd) < 0 || renameat2(sv->root_fd, volume, sv->root_fd, tmp, RENAME_EXCHANGE) < 0 ||
-	    fsync(sv->root_fd) < 0)
-		return -errno;
-	return 1;
-}
-
 /*
  * Locks @volume for the rest of the session (one volume at a time). With
- * @repair, also removes what an interrupted transfer staged (once per
- * session): only requests that change the target repair, so a LIST changes
- * nothing. Return: 0, or -errno with an ERR reply already sent (not for -ENOENT).
+ * @repair, also removes what an interrupted transfer staged and lets the store
+ * bring the directory up to date (once per session): only requests that
+ * change the target repair, so a LIST changes nothing.
+ * Return: 0, or -errno with an ERR reply already sent (not for -ENOENT).
  */
 static int serve_session(struct serve *sv, const char *volume, bool create, bool repair)
 {
 	_cleanup_close_ int vfd = -1;
-	struct dirent *de;
-	DIR *d;
+	struct store_dir d;
 	int r;
 
 	if (!streq(sv->locked_volume, volume)) {
@@ -530,7 +177,7 @@ static int serve_session(struct serve *sv, const char *volume, bool create, bool
 			sv->locked_volume[0] = '\0';
 		}
 		sv->repaired = false;
-		if (create && (r = serve_make_volume(sv, volume)) < 0) {
+		if (create && (r = store_make_volume(sv->root_fd, volume, sv->btrfs)) < 0) {
 			serve_reply_err(sv, "%s: cannot create '%s/%s': %s", volume, sv->root, volume,
 					strerror(-r));
 			return r;
@@ -552,23 +199,21 @@ static int serve_session(struct serve *sv, const char *volume, bool create, bool
 	sv->repaired = true;
 	if (vfd < 0)
 		vfd = serve_open_volume(sv, volume);
-	d = vfd >= 0 ? serve_opendir(vfd) : NULL;
-	if (!d)
+	if (vfd < 0)
 		return 0;
-	while ((de = readdir(d)))
-		if (serve_is_staged(de->d_name)) {
-			serve_note(volume, "removing '%s', left by an interrupted transfer",
-				   de->d_name);
-			serve_remove_staged(vfd, volume, de->d_name);
+	serve_dir(sv, volume, vfd, &d);
+	store_repair(&d);
+	for (int round = 0; round < 2; round++) {
+		const struct store *st = store_of(&d);
+		struct rerr e = { 0 };
+
+		r = st && st->prepare ? st->prepare(&d, &e) : 0;
+		if (r < 0) {
+			serve_reply_err(sv, "%s", e.msg);
+			return r;
 		}
-	closedir(d);
-	r = serve_convert(sv, vfd, volume);
-	if (r < 0) {
-		serve_reply_err(sv, "%s: cannot convert '%s/%s' into a subvolume: %s", volume,
-				sv->root, volume, strerror(-r));
-		return r;
-	}
-	if (r > 0) {
+		if (r == 0)
+			break;
 		/* The directory is a new one now, and so is its lock. */
 		close(vfd);
 		close(sv->lock_fd);
@@ -583,22 +228,7 @@ static int serve_session(struct serve *sv, const char *volume, bool create, bool
 			return r;
 		}
 		snprintf(sv->locked_volume, sizeof(sv->locked_volume), "%s", volume);
-		(void) serve_convert(sv, vfd, volume);
-	}
-	if (sv->btrfs && !serve_is_block(vfd)) {
-		char dir[PATH_MAX];
-		struct volume v;
-		struct rerr e = { 0 };
-
-		/*
-		 * A transfer cut by a full disk leaves a large deleted subvolume (removed
-		 * just now, or when that receive failed) whose space comes back only once
-		 * the btrfs cleaner is through with it: wait for that, or the next receive
-		 * fails for want of the same space.
-		 */
-		serve_volume(sv, volume, &v, dir, sizeof(dir));
-		if (backend_btrfs.settle(&v, 1, &e) < 0)
-			serve_note(volume, "%s: %s", e.msg, strerror(e.code));
+		d.vfd = vfd;
 	}
 	return 0;
 }
@@ -607,24 +237,18 @@ static int serve_session(struct serve *sv, const char *volume, bool create, bool
 static int serve_list_volume(struct serve *sv, int vfd, const char *volume,
 			     struct snapshot_list *l)
 {
-	char dir[PATH_MAX];
-	struct volume v;
+	const struct store *st;
+	struct store_dir d;
 	struct rerr e = { 0 };
 	int r;
 
-	if (serve_is_block(vfd)) {
-		r = serve_list_block(vfd, volume, l);
-		if (r < 0)
-			serve_reply_err(sv, "%s: cannot list '%s/%s': %s", volume, sv->root, volume,
-					strerror(-r));
-		return r;
-	}
-	if (!sv->btrfs) {
-		*l = (struct snapshot_list){ 0 };	/* nothing of btrfs can be here */
+	serve_dir(sv, volume, vfd, &d);
+	st = store_of(&d);
+	if (!st) {
+		*l = (struct snapshot_list){ 0 };	/* no copy of any kind can be here */
 		return 0;
 	}
-	serve_volume(sv, volume, &v, dir, sizeof(dir));
-	r = backend_btrfs.list(&v, l, &e);
+	r = st->list(&d, l, &e);
 	if (r < 0)
 		serve_reply_err(sv, "%s: %s: %s", volume, e.msg, strerror(-r));
 	return r;
@@ -699,7 +323,7 @@ static int serve_cmd_list(struct serve *sv, const char *volume)
  * Return: 0 when the stream ended properly (DATA 0), or -errno: -EPROTO for a
  * malformed chunk, -EPIPE when the client is gone.
  */
-static int serve_copy_stream(struct serve *sv, int fd, const struct conn_filter *filter,
+static int serve_copy_stream(struct serve *sv, int fd, const struct stream_filter *filter,
 			     uint64_t *bytes, int *write_error, bool *refused)
 {
 	for (;;) {
@@ -739,437 +363,15 @@ static int serve_drop_stream(struct serve *sv)
 	return serve_copy_stream(sv, -1, NULL, &bytes, &write_error, &refused);
 }
 
-/*
- * The last step of a receive: info.json into the staging directory, then the
- * one rename that gives the copy its NAME, and the reply.
- */
-static int serve_commit(struct serve *sv, int vfd, int nfd, const char *staging,
-			const char *volume, const char *name, struct snapshot *s, uint64_t bytes)
+/* The stream of a RECEIVE, as a store takes it. */
+static int serve_stream_copy(struct stream_in *in, int fd, const struct stream_filter *filter,
+			     uint64_t *bytes, int *write_error, bool *refused)
 {
-	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	_cleanup_free_ char *info = NULL;
-	int r;
+	int r = serve_copy_stream(in->user, fd, filter, bytes, write_error, refused);
 
-	/* sent_to is the source's business; the copy records what it is. */
-	while (s->n_sent > 0)
-		snapshot_sent_remove(s, s->sent[0].target);
-	info = meta_format_info(s, volume);
-	if (!info)
-		return -ENOMEM;
-	/* On btrfs, beside a received subvolume, the btrfs-aware writer (one commit). */
-	r = s->image ? write_file_atomic_at(nfd, META_FILE, info, strlen(info), 0644)
-		     : write_file_atomic_btrfs_at(nfd, META_FILE, info, strlen(info), 0644);
-	if (r == 0 && renameat(vfd, staging, vfd, name) < 0)
-		r = -errno;
-	if (r == 0 && fsync(vfd) < 0)
-		r = -errno;
-	if (r < 0) {
-		serve_remove_staged(vfd, volume, staging);
-		return serve_reply_err(sv, "%s: cannot store '%s': %s", volume, name, strerror(-r));
-	}
-	o = json_object_new_object();
-	if (!o || meta_add(o, "name", json_object_new_string(name)) < 0 ||
-	    meta_add(o, "bytes", json_object_new_int64((int64_t)bytes)) < 0)
-		return -ENOMEM;
-	return serve_reply_ok(sv, o);
-}
-
-/* Whether @vfd holds anything but dot entries (copies of another kind). */
-static bool serve_volume_used(int vfd)
-{
-	DIR *d = serve_opendir(vfd);
-	struct dirent *de;
-	bool used = false;
-
-	if (!d)
-		return true;
-	while (!used && (de = readdir(d)))
-		used = de->d_name[0] != '.';
-	closedir(d);
-	return used;
-}
-
-/* Makes .incoming.NAME afresh and opens it. Return: its fd or -errno. */
-static int serve_stage(int vfd, const char *volume, const char *staging)
-{
-	serve_remove_staged(vfd, volume, staging);
-	if (mkdirat(vfd, staging, 0700) < 0)
-		return -errno;
-	return open_beneath(vfd, staging, O_RDONLY | O_DIRECTORY, 0);
-}
-
-/*
- * RECEIVE of a block stream into VOLUME/.incoming.NAME/{image,delta}: stored,
- * fsynced, then read back and verified (checksums, and a delta's parent uuid
- * against its base's copy) before info.json is written and NAME appears.
- */
-static int serve_receive_block(struct serve *sv, int vfd, const char *volume, const char *name,
-			       struct snapshot *s)
-{
-	_cleanup_close_ int nfd = -1, fd = -1;
-	_cleanup_free_ char *base_uuid = NULL;
-	char staging[STAGING_MAX];
-	const char *file = s->image ? serve_block_file(s->image) : "image";
-	struct blockstream_expect x = { .volume = volume, .uuid = s->uuid };
-	struct rerr e = { 0 };
-	int r, write_error = 0;
-	uint64_t bytes = 0;
-	const char *why = NULL;
-	bool refused = false;
-
-	if (!s->image)
-		why = "this volume holds block copies, not btrfs ones";
-	else if (!s->uuid)
-		why = "a block copy needs a uuid";
-	else if (!serve_is_block(vfd) && serve_volume_used(vfd))
-		why = "this volume holds btrfs copies, not block ones";
-	if (!why && s->base) {
-		struct snapshot_list l = { 0 };
-
-		/* A delta is only useful on top of its base: refuse it without one. */
-		if (serve_list_block(vfd, volume, &l) == 0)
-			for (size_t i = 0; i < l.n; i++)
-				if (l.items[i].complete && streq(l.items[i].name, s->base))
-					base_uuid = xstrdup_or_null(l.items[i].uuid);
-		snapshot_list_clear(&l);
-		if (!base_uuid)
-			why = "its base is not here";
-		x.parent_uuid = base_uuid;
-	}
-	if (why) {
-		r = serve_drop_stream(sv);
-		return r < 0 ? r : serve_reply_err(sv, "%s: cannot receive '%s': %s", volume, name,
-						   why);
-	}
-	if (!serve_is_block(vfd)) {
-		_cleanup_close_ int m = open_beneath(vfd, BLOCK_MARK, O_WRONLY | O_CREAT, 0600);
-
-		if (m < 0)
-			write_error = -m;
-		else if (fsync(vfd) < 0)
-			write_error = errno;
-	}
-	snprintf(staging, sizeof(staging), INCOMING_PREFIX "%s", name);
-	if (!write_error) {
-		nfd = serve_stage(vfd, volume, staging);
-		fd = nfd < 0 ? nfd : open_beneath(nfd, file, O_RDWR | O_CREAT | O_EXCL, 0600);
-		if (fd < 0)
-			write_error = -fd;
-	}
-	r = serve_copy_stream(sv, fd, NULL, &bytes, &write_error, &refused);
-	if (r < 0) {
-		serve_remove_staged(vfd, volume, staging);
-		return r;
-	}
-	if (!write_error && fsync(fd) < 0)
-		write_error = errno;
-	if (write_error) {
-		serve_remove_staged(vfd, volume, staging);
-		return serve_reply_err(sv, "%s: receiving '%s' failed: %s", volume, name,
-				       strerror(write_error));
-	}
-	if (lseek(fd, 0, SEEK_SET) < 0 ||
-	    blockstream_apply(fd, -1, &x, 0, NULL, NULL, NULL, NULL, &e) < 0) {
-		serve_remove_staged(vfd, volume, staging);
-		return serve_reply_err(sv, "%s: '%s' arrived damaged or not as announced: %s",
-				       volume, name, e.msg[0] ? e.msg : strerror(errno));
-	}
-	return serve_commit(sv, vfd, nfd, staging, volume, name, s, bytes);
-}
-
-/* A copy here that a stream may take a parent or clone source from, as checked. */
-struct serve_source {
-	uint8_t uuid[UUID_SIZE];	/* its source's uuid: its received uuid */
-	int fd;				/* its subvolume; -1 when refused */
-	uint8_t own_uuid[UUID_SIZE];	/* the subvolume's own uuid */
-	char why[200];			/* why it may not be used; "" when it may */
-};
-
-/* One btrfs RECEIVE under way. */
-struct serve_rx {
-	int vfd;
-	const struct snapshot_list *copies;	/* borrowed: this volume's copies */
-	struct serve_source *src;
-	size_t n_src;
-	struct sendcheck *check;
-	struct rerr refusal;			/* the checker's reason */
-};
-
-static void serve_rx_done(struct serve_rx *rx)
-{
-	for (size_t i = 0; i < rx->n_src; i++)
-		if (rx->src[i].fd >= 0)
-			close(rx->src[i].fd);
-	free(rx->src);
-	rx->src = NULL;
-	rx->n_src = 0;
-	rx->check = sendcheck_free(rx->check);
-}
-
-/*
- * The copy received as @uuid, checked once: complete, here, and the one
- * `btrfs receive` would find for that uuid (the first subvolume of the whole
- * filesystem with it as received uuid, which could be another's).
- * Return: the entry (also for a refused one), or NULL (ENOMEM).
- */
-static struct serve_source *serve_rx_source(struct serve_rx *rx, const uint8_t uuid[UUID_SIZE])
-{
-	struct btrfs_util_subvolume_info si;
-	struct serve_source *x, *grown;
-	const struct snapshot *copy = NULL;
-	char u[UUID_STRING_LEN + 1], path[SNAP_NAME_MAX + 16];
-	uint64_t owner;
-	int r;
-
-	for (size_t i = 0; i < rx->n_src; i++)
-		if (memcmp(rx->src[i].uuid, uuid, UUID_SIZE) == 0)
-			return &rx->src[i];
-	grown = realloc(rx->src, (rx->n_src + 1) * sizeof(*grown));
-	if (!grown)
-		return NULL;
-	rx->src = grown;
-	x = &rx->src[rx->n_src++];
-	*x = (struct serve_source){ .fd = -1 };
-	memcpy(x->uuid, uuid, UUID_SIZE);
-	uuid_format(uuid, u);
-	for (size_t i = 0; i < rx->copies->n; i++) {
-		const struct snapshot *c = &rx->copies->items[i];
-
-		if (c->complete && !c->foreign && c->uuid && strcasecmp(c->uuid, u) == 0)
-			copy = c;
-	}
-	if (!copy) {
-		snprintf(x->why, sizeof(x->why), "not a copy of this volume here");
-		return x;
-	}
-	snprintf(path, sizeof(path), "%s/snapshot", copy->name);
-	x->fd = open_beneath(rx->vfd, path, O_RDONLY | O_DIRECTORY, 0);
-	if (x->fd < 0) {
-		snprintf(x->why, sizeof(x->why), "cannot open its copy '%s': %s", copy->name,
-			 strerror(-x->fd));
-	} else if (btrfs_util_subvolume_info_fd(x->fd, 0, &si) != BTRFS_UTIL_OK) {
-		snprintf(x->why, sizeof(x->why), "its copy '%s' is not a subvolume", copy->name);
-	} else if (memcmp(si.received_uuid, uuid, UUID_SIZE) != 0) {
-		snprintf(x->why, sizeof(x->why), "its copy '%s' was received as another snapshot",
-			 copy->name);
-	} else if ((r = btrfs_received_owner(x->fd, uuid, &owner)) < 0) {
-		snprintf(x->why, sizeof(x->why), "cannot look it up on this filesystem: %s",
-			 strerror(-r));
-	} else if (owner != si.id) {
-		snprintf(x->why, sizeof(x->why), "another subvolume of this filesystem was "
-			 "received as the same snapshot, and btrfs receive would take that one");
-	} else {
-		memcpy(x->own_uuid, si.uuid, UUID_SIZE);
-		return x;
-	}
-	if (x->fd >= 0) {
-		close(x->fd);
-		x->fd = -1;
-	}
-	return x;
-}
-
-static int serve_rx_source_ok(void *user, const uint8_t uuid[UUID_SIZE], bool parent,
-			      struct rerr *e)
-{
-	struct serve_source *x = serve_rx_source(user, uuid);
-
-	(void) parent;
-	if (!x)
-		return rerr_set(e, ENOMEM, "out of memory");
-	return x->why[0] ? rerr_set(e, EPERM, "%s", x->why) : 0;
-}
-
-/* A CLONE may read a regular file of the source copy, reached without any symlink. */
-static int serve_rx_clone_path_ok(void *user, const uint8_t uuid[UUID_SIZE], const char *path,
-				  struct rerr *e)
-{
-	struct serve_source *x = serve_rx_source(user, uuid);
-	_cleanup_close_ int fd = -1;
-	struct stat st;
-
-	if (!x)
-		return rerr_set(e, ENOMEM, "out of memory");
-	if (x->why[0])
-		return rerr_set(e, EPERM, "%s", x->why);
-	fd = open_beneath(x->fd, path, O_PATH, 0);
-	if (fd < 0)
-		return rerr_set(e, -fd, "not a file of that copy (%s)", fd == -ELOOP ?
-				"through a symlink" : strerror(-fd));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return rerr_set(e, EPERM, "not a regular file of that copy");
-	return 0;
-}
-
-static size_t serve_rx_next(void *user, bool *inspect)
-{
-	struct serve_rx *rx = user;
-
-	return sendcheck_next(rx->check, inspect);
-}
-
-static int serve_rx_feed(void *user, const void *buf, size_t len)
-{
-	struct serve_rx *rx = user;
-
-	return sendcheck_feed(rx->check, buf, len, &rx->refusal);
-}
-
-static void serve_rx_pass(void *user, size_t len)
-{
-	struct serve_rx *rx = user;
-
-	sendcheck_pass(rx->check, len);
-}
-
-/*
- * What `btrfs receive` left in the staging directory must be exactly the
- * announced copy: one read-only subvolume named "snapshot", received as @uuid,
- * a snapshot of the announced parent's copy. Return: NULL, or why not (in @buf).
- */
-static const char *serve_rx_verify(struct serve_rx *rx, int nfd, const uint8_t uuid[UUID_SIZE],
-				   char *buf, size_t len)
-{
-	const uint8_t *parent = sendcheck_parent(rx->check);
-	_cleanup_close_ int fd = -1;
-	struct btrfs_util_subvolume_info si;
-	char got[UUID_STRING_LEN + 1], want[UUID_STRING_LEN + 1];
-	struct dirent *de;
-	bool ro = false;
-	DIR *d;
-
-	d = serve_opendir(nfd);
-	if (!d) {
-		snprintf(buf, len, "cannot read its staging directory: %m");
-		return buf;
-	}
-	while ((de = readdir(d)))
-		if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
-		    !streq(de->d_name, "snapshot")) {
-			snprintf(buf, len, "the stream left '%.100s' beside its subvolume",
-				 de->d_name);
-			closedir(d);
-			return buf;
-		}
-	closedir(d);
-	fd = open_beneath(nfd, "snapshot", O_RDONLY | O_DIRECTORY, 0);
-	if (fd < 0 || btrfs_util_subvolume_info_fd(fd, 0, &si) != BTRFS_UTIL_OK ||
-	    !serve_is_subvolume(fd))
-		return "the stream held no subvolume 'snapshot'";
-	if (memcmp(si.received_uuid, uuid, UUID_SIZE) != 0) {
-		uuid_format(si.received_uuid, got);
-		uuid_format(uuid, want);
-		snprintf(buf, len, "it arrived with received_uuid %s, expected %s", got, want);
-		return buf;
-	}
-	if (btrfs_util_get_subvolume_read_only_fd(fd, &ro) != BTRFS_UTIL_OK || !ro)
-		return "its subvolume was not made read-only: the receive did not finish";
-	if (parent) {
-		struct serve_source *x = serve_rx_source(rx, parent);
-
-		if (!x || x->why[0] || memcmp(si.parent_uuid, x->own_uuid, UUID_SIZE) != 0)
-			return "it was received on another parent than the one it announced";
-	}
-	return NULL;
-}
-
-/*
- * RECEIVE of a btrfs stream: checked as it passes, into a confined `btrfs
- * receive` in .incoming.NAME, verified, then committed.
- */
-static int serve_receive_btrfs(struct serve *sv, int vfd, const char *volume, const char *name,
-			       struct snapshot *s)
-{
-	struct serve_rx rx = { .vfd = vfd };
-	struct snapshot_list copies = { 0 };
-	const struct conn_filter filter = { .next = serve_rx_next, .feed = serve_rx_feed,
-					    .pass = serve_rx_pass, .user = &rx };
-	struct sendcheck_opts opts = { .subvol = "snapshot", .source_ok = serve_rx_source_ok,
-				       .clone_path_ok = serve_rx_clone_path_ok, .user = &rx };
-	char staging[STAGING_MAX], dest[PATH_MAX + STAGING_MAX], vdir[PATH_MAX], why[300], msg[400];
-	_cleanup_close_ int nfd = -1;
-	uint8_t uuid[UUID_SIZE];
-	struct receive rc = { .in = -1, .err_fd = -1 };
-	struct rerr e = { 0 };
-	int r, status, write_error = 0;
-	bool refused = false, started = false;
-	uint64_t bytes = 0;
-	const char *bad = NULL;
-
-	if (!s->uuid || uuid_parse(s->uuid, uuid) < 0) {
-		r = serve_drop_stream(sv);
-		return r < 0 ? r : serve_reply_err(sv, "%s: cannot receive '%s': a btrfs copy "
-						   "needs the uuid of its source", volume, name);
-	}
-	if (serve_list_volume(sv, vfd, volume, &copies) < 0) {
-		r = serve_drop_stream(sv);
-		return r < 0 ? r : 0;	/* ERR sent */
-	}
-	for (size_t i = 0; i < copies.n && !bad; i++)
-		if (copies.items[i].complete && copies.items[i].uuid &&
-		    strcasecmp(copies.items[i].uuid, s->uuid) == 0)
-			bad = copies.items[i].name;
-	if (bad) {
-		snprintf(msg, sizeof(msg), "%s: cannot receive '%s': '%s' is a copy of the same "
-			 "snapshot", volume, name, bad);
-		snapshot_list_clear(&copies);
-		r = serve_drop_stream(sv);
-		return r < 0 ? r : serve_reply_err(sv, "%s", msg);
-	}
-	rx.copies = &copies;
-	opts.uuid = uuid;
-	rx.check = sendcheck_new(&opts);
-	snprintf(staging, sizeof(staging), INCOMING_PREFIX "%s", name);
-	snprintf(vdir, sizeof(vdir), "%s/%s", sv->root, volume);
-	snprintf(dest, sizeof(dest), "%s/%s", vdir, staging);
-	nfd = rx.check ? serve_stage(vfd, volume, staging) : -ENOMEM;
-	if (nfd < 0)
-		write_error = -nfd;
-	else if (!serve_is_subvolume(vfd))	/* serve_session() made it one */
-		write_error = -rerr_set(&e, ENOTDIR, "'%s' is not a subvolume", vdir);
-	else if (receive_start(&rc, dest, vdir, vfd, &e) < 0)
-		write_error = e.code ?: EIO;
-	else
-		started = true;
-	if (started)
-		(void) fcntl(rc.in, F_SETPIPE_SZ, SERVE_PIPE);
-	r = serve_copy_stream(sv, started ? rc.in : -1, rx.check ? &filter : NULL, &bytes,
-			      &write_error, &refused);
-	if (r == 0 && !refused && !write_error && rx.check &&
-	    sendcheck_finish(rx.check, &rx.refusal) < 0)
-		refused = true;
-	/* A refused stream must not finish: the receive is killed, not told the end. */
-	status = started ? receive_finish(&rc, r < 0 || refused, why, sizeof(why)) : -1;
-	if (r < 0 || refused || write_error || status != 0) {
-		serve_remove_staged(vfd, volume, staging);
-		if (r < 0)
-			; /* the client is gone or broke the protocol: nothing to reply to */
-		else if (refused)
-			r = serve_reply_err(sv, "%s: refused the stream of '%s': %s", volume, name,
-					    rx.refusal.msg);
-		else if (!started)
-			r = serve_reply_err(sv, "%s: cannot receive '%s': %s%s%s", volume, name,
-					    e.msg[0] ? e.msg : "", e.msg[0] ? ": " : "",
-					    strerror(write_error));
-		else if (status != 0)
-			r = serve_reply_err(sv, "%s: btrfs receive of '%s' failed (exit status %d)%s%s",
-					    volume, name, status, why[0] ? ": " : "", why);
-		else
-			r = serve_reply_err(sv, "%s: receiving '%s' failed: %s", volume, name,
-					    strerror(write_error));
-		serve_rx_done(&rx);
-		snapshot_list_clear(&copies);
-		return r;
-	}
-	bad = serve_rx_verify(&rx, nfd, uuid, msg, sizeof(msg));
-	if (bad) {
-		serve_remove_staged(vfd, volume, staging);
-		r = serve_reply_err(sv, "%s: refused '%s': %s", volume, name, bad);
-	} else {
-		r = serve_commit(sv, vfd, nfd, staging, volume, name, s, bytes);
-	}
-	serve_rx_done(&rx);
-	snapshot_list_clear(&copies);
+	in->taken = true;
+	if (r < 0)
+		in->broken = r;
 	return r;
 }
 
@@ -1178,9 +380,14 @@ static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const cha
 {
 	/* The request line lives in the connection's buffer, which the stream reuses. */
 	char volume[VOLUME_NAME_MAX + 1], name[SNAP_NAME_MAX + 1];
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	_cleanup_free_ char *info_text = NULL;
 	_cleanup_close_ int vfd = -1;
+	struct stream_in in = { .copy = serve_stream_copy, .user = sv };
 	struct snapshot s = { 0 };
+	struct store_dir d;
+	struct rerr e = { 0 };
+	uint64_t bytes = 0;
 	int r, parse = -EINVAL;
 	struct stat st;
 
@@ -1215,30 +422,34 @@ static int serve_cmd_receive(struct serve *sv, const char *volume_arg, const cha
 		return serve_reply_err(sv, "%s: cannot receive '%s': %s", volume, name,
 				       strerror(err));
 	}
-	if (s.image || serve_is_block(vfd)) {
-		r = serve_receive_block(sv, vfd, volume, name, &s);
-	} else if (!sv->btrfs) {
-		r = serve_drop_stream(sv);
-		if (r == 0)
-			r = serve_reply_err(sv, "%s: cannot receive '%s': --root %s is not on btrfs",
-					    volume, name, sv->root);
-	} else {
-		r = serve_receive_btrfs(sv, vfd, volume, name, &s);
-	}
+	serve_dir(sv, volume, vfd, &d);
+	r = store_for(&d, &s)->receive(&d, name, &s, &in, &bytes, &e);
 	snapshot_done(&s);
-	return r;
+	if (in.broken)
+		return in.broken;	/* the client is gone or broke the protocol */
+	if (!in.taken) {
+		int k = serve_drop_stream(sv);
+
+		if (k < 0)
+			return k;
+	}
+	if (r < 0)
+		return serve_reply_err(sv, "%s", e.msg);
+	o = json_object_new_object();
+	if (!o || meta_add(o, "name", json_object_new_string(name)) < 0 ||
+	    meta_add(o, "bytes", json_object_new_int64((int64_t)bytes)) < 0)
+		return -ENOMEM;
+	return serve_reply_ok(sv, o);
 }
 
 static int serve_cmd_delete(struct serve *sv, const char *volume, const char *name)
 {
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
-	_cleanup_close_ int vfd = -1, snap = -1;
+	_cleanup_close_ int vfd = -1;
 	struct snapshot_list l = { 0 };
-	struct btrfs_util_subvolume_info si;
-	char path[SNAP_NAME_MAX + 16];
 	const struct snapshot *s = NULL;
-	const char *needed_by = NULL;
-	bool foreign = false;
+	struct store_dir d;
+	struct rerr e = { 0 };
 	int r;
 
 	if (!o)
@@ -1248,31 +459,15 @@ static int serve_cmd_delete(struct serve *sv, const char *volume, const char *na
 		return serve_reply_err(sv, "%s: no copy '%s' here", volume, name);
 	if (r < 0)
 		return r == -EPIPE ? r : 0;
-	r = 0;
 	for (size_t i = 0; i < l.n; i++)
 		if (streq(l.items[i].name, name) && l.items[i].complete && !l.items[i].foreign)
 			s = &l.items[i];
-	if (serve_is_block(vfd)) {
-		/* Received here by construction; but never break another copy's chain. */
-		for (size_t i = 0; i < l.n; i++)
-			if (l.items[i].complete && l.items[i].base && streq(l.items[i].base, name))
-				needed_by = l.items[i].name;
-	} else if (s) {
-		snprintf(path, sizeof(path), "%s/snapshot", name);
-		snap = open_beneath(vfd, path, O_RDONLY | O_DIRECTORY, 0);
-		if (snap < 0 || btrfs_util_subvolume_info_fd(snap, 0, &si) != BTRFS_UTIL_OK ||
-		    memcmp(si.received_uuid, (uint8_t[UUID_SIZE]){ 0 }, UUID_SIZE) == 0)
-			foreign = true;
-	}
+	serve_dir(sv, volume, vfd, &d);
 	if (!s)
 		r = serve_reply_err(sv, "%s: no copy '%s' here", volume, name);
-	else if (foreign)
-		r = serve_reply_err(sv, "%s: '%s' was not received here, not deleting it", volume,
-				    name);
-	else if (needed_by)
-		r = serve_reply_err(sv, "%s: '%s' is the base of '%s', not deleting it", volume,
-				    name, needed_by);
-	else if ((r = serve_retire(vfd, volume, name)) < 0)
+	else if (store_of(&d)->may_delete(&d, &l, s, &e) < 0)
+		r = serve_reply_err(sv, "%s", e.msg);
+	else if ((r = store_retire(&d, name)) < 0)
 		r = serve_reply_err(sv, "%s: cannot delete '%s': %s", volume, name, strerror(-r));
 	else if (meta_add(o, "deleted", json_object_new_string(name)) < 0)
 		r = -ENOMEM;
@@ -1282,7 +477,7 @@ static int serve_cmd_delete(struct serve *sv, const char *volume, const char *na
 	return r;
 }
 
-/* FETCH VOLUME NAME: "OK {info}", then the stored stream of a block copy in chunks. */
+/* FETCH VOLUME NAME: "OK {info}", then the stored stream of the copy in chunks. */
 static int serve_cmd_fetch(struct serve *sv, const char *volume, const char *name)
 {
 	_cleanup_(json_object_putp) struct json_object *info = NULL;
@@ -1290,34 +485,30 @@ static int serve_cmd_fetch(struct serve *sv, const char *volume, const char *nam
 	_cleanup_close_ int vfd = -1, fd = -1;
 	struct snapshot_list l = { 0 };
 	const struct snapshot *s = NULL;
-	char file[SNAP_NAME_MAX + 16];
-	struct stat st;
+	const struct store *st = NULL;
+	struct store_dir d;
+	struct rerr e = { 0 };
 	int r;
 
 	r = serve_open_listed(sv, volume, false, &vfd, &l);
 	if (r < 0)
 		return r == -EPIPE ? r : 0;
-	if (r == 0 || !serve_is_block(vfd)) {
-		snapshot_list_clear(&l);
-		return serve_reply_err(sv, "%s: no block copy '%s' here", volume, name);
+	if (r > 0) {
+		serve_dir(sv, volume, vfd, &d);
+		st = store_of(&d);
 	}
-	for (size_t i = 0; i < l.n; i++)
+	for (size_t i = 0; st && st->open_stored && i < l.n; i++)
 		if (l.items[i].complete && streq(l.items[i].name, name))
 			s = &l.items[i];
 	if (s) {
-		snprintf(file, sizeof(file), "%s/%s", name, serve_block_file(s->image));
-		fd = open_beneath(vfd, file, O_RDONLY, 0);
-		if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
-			close(fd);
-			fd = -EINVAL;
-		}
+		fd = st->open_stored(&d, s, &e);
 		info = meta_info_object(s, volume);
 	}
 	snapshot_list_clear(&l);
 	if (!s)
 		return serve_reply_err(sv, "%s: no block copy '%s' here", volume, name);
 	if (fd < 0)
-		return serve_reply_err(sv, "%s: cannot open '%s': %s", volume, file, strerror(-fd));
+		return serve_reply_err(sv, "%s", e.msg);
 	buf = malloc(PROTO_CHUNK_MAX);
 	if (!info || !buf)
 		return -ENOMEM;
@@ -1327,8 +518,8 @@ static int serve_cmd_fetch(struct serve *sv, const char *volume, const char *nam
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			/* The client's blockstream reader sees a truncated stream and refuses it. */
-			return serve_reply_err(sv, "%s: reading '%s' failed: %m", volume, file);
+			/* The client's reader sees a truncated stream and refuses it. */
+			return serve_reply_err(sv, "%s: reading '%s' failed: %m", volume, name);
 		r = conn_write_chunk(&sv->c, buf, (size_t)n);
 		if (n == 0)
 			break;

@@ -258,35 +258,13 @@ static int target_receive_with(struct target_conn *tc, const char *volume,
 	if (progress)
 		progress(user, s->name, ts.bytes, true);
 	if (sr < 0) {
-		rerr_clear(e);
-		return rerr_set(e, sr, "target '%s': %s", tc->target->name, send_err.msg);
+		*e = send_err;
+		return rerr_prefix(e, sr, "target '%s'", tc->target->name);
 	}
 	if (r < 0)
 		return r;
 	*ret_bytes = ts.bytes;
 	return 0;
-}
-
-struct target_btrfs {
-	const char *snap_path;
-	const char *parent_path;
-};
-
-static int target_send_btrfs(void *ctx, struct target_stream *ts, uint64_t *bytes, struct rerr *e)
-{
-	struct target_btrfs *b = ctx;
-
-	return send_btrfs(b->snap_path, b->parent_path, target_chunk, ts, bytes, e);
-}
-
-int target_receive(struct target_conn *tc, const char *volume, const struct snapshot *s,
-		   const char *snap_path, const char *parent_path, progress_fn progress,
-		   void *user, uint64_t *ret_bytes, struct rerr *e)
-{
-	struct target_btrfs b = { .snap_path = snap_path, .parent_path = parent_path };
-
-	return target_receive_with(tc, volume, s, target_send_btrfs, &b, progress, user,
-				   ret_bytes, e);
 }
 
 struct target_produced {
@@ -303,9 +281,9 @@ static int target_send_produced(void *ctx, struct target_stream *ts, uint64_t *b
 	return send_stream(p->produce, p->arg, p->what, target_chunk, ts, bytes, e);
 }
 
-int target_receive_stream(struct target_conn *tc, const char *volume, const struct snapshot *s,
-			  send_producer_fn produce, void *arg, progress_fn progress, void *user,
-			  uint64_t *ret_bytes, struct rerr *e)
+int target_receive(struct target_conn *tc, const char *volume, const struct snapshot *s,
+		   send_producer_fn produce, void *arg, progress_fn progress, void *user,
+		   uint64_t *ret_bytes, struct rerr *e)
 {
 	struct target_produced p = { .produce = produce, .arg = arg, .what = s->name };
 

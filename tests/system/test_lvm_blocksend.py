@@ -19,6 +19,8 @@ TOOL = ROOT / "build" / "tests" / "blockstream-tool"
 KERNELS = os.environ.get("SNAPROTATE_VM_KERNELS", "6.1 6.12").split()
 # Coreutils in the guest (busybox has no fullblock dd and a slow sha256sum).
 COREUTILS = ["/usr/bin/sha256sum", "/usr/bin/dd", "/usr/bin/yes", "/usr/bin/cmp"]
+# The tool runs LVM's commands in process, as snaprotate does.
+LIBLVM = "/lib/x86_64-linux-gnu/liblvm2cmd.so.2.03"
 MiB = 1 << 20
 CHANGED = 4 * MiB       # rewritten + new file data between A and B
 DISCARDED = 4 * MiB     # a file deleted (online discard) between A and B
@@ -166,7 +168,7 @@ def vm(request, tmp_path_factory):
     share = tmp_path_factory.mktemp(f"blocksend-{kernel}")
     (share / "guest.sh").write_text(GUEST)
     argv = [str(VM), "--kernel", kernel, "--share", str(share), "--bin", str(TOOL),
-            "--timeout", "900"]
+            "--copy", f"{LIBLVM}:{LIBLVM}", "--timeout", "900"]
     for b in COREUTILS:
         argv += ["--bin", b]
     start = time.monotonic()

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Test driver for src/transport/receive.c, serve's second layer alone:
+ * Test driver for src/backends/btrfs_receive.c, serve's second layer alone:
  * `receive-tool DEST VOLUME_DIR` runs the confined `btrfs receive` into DEST
  * inside VOLUME_DIR (a subvolume) and
  * feeds it stdin unchecked, so a test can show what the confinement holds
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
-#include "transport/receive.h"
+#include "backends/receive.h"
 
 int main(int argc, char *argv[])
 {

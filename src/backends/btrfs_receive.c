@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The confined `btrfs receive` (include/receive.h). Everything between fork()
+ * The confined `btrfs receive` (include/backends/receive.h). Everything between fork()
  * and exec() happens in the child; serve is single-threaded, so the child may
  * call what it likes. A step that fails ends the child (exit 125) with one
  * line on its stderr: a receive that cannot be confined does not run.
@@ -25,7 +25,7 @@
 
 #include "base/debug.h"
 #include "base/util.h"
-#include "transport/receive.h"
+#include "backends/receive.h"
 
 #define RECEIVE_CHILD_FAILED	125
 

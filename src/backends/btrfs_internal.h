@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Private to src/backends/btrfs*.c: what the btrfs files share. */
+#ifndef SNAPROTATE_BTRFS_INTERNAL_H
+#define SNAPROTATE_BTRFS_INTERNAL_H
+
+#include <stdint.h>
+
+#include "backends/backend.h"
+#include "base/util.h"
+
+/* A snapshot's subvolume inside its NAME directory (SPEC 5). */
+#define SNAPSHOT_SUBVOL		"snapshot"
+/* The root directory of every btrfs subvolume has this inode number. */
+#define BTRFS_SUBVOL_INO	256
+
+/* backend_btrfs.stream_open and .stream_close (btrfs_send.c). */
+int btrfs_stream_open(const struct volume *v, const struct snapshot *s,
+		      const struct snapshot *parent, struct stream_source *ret, struct rerr *e);
+void btrfs_stream_close(const struct volume *v, struct stream_source *src);
+
+/**
+ * btrfs_received_owner() - The subvolume `btrfs receive` takes as the parent or
+ * clone source announced with @uuid: the first one the filesystem's uuid tree
+ * lists with that received uuid.
+ * @fd: Any file on the filesystem.
+ * @ret_id: Its subvolume id.
+ * Return: 0, -ENOENT when no subvolume has that received uuid, or -errno.
+ */
+int btrfs_received_owner(int fd, const uint8_t uuid[UUID_SIZE], uint64_t *ret_id);
+
+#endif
