@@ -31,13 +31,19 @@ MODEL_SRCS := \
 	src/model/stamp.c \
 	src/model/snapshot.c \
 	src/model/policy.c \
-	src/model/config.c
+	src/model/config.c \
+	src/model/config_keys.c \
+	src/model/config_value.c \
+	src/model/config_format.c
 
 FORMAT_SRCS := \
 	src/format/jsontext.c \
 	src/format/meta.c \
 	src/format/blockstream.c \
-	src/format/sendcheck.c
+	src/format/blockstream_apply.c \
+	src/format/crc32c.c \
+	src/format/sendcheck.c \
+	src/format/sendcheck_paths.c
 
 OS_SRCS := \
 	src/os/lock.c \
@@ -50,11 +56,13 @@ OS_SRCS := \
 BACKEND_SRCS := \
 	src/backends/backend.c \
 	src/backends/btrfs.c \
+	src/backends/btrfs_list.c \
 	src/backends/btrfs_send.c \
 	src/backends/lvm_lib.c \
 	src/backends/lvm.c \
 	src/backends/lvm_send.c \
 	src/backends/lvmthin.c \
+	src/backends/lvmthin_delta.c \
 	src/backends/btrfs_receive.c \
 	src/backends/store.c \
 	src/backends/store_btrfs.c \

@@ -86,6 +86,40 @@ static inline char *xstrdup_or_null(const char *s)
 }
 
 /**
+ * parse_u64() - A decimal number, digits only (no sign, no space), at most @max.
+ * Return: 0 with *@ret; -EINVAL for anything else; -ERANGE above @max.
+ */
+int parse_u64(const char *s, uint64_t max, uint64_t *ret);
+
+/* Little-endian integers in byte buffers (on-disk and wire formats). */
+static inline uint16_t get_le16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t get_le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t get_le64(const unsigned char *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
+}
+
+static inline void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline void put_le64(unsigned char *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/**
  * write_all() - write() until done, retrying on EINTR.
  * Return: 0 or -errno.
  */

@@ -13,6 +13,19 @@
 /* The root directory of every btrfs subvolume has this inode number. */
 #define BTRFS_SUBVOL_INO	256
 
+/* Whether @name in @dirfd is a subvolume; a directory (not following a symlink). */
+bool btrfs_is_subvol_at(int dirfd, const char *name);
+bool btrfs_is_dir_at(int dirfd, const char *name);
+
+/*
+ * Opens @v's snapshot_dir (made first, with @create). Return: its fd;
+ * -ENOENT when it does not exist and !@create; -errno with @e.
+ */
+int btrfs_open_dir(const struct volume *v, bool create, struct rerr *e);
+
+/* backend_btrfs.list (btrfs_list.c). */
+int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e);
+
 /* backend_btrfs.stream_open and .stream_close (btrfs_send.c). */
 int btrfs_stream_open(const struct volume *v, const struct snapshot *s,
 		      const struct snapshot *parent, struct stream_source *ret, struct rerr *e);

@@ -17,6 +17,8 @@
 #include "base/util.h"
 #include "format/sendcheck.h"
 
+#include "sendcheck_internal.h"
+
 /* The stream format, from btrfs-progs' send.h (a documented on-disk format). */
 #define SC_MAGIC		"btrfs-stream"		/* with its NUL: 13 bytes */
 #define SC_MAGIC_SIZE		13
@@ -61,21 +63,6 @@ static bool sc_follows(unsigned cmd)
 	}
 }
 
-/* A path known to the map: a symlink the stream made, or a directory above some. */
-struct sc_entry {
-	char *path;		/* NULL: a free slot */
-	size_t len;
-	uint64_t hash;
-	bool symlink;
-	uint32_t below;		/* symlinks tracked under this path */
-};
-
-/* Open addressing, linear probing, deletion by backward shift. */
-struct sc_map {
-	struct sc_entry *slots;
-	size_t cap, n;		/* cap is a power of two */
-};
-
 enum sc_state { SC_HEADER, SC_CMD, SC_TLV_TYPE, SC_TLV_LEN, SC_VALUE, SC_SKIP, SC_DONE, SC_FAILED };
 
 struct sendcheck {
@@ -103,262 +90,6 @@ struct sendcheck {
 	int error;
 	struct rerr why;		/* repeated by every call after a failure */
 };
-
-static uint64_t sc_hash(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-static struct sc_entry *sc_map_find(const struct sc_map *m, const char *s, size_t len)
-{
-	uint64_t h;
-
-	if (!m->cap)
-		return NULL;
-	h = sc_hash(s, len);
-	for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-		struct sc_entry *x = &m->slots[i];
-
-		if (!x->path)
-			return NULL;
-		if (x->hash == h && x->len == len && memcmp(x->path, s, len) == 0)
-			return x;
-	}
-}
-
-static int sc_map_grow(struct sc_map *m)
-{
-	size_t cap = m->cap ? m->cap * 2 : 64;
-	struct sc_entry *slots = calloc(cap, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->cap; i++) {
-		struct sc_entry *x = &m->slots[i];
-		size_t j;
-
-		if (!x->path)
-			continue;
-		for (j = x->hash & (cap - 1); slots[j].path; j = (j + 1) & (cap - 1))
-			;
-		slots[j] = *x;
-	}
-	free(m->slots);
-	m->slots = slots;
-	m->cap = cap;
-	return 0;
-}
-
-/* The entry for @s, made if missing. Return: it, or NULL (ENOMEM). */
-static struct sc_entry *sc_map_get(struct sc_map *m, const char *s, size_t len)
-{
-	struct sc_entry *x = sc_map_find(m, s, len);
-	uint64_t h;
-	size_t i;
-
-	if (x)
-		return x;
-	if ((m->n + 1) * 2 > m->cap && sc_map_grow(m) < 0)
-		return NULL;
-	h = sc_hash(s, len);
-	for (i = h & (m->cap - 1); m->slots[i].path; i = (i + 1) & (m->cap - 1))
-		;
-	x = &m->slots[i];
-	x->path = strndup(s, len);
-	if (!x->path)
-		return NULL;
-	x->len = len;
-	x->hash = h;
-	x->symlink = false;
-	x->below = 0;
-	m->n++;
-	return x;
-}
-
-/* Drops @x when it no longer says anything. */
-static void sc_map_tidy(struct sc_map *m, struct sc_entry *x)
-{
-	size_t i = (size_t)(x - m->slots), j = i;
-
-	if (x->symlink || x->below)
-		return;
-	free(x->path);
-	m->n--;
-	for (;;) {
-		size_t home;
-
-		j = (j + 1) & (m->cap - 1);
-		if (!m->slots[j].path)
-			break;
-		home = m->slots[j].hash & (m->cap - 1);
-		/* An entry whose home lies cyclically in (i, j] stays where it is. */
-		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
-			continue;
-		m->slots[i] = m->slots[j];
-		i = j;
-	}
-	m->slots[i] = (struct sc_entry){ 0 };
-}
-
-static void sc_map_clear(struct sc_map *m)
-{
-	for (size_t i = 0; i < m->cap; i++)
-		free(m->slots[i].path);
-	free(m->slots);
-	*m = (struct sc_map){ 0 };
-}
-
-/* Adds @delta to the count of every directory above @path. Return: 0 or -ENOMEM. */
-static int sc_links_below(struct sc_map *m, const char *path, size_t len, int delta)
-{
-	for (size_t i = 0; i < len; i++) {
-		struct sc_entry *x;
-
-		if (path[i] != '/')
-			continue;
-		x = delta > 0 ? sc_map_get(m, path, i) : sc_map_find(m, path, i);
-		if (!x) {
-			if (delta > 0)
-				return -ENOMEM;
-			continue;
-		}
-		x->below += (uint32_t)delta;
-		if (delta < 0)
-			sc_map_tidy(m, x);
-	}
-	return 0;
-}
-
-static int sc_link_add(struct sc_map *m, const char *path, size_t len)
-{
-	struct sc_entry *x = sc_map_get(m, path, len);
-
-	if (!x)
-		return -ENOMEM;
-	if (x->symlink)
-		return 0;
-	x->symlink = true;
-	return sc_links_below(m, path, len, +1);
-}
-
-static void sc_link_remove(struct sc_map *m, const char *path, size_t len)
-{
-	struct sc_entry *x = sc_map_find(m, path, len);
-
-	if (!x || !x->symlink)
-		return;
-	x->symlink = false;
-	sc_map_tidy(m, x);
-	(void) sc_links_below(m, path, len, -1);
-}
-
-static bool sc_is_link(const struct sc_map *m, const char *path, size_t len)
-{
-	const struct sc_entry *x = sc_map_find(m, path, len);
-
-	return x && x->symlink;
-}
-
-/* Whether a directory above @path is a symlink the stream made. */
-static bool sc_through_link(const struct sc_map *m, const char *path, size_t len)
-{
-	if (!m->n)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (path[i] == '/' && sc_is_link(m, path, i))
-			return true;
-	return false;
-}
-
-/* RENAME @from @to: the symlinks at and under @from move with it. */
-static int sc_links_rename(struct sc_map *m, const char *from, const char *to)
-{
-	size_t fl = strlen(from), tl = strlen(to), n = 0;
-	const struct sc_entry *f;
-	char **moved = NULL;
-	int r = 0;
-
-	/* A rename replaces what @to was (a directory only if empty). */
-	sc_link_remove(m, to, tl);
-	if (sc_is_link(m, from, fl)) {
-		sc_link_remove(m, from, fl);
-		r = sc_link_add(m, to, tl);
-	}
-	f = sc_map_find(m, from, fl);
-	if (r < 0 || !f || !f->below)
-		return r;
-	/* Rare: a directory holding symlinks of the stream moved. Collect, then move each. */
-	moved = calloc(m->n, sizeof(*moved));
-	if (!moved)
-		return -ENOMEM;
-	for (size_t i = 0; i < m->cap && r == 0; i++) {
-		const struct sc_entry *x = &m->slots[i];
-
-		if (x->path && x->symlink && x->len > fl && x->path[fl] == '/' &&
-		    memcmp(x->path, from, fl) == 0 && asprintf(&moved[n++], "%s%s", to,
-								 x->path + fl) < 0) {
-			moved[--n] = NULL;
-			r = -ENOMEM;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		size_t rest = strlen(moved[i]) - tl;
-
-		/* The old name is @from followed by the same rest. */
-		if (r == 0) {
-			char *old = NULL;
-
-			if (asprintf(&old, "%s%s", from, moved[i] + tl) < 0) {
-				r = -ENOMEM;
-			} else {
-				sc_link_remove(m, old, fl + rest);
-				r = sc_link_add(m, moved[i], tl + rest);
-			}
-			free(old);
-		}
-		free(moved[i]);
-	}
-	free(moved);
-	return r;
-}
-
-bool sendcheck_path_valid(const char *path, size_t len)
-{
-	size_t start = 0;
-
-	if (len == 0)
-		return true;	/* the subvolume's own root */
-	if (len >= PATH_MAX || memchr(path, '\0', len))
-		return false;
-	for (size_t i = 0; i <= len; i++) {
-		size_t n;
-
-		if (i < len && path[i] != '/')
-			continue;
-		n = i - start;
-		if (n == 0 || (n == 1 && path[start] == '.') ||
-		    (n == 2 && path[start] == '.' && path[start + 1] == '.'))
-			return false;
-		start = i + 1;
-	}
-	return true;
-}
-
-static uint32_t sc_le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static unsigned sc_le16(const uint8_t *p)
-{
-	return (unsigned)p[0] | (unsigned)p[1] << 8;
-}
 
 static int sc_fail(struct sendcheck *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -624,7 +355,7 @@ static int sc_unit(struct sendcheck *c)
 	case SC_HEADER:
 		if (memcmp(c->buf, SC_MAGIC, SC_MAGIC_SIZE) != 0)
 			return sc_fail(c, EPROTO, "not a btrfs send stream");
-		c->version = sc_le32(c->buf + SC_MAGIC_SIZE);
+		c->version = get_le32(c->buf + SC_MAGIC_SIZE);
 		if (c->version < 1 || c->version > SC_VERSION_MAX)
 			return sc_fail(c, EPROTO, "send stream version %u is not supported",
 				       (unsigned)c->version);
@@ -632,8 +363,8 @@ static int sc_unit(struct sendcheck *c)
 		c->want = SC_CMD_HEADER;
 		return 0;
 	case SC_CMD:
-		len = sc_le32(c->buf);
-		cmd = sc_le16(c->buf + 4);
+		len = get_le32(c->buf);
+		cmd = get_le16(c->buf + 4);
 		if (cmd == 0 || cmd > sc_cmd_max[c->version])
 			return sc_fail(c, EPROTO, "unknown command %u", cmd);
 		if (c->n_cmds == 0 && cmd != SC_C_SUBVOL && cmd != SC_C_SNAPSHOT)
@@ -657,7 +388,7 @@ static int sc_unit(struct sendcheck *c)
 		c->want = 2;
 		return 0;
 	case SC_TLV_TYPE:
-		c->tlv_type = sc_le16(c->buf);
+		c->tlv_type = get_le16(c->buf);
 		c->cmd_pos += 2;
 		if (c->tlv_type == 0 || c->tlv_type > sc_attr_max[c->version])
 			return sc_fail(c, EPROTO, "%s with unknown attribute %u", sc_cmd_name(c->cmd),
@@ -677,7 +408,7 @@ static int sc_unit(struct sendcheck *c)
 		c->want = 2;
 		return 0;
 	case SC_TLV_LEN:
-		c->tlv_len = sc_le16(c->buf);
+		c->tlv_len = get_le16(c->buf);
 		c->cmd_pos += 2;
 		return sc_begin_value(c);
 	case SC_VALUE:

@@ -327,8 +327,8 @@ static int serve_copy_stream(struct serve *sv, int fd, const struct stream_filte
 			     uint64_t *bytes, int *write_error, bool *refused)
 {
 	for (;;) {
-		char *line, *end;
-		unsigned long long n;
+		char *line;
+		uint64_t n;
 		int r;
 
 		r = conn_read_short_line(&sv->c, &line);
@@ -336,9 +336,7 @@ static int serve_copy_stream(struct serve *sv, int fd, const struct stream_filte
 			return r;
 		if (!startswith(line, "DATA "))
 			return -EPROTO;
-		errno = 0;
-		n = strtoull(line + 5, &end, 10);
-		if (errno || *end || end == line + 5 || line[5] == '-' || n > PROTO_CHUNK_MAX)
+		if (parse_u64(line + 5, PROTO_CHUNK_MAX, &n) < 0)
 			return -EPROTO;
 		if (n == 0)
 			return 0;

@@ -314,8 +314,8 @@ int target_fetch(struct target_conn *tc, const char *volume, const char *name, i
 		return rerr_set(e, ENOMEM, "out of memory");
 	}
 	for (;;) {
-		char *line, *end;
-		unsigned long long n;
+		char *line;
+		uint64_t n;
 
 		r = conn_read_line(&tc->c, &line);
 		if (r < 0)
@@ -324,9 +324,7 @@ int target_fetch(struct target_conn *tc, const char *volume, const char *name, i
 			rerr_set(e, EREMOTEIO, "target '%s': %s", tc->target->name, line + 4);
 			return -EREMOTEIO;
 		}
-		errno = 0;
-		if (!startswith(line, "DATA ") ||
-		    (n = strtoull(line + 5, &end, 10), errno || *end || n > PROTO_CHUNK_MAX)) {
+		if (!startswith(line, "DATA ") || parse_u64(line + 5, PROTO_CHUNK_MAX, &n) < 0) {
 			tc->broken = true;
 			return rerr_set(e, EPROTO, "target '%s': unexpected '%.60s'",
 					tc->target->name, line);

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Listing a btrfs volume's snapshots (SPEC 5): one readdir of SNAPSHOT_DIR,
+ * one search of the tree of subvolumes for which NAME/snapshot are snapshots,
+ * and one batched read of every info.json (os/readmany.h): no ioctl per
+ * snapshot, no walk of the content. What a crash leaves is incomplete; what
+ * it cannot leave is damaged (kept, and said).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <btrfsutil.h>
+#include <endian.h>
+#include <linux/btrfs.h>
+#include <linux/btrfs_tree.h>
+
+#include "backends/backend.h"
+#include "base/debug.h"
+#include "base/util.h"
+#include "format/meta.h"
+#include "model/stamp.h"
+#include "os/readmany.h"
+
+#include "btrfs_internal.h"
+
+static int btrfs_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The inode numbers of the directories (in the subvolume holding @dirfd) that
+ * hold a subvolume named "snapshot": one tree search of the root tree's
+ * ROOT_REF items instead of one fstatat() per snapshot. Needs CAP_SYS_ADMIN;
+ * the caller falls back to fstatat() on -EPERM.
+ * Return: 0 with a sorted array the caller must free(), or -errno.
+ */
+static int btrfs_snapshot_dirs(int dirfd, uint64_t **ret, size_t *ret_n)
+{
+	union {
+		struct btrfs_ioctl_search_args_v2 args;
+		char raw[sizeof(struct btrfs_ioctl_search_args_v2) + 64 * 1024];
+	} u;
+	struct btrfs_ioctl_search_args_v2 *a = &u.args;
+	_cleanup_free_ uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	enum btrfs_util_error be;
+	uint64_t parent;
+
+	be = btrfs_util_subvolume_id_fd(dirfd, &parent);
+	if (be != BTRFS_UTIL_OK)
+		return -(errno ?: EIO);
+	memset(&a->key, 0, sizeof(a->key));
+	a->key.tree_id = BTRFS_ROOT_TREE_OBJECTID;
+	a->key.min_objectid = a->key.max_objectid = parent;
+	a->key.min_type = a->key.max_type = BTRFS_ROOT_REF_KEY;
+	a->key.max_offset = UINT64_MAX;
+	a->key.max_transid = UINT64_MAX;
+	for (;;) {
+		size_t off = 0;
+		uint64_t last = 0;
+
+		a->key.nr_items = UINT32_MAX;
+		a->buf_size = sizeof(u.raw) - sizeof(*a);
+		if (ioctl(dirfd, BTRFS_IOC_TREE_SEARCH_V2, a) < 0)
+			return -errno;
+		if (a->key.nr_items == 0)
+			break;
+		for (uint32_t i = 0; i < a->key.nr_items; i++) {
+			struct btrfs_ioctl_search_header h;
+			struct btrfs_root_ref ref;
+
+			memcpy(&h, a->buf + off, sizeof(h));
+			off += sizeof(h);
+			last = h.offset;
+			if (h.type == BTRFS_ROOT_REF_KEY && h.len >= sizeof(ref)) {
+				memcpy(&ref, a->buf + off, sizeof(ref));
+				if (le16toh(ref.name_len) == strlen(SNAPSHOT_SUBVOL) &&
+				    sizeof(ref) + le16toh(ref.name_len) <= h.len &&
+				    memcmp(a->buf + off + sizeof(ref), SNAPSHOT_SUBVOL,
+					   strlen(SNAPSHOT_SUBVOL)) == 0) {
+					if (n == cap) {
+						uint64_t *g;
+
+						cap = cap ? cap * 2 : 256;
+						g = realloc(ids, cap * sizeof(*ids));
+						if (!g)
+							return -ENOMEM;
+						ids = g;
+					}
+					ids[n++] = le64toh(ref.dirid);
+				}
+			}
+			off += h.len;
+		}
+		if (last == UINT64_MAX)
+			break;
+		a->key.min_offset = last + 1;
+	}
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), btrfs_cmp_u64);
+	*ret = TAKE_PTR(ids);
+	*ret_n = n;
+	return 0;
+}
+
+struct btrfs_subvol_dirs {
+	uint64_t *ids;		/* sorted; NULL: unknown, ask fstatat() */
+	size_t n;
+};
+
+static bool btrfs_has_snapshot(const struct btrfs_subvol_dirs *dirs, int dirfd,
+			       const char *name, ino_t ino)
+{
+	char path[SNAP_NAME_MAX + sizeof("/" SNAPSHOT_SUBVOL)];
+	uint64_t key = ino;
+	struct stat st;
+
+	if (dirs->ids)
+		return bsearch(&key, dirs->ids, dirs->n, sizeof(*dirs->ids), btrfs_cmp_u64);
+	snprintf(path, sizeof(path), "%s/%s", name, SNAPSHOT_SUBVOL);
+	return fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	       st.st_ino == BTRFS_SUBVOL_INO;
+}
+
+/* An entry with our NAME pattern, waiting for its info.json. */
+struct btrfs_candidate {
+	char path[SNAP_NAME_MAX + sizeof("/" META_FILE)];	/* "NAME/info.json" */
+	size_t name_len;
+	ino_t ino;
+	time_t t;
+	unsigned seq;
+};
+
+struct btrfs_list_ctx {
+	const struct volume *v;
+	int dirfd;
+	struct btrfs_candidate *cand;
+	struct btrfs_subvol_dirs dirs;
+	struct snapshot_list *l;
+	struct rerr *e;
+};
+
+/*
+ * Whether NAME (no info.json) holds only what an interrupted create or delete
+ * leaves: the snapshot subvolume and a temporary info.json, or nothing.
+ * Return: 1 yes; 0 no, with the first other entry in @other; <0 error.
+ */
+static int btrfs_only_leftovers(int dir, const char *name, char *other, size_t other_len)
+{
+	int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	struct dirent *de;
+	DIR *d;
+	int r = 1;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (r == 1 && (de = readdir(d))) {
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if ((streq(de->d_name, SNAPSHOT_SUBVOL) && btrfs_is_subvol_at(dirfd(d), de->d_name)) ||
+		    streq(de->d_name, "." META_FILE ".tmp"))
+			continue;
+		snprintf(other, other_len, "%s", de->d_name);
+		r = 0;
+	}
+	closedir(d);
+	return r;
+}
+
+/* Marks @n damaged: ours by its name, but in a state no crash leaves. */
+static int btrfs_damaged(struct snapshot *n, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int btrfs_damaged(struct snapshot *n, const char *fmt, ...)
+{
+	va_list ap;
+	char *p = NULL;
+	int k;
+
+	va_start(ap, fmt);
+	k = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return -ENOMEM;
+	/* Shown on a terminal: a name is printable whatever the entry held. */
+	for (char *x = p; *x; x++)
+		if ((unsigned char)*x < 0x20 || *x == 0x7f)
+			*x = '?';
+	n->damaged = true;
+	n->problem = p;
+	return 0;
+}
+
+/*
+ * One info.json read. Complete: a valid info.json and the subvolume.
+ * Incomplete (what a crash leaves, removed by repair): no info.json and
+ * nothing but the subvolume or the temporary file, or a valid info.json
+ * whose subvolume is gone. Anything else is damaged: listed, reported, never
+ * removed by repair (an info.json that does not parse may well sit beside a
+ * whole snapshot). A read error other than those fails the listing, so a
+ * transient EIO or EMFILE never changes what an entry looks like.
+ */
+static int btrfs_list_entry(void *user, size_t index, const char *text, ssize_t len)
+{
+	struct btrfs_list_ctx *c = user;
+	struct btrfs_candidate *cand = &c->cand[index];
+	char name[SNAP_NAME_MAX + 1], other[NAME_MAX + 1], path[SNAP_NAME_MAX + 16];
+	struct snapshot n = { 0 };
+	const char *why = NULL;
+	struct stat st;
+	int r = -EINVAL, k = 0;
+
+	memcpy(name, cand->path, cand->name_len);
+	name[cand->name_len] = '\0';
+	if (text) {
+		r = meta_parse_info_why(c->v->name, name, text, &n, &why);
+		if (r == -ENOMEM)
+			return rerr_set(c->e, ENOMEM, "%s: out of memory", c->v->name);
+	} else if (len != -ENOENT && len != -ELOOP && len != -EFBIG && len != -ENOTDIR &&
+		   len != -EINVAL) {
+		return rerr_set(c->e, (int)len, "%s: cannot read '%s/%s'", c->v->name,
+				c->v->snapshot_dir, cand->path);
+	}
+	if (r == 0 && btrfs_has_snapshot(&c->dirs, c->dirfd, name, cand->ino)) {
+		/* complete */
+	} else {
+		snapshot_done(&n);
+		n = (struct snapshot){ .name = strdup(name), .created = cand->t, .seq = cand->seq };
+		if (!n.name)
+			return rerr_set(c->e, ENOMEM, "%s: out of memory", c->v->name);
+		snprintf(path, sizeof(path), "%s/%s", name, SNAPSHOT_SUBVOL);
+		if (r == 0) {
+			/* A valid info.json without its subvolume: nothing left to keep, unless... */
+			if (fstatat(c->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				k = btrfs_damaged(&n, "'%s' is not a subvolume", SNAPSHOT_SUBVOL);
+		} else if (text) {
+			k = btrfs_damaged(&n, "%s: %s", META_FILE, why);
+		} else if (len == -ELOOP) {
+			k = btrfs_damaged(&n, "%s is a symlink", META_FILE);
+		} else if (len == -EFBIG) {
+			k = btrfs_damaged(&n, "%s is larger than %d bytes", META_FILE, META_MAX_SIZE);
+		} else if (len != -ENOENT) {
+			k = btrfs_damaged(&n, "%s is not a regular file", META_FILE);
+		} else {
+			int o = btrfs_only_leftovers(c->dirfd, name, other, sizeof(other));
+
+			if (o == 0)
+				k = btrfs_damaged(&n, "no %s, and it holds '%s'", META_FILE, other);
+			else if (o < 0 && o != -ENOENT)
+				k = btrfs_damaged(&n, "cannot look inside it: %s", strerror(-o));
+		}
+		if (k < 0) {
+			snapshot_done(&n);
+			return rerr_set(c->e, ENOMEM, "%s: out of memory", c->v->name);
+		}
+	}
+	r = snapshot_list_append(c->l, &n);
+	if (r < 0) {
+		snapshot_done(&n);
+		return rerr_set(c->e, ENOMEM, "%s: out of memory", c->v->name);
+	}
+	return 0;
+}
+
+/*
+ * One readdir: a directory with our NAME pattern is a candidate, anything else
+ * is foreign. Then all the candidates' info.json in one batch (readmany).
+ */
+int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e)
+{
+	struct snapshot_list l = { 0 };
+	struct btrfs_list_ctx c = { .v = v, .l = &l, .e = e };
+	_cleanup_free_ struct btrfs_candidate *cand = NULL;
+	_cleanup_free_ const char **paths = NULL;
+	size_t n_cand = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	fd = btrfs_open_dir(v, false, e);
+	if (fd == -ENOENT) {
+		*ret = l;
+		return 0;
+	}
+	if (fd < 0)
+		return fd;
+	d = fdopendir(fd);
+	if (!d) {
+		r = rerr_set(e, errno, "%s: cannot read '%s'", v->name, v->snapshot_dir);
+		close(fd);
+		return r;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		struct btrfs_candidate *x;
+		time_t t;
+		unsigned seq;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		/* Only a directory can be one of ours; a symlink never is. */
+		if ((de->d_type == DT_DIR ||
+		     (de->d_type == DT_UNKNOWN && btrfs_is_dir_at(fd, de->d_name))) &&
+		    snap_name_parse(v->name, de->d_name, &t, &seq) == 0) {
+			if (n_cand == cap) {
+				cap = cap ? cap * 2 : 64;
+				x = realloc(cand, cap * sizeof(*cand));
+				if (!x) {
+					r = rerr_set(e, ENOMEM, "%s: out of memory", v->name);
+					break;
+				}
+				cand = x;
+			}
+			x = &cand[n_cand++];
+			x->name_len = strlen(de->d_name);
+			/* snap_name_parse() bounds the name by SNAP_NAME_MAX. */
+			snprintf(x->path, sizeof(x->path), "%.*s/%s", SNAP_NAME_MAX, de->d_name,
+				 META_FILE);
+			x->ino = de->d_ino;
+			x->t = t;
+			x->seq = seq;
+			continue;
+		}
+		{
+			struct snapshot s = { .name = strdup(de->d_name), .foreign = true };
+
+			if (!s.name || snapshot_list_append(&l, &s) < 0) {
+				free(s.name);
+				r = rerr_set(e, ENOMEM, "%s: out of memory", v->name);
+				break;
+			}
+		}
+	}
+	if (r == 0 && errno != 0)
+		r = rerr_set(e, errno, "%s: cannot read '%s'", v->name, v->snapshot_dir);
+	if (r == 0 && n_cand > 0) {
+		c.dirfd = fd;
+		c.cand = cand;
+		r = btrfs_snapshot_dirs(fd, &c.dirs.ids, &c.dirs.n);
+		if (r < 0)
+			DBG(BTRFS, "%s: cannot search subvolumes (%s), checking each one", v->name,
+			    strerror(-r));
+		paths = calloc(n_cand, sizeof(*paths));
+		if (!paths) {
+			r = rerr_set(e, ENOMEM, "%s: out of memory", v->name);
+		} else {
+			for (size_t i = 0; i < n_cand; i++)
+				paths[i] = cand[i].path;
+			r = readmany_at(fd, paths, n_cand, META_MAX_SIZE, btrfs_list_entry, &c);
+			if (r < 0)
+				r = rerr_set(e, r, "%s: cannot read '%s'", v->name, v->snapshot_dir);
+		}
+		free(c.dirs.ids);
+	}
+	closedir(d);
+	if (r < 0) {
+		snapshot_list_clear(&l);
+		return r;
+	}
+	snapshot_list_sort(&l);
+	*ret = l;
+	return 0;
+}
