@@ -81,6 +81,7 @@ TRANSPORT_SRCS := \
 ENGINE_SRCS := \
 	src/engine/report.c \
 	src/engine/rotate.c \
+	src/engine/run.c \
 	src/engine/replicate.c \
 	src/engine/rollback.c \
 	src/engine/restore.c \
@@ -108,7 +109,7 @@ LIB_OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
 OBJS := $(LIB_OBJS) build/cli/main.o
 
 UNIT_TESTS := test-stamp test-config test-snapshot test-jsontext test-retention test-year \
-	test-blockstream test-sendcheck test-replication
+	test-blockstream test-sendcheck test-replication test-engine
 UNIT_BINS := $(addprefix build/tests/,$(UNIT_TESTS))
 
 PYTHON ?= /usr/bin/python3
@@ -125,6 +126,12 @@ build/%.o: src/%.c
 build/tests/%: tests/unit/%.c $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -ldl -pthread -lcmocka
+
+# The engine's tests run over an in-memory backend (tests/unit/fake-backend.c).
+build/tests/test-engine: tests/unit/test-engine.c tests/unit/fake-backend.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -o $@ $< tests/unit/fake-backend.c $(LIB_OBJS) \
+		$(PKG_LIBS) -ldl -pthread -lcmocka
 
 TOOLS := build/tests/freeze-tool build/tests/blockstream-tool build/tests/receive-tool
 

@@ -25,6 +25,8 @@
 #include "cli/cli.h"
 #include "engine/engine.h"
 #include "engine/rotate.h"
+#include "engine/run.h"
+#include "engine/snapshots.h"
 #include "format/meta.h"
 #include "model/config.h"
 #include "model/snapshot.h"

@@ -21,7 +21,6 @@ static int description_valid(const char *s)
 
 int verb_snapshot(struct engine *eng, int argc, char **argv)
 {
-	const struct config *cfg = eng->cfg;
 	_cleanup_free_ struct volume **vols = NULL;
 	_cleanup_free_ struct take *takes = NULL;
 	_cleanup_free_ struct volume_report *reps = NULL;
@@ -58,39 +57,45 @@ int verb_snapshot(struct engine *eng, int argc, char **argv)
 	reps = calloc(n + 1, sizeof(*reps));
 	if (!out || !arr || !takes || !reps)
 		return cli_report(-ENOMEM, &(struct rerr){ 0 });
-	/* Resolve every --pre first: a wrong name takes no snapshot at all. */
 	for (size_t i = 0; i < n; i++) {
 		const struct volume *v = vols[i];
-		struct rerr e = { 0 };
 
 		takes[i].v = v;
 		takes[i].s = (struct snapshot){ .kind = kind, .pinned = arg.pin,
-						.description = strdup(arg.description ?: "") };
-		if (!takes[i].s.description)
-			ret = cli_report(-ENOMEM, &e);
-		if (arg.pre) {
-			r = engine_find_pre(eng, v, arg.pre, &takes[i].s.pre, &e);
+						.description = strdup(arg.description ?: ""),
+						.pre = xstrdup_or_null(arg.pre) };
+		if (!takes[i].s.description || (arg.pre && !takes[i].s.pre))
+			ret = cli_report(-ENOMEM, &(struct rerr){ 0 });
+	}
+	if (ret != EXIT_OK)
+		goto out;
+	if (arg.dry_run) {
+		struct rerr e = { 0 };
+
+		/* A wrong --pre is an error in a dry run too. */
+		for (size_t i = 0; i < n && arg.pre; i++) {
+			_cleanup_free_ char *pre = NULL;
+
+			r = engine_find_pre(eng, vols[i], arg.pre, &pre, &e);
 			if (r < 0) {
 				ret = e.usage ? cli_report_usage(&e) : cli_report(r, &e);
 				goto out;
 			}
 		}
-		if (arg.dry_run)
-			cli_info("would snapshot %s (%s%s)", v->name, snap_kind_to_string(kind),
+		for (size_t i = 0; i < n; i++)
+			cli_info("would snapshot %s (%s%s)", vols[i]->name, snap_kind_to_string(kind),
 				 arg.pin ? ", pinned" : "");
-	}
-	if (ret != EXIT_OK || arg.dry_run)
 		goto out;
-	/*
-	 * Each volume is a unit of its own, but the members of a group, adjacent
-	 * after the sort in unit_order(), are taken together (one instant, hooks
-	 * around all of them).
-	 */
-	for (size_t i = 0, m; i < n; i += m) {
-		for (m = 1; i + m < n && vols[i]->group && vols[i + m]->group &&
-			    streq(vols[i]->group, vols[i + m]->group); m++)
-			;
-		if (rotate_take(cfg, takes + i, m, arg.now, reps + i) < 0)
+	}
+	{
+		struct rerr e = { 0 };
+
+		r = engine_snapshot(eng, takes, n, reps, &e);
+		if (r < 0 && r != -EIO) {
+			ret = e.usage ? cli_report_usage(&e) : cli_report(r, &e);
+			goto out;
+		}
+		if (r < 0)
 			ret = EXIT_FAILED;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -33,6 +33,8 @@
  * Lists @v, removes the incomplete entries, and keeps the rest (complete and
  * foreign) in @r->snaps. An entry that cannot be removed is reported and left
  * out of retention, so it is never counted or deleted twice.
+ * Return: 0; -EIO when an entry could not be removed; -ENODATA when @v could
+ * not be listed at all (then nothing is known of it); -ENOMEM.
  */
 static int rotate_repair(const struct volume *v, bool dry_run, struct volume_report *r)
 {
@@ -44,7 +46,7 @@ static int rotate_repair(const struct volume *v, bool dry_run, struct volume_rep
 	ret = be->list(v, &all, &e);
 	if (ret < 0) {
 		volume_report_error(r, ret, &e);
-		return ret;
+		return -ENODATA;
 	}
 	for (size_t i = 0; i < all.n; i++) {
 		struct snapshot *s = &all.items[i];
@@ -397,19 +399,28 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 	       bool dry_run, struct sessions *ss, const struct replicate_opts *o,
 	       struct volume_report *reports)
 {
-	bool due = false, failed = false;
+	bool due = false, failed = false, unknown = false;
 
 	for (size_t i = 0; i < n; i++) {
 		struct volume_report *r = &reports[i];
 		time_t last = 0;
 		bool have;
+		int k;
 
 		r->volume = vols[i];
-		if (rotate_repair(vols[i], dry_run, r) < 0)
+		k = rotate_repair(vols[i], dry_run, r);
+		if (k < 0)
 			failed = true;
+		/* A volume that cannot be listed would look due at every run, unpruned. */
+		unknown |= k == -ENODATA;
 		have = rotate_last_timeline(&r->snaps, now, &last);
 		r->due = due_timeline(&vols[i]->policy, vols[i]->interval, have, last, now);
 		due |= r->due;
+	}
+	if (unknown) {
+		due = false;
+		for (size_t i = 0; i < n; i++)
+			reports[i].due = false;
 	}
 	if (due && dry_run) {
 		for (size_t i = 0; i < n; i++) {
