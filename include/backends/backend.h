@@ -177,16 +177,29 @@ struct backend {
 extern const struct backend backend_btrfs;
 extern const struct backend backend_lvm;
 
-/* Return: the backend for @kind (never NULL for a valid kind). */
+/**
+ * backend_find() - The backend of a kind.
+ * @kind: BACKEND_BTRFS or BACKEND_LVM.
+ * Return: the backend for @kind (never NULL for a valid kind; NULL for another).
+ */
 const struct backend *backend_find(enum backend_kind kind);
 
 /**
  * backend_min_free() - Whether @v's storage has min_free available (1), or
  * not (0, with @why saying how much it has); -errno with @e. A backend's room.
+ * @v: The volume; its ops must be set (backend_resolve()).
+ * @why: With 0, how much is free and what min_free asks for.
+ * @why_len: The size of @why.
+ * @e: The error record, filled when the backend's space() fails.
+ * Return: 1 when there is room (or no min_free is set), 0 when not, or -errno
+ * with @e.
  */
 int backend_min_free(const struct volume *v, char *why, size_t why_len, struct rerr *e);
 
-/* Sets each volume's ops to its backend, once the config is loaded. */
+/**
+ * backend_resolve() - Set each volume's ops to its backend, once the config is loaded.
+ * @cfg: The config whose volumes get their ops.
+ */
 void backend_resolve(struct config *cfg);
 
 #endif

@@ -49,6 +49,8 @@ struct lvmthin_delta {
 /**
  * lvmthin_name_valid() - A VG or LV name in LVM's alphabet ([A-Za-z0-9+_.-], not
  * starting with '-', not "." or "..", at most LVMTHIN_NAME_MAX bytes).
+ * @s: The name, NUL-terminated.
+ * Return: true when it is valid.
  */
 bool lvmthin_name_valid(const char *s);
 
@@ -56,30 +58,46 @@ bool lvmthin_name_valid(const char *s);
  * lvmthin_dm_name() - The device-mapper name of @vg/@lv: every '-' doubled, then
  * joined with '-', as LVM does ("my-vg", "thin" -> "my--vg-thin"); @layer
  * ("tpool") is appended as "-tpool" when not NULL.
- * Return: 0, -EINVAL for a bad name, -ENAMETOOLONG.
+ * @vg: The VG's name.
+ * @lv: The LV's name.
+ * @layer: A layer suffix, or NULL.
+ * @buf: Where the name goes.
+ * @len: The size of @buf.
+ * Return: 0, -EINVAL for a bad name, -ENAMETOOLONG when @buf is too small.
  */
 int lvmthin_dm_name(const char *vg, const char *lv, const char *layer, char *buf, size_t len);
 
 /**
  * lvmthin_dev_path() - "/dev/mapper/" + lvmthin_dm_name(@vg, @lv, NULL): the device of
  * an active LV, without relying on udev's /dev/VG/LV links.
- * Return: 0, -EINVAL, -ENAMETOOLONG.
+ * @vg: The VG's name.
+ * @lv: The LV's name.
+ * @buf: Where the path goes.
+ * @len: The size of @buf.
+ * Return: 0, -EINVAL for a bad name, -ENAMETOOLONG when @buf is too small.
  */
 int lvmthin_dev_path(const char *vg, const char *lv, char *buf, size_t len);
 
 /**
  * lvmthin_lv_query() - What lvs says of @vg/@lv.
- * Return: 0 with *@ret, -ENOENT (no such VG or LV), or -errno with @e.
+ * @vg: The VG's name.
+ * @lv: The LV's name.
+ * @ret: On success what lvs reports.
+ * @e: The error record, filled on failure.
+ * Return: 0 with *@ret; -EINVAL (bad name), -ENOENT (no such VG or LV), or
+ * -errno, with @e.
  */
 int lvmthin_lv_query(const char *vg, const char *lv, struct lvmthin_lv *ret, struct rerr *e);
 
 /**
  * lvmthin_changed_ranges() - The byte ranges of @vg/@new_lv that differ from @vg/@old_lv.
+ * @vg: The VG of both LVs.
  * @old_lv, @new_lv: Thin LVs of the same pool (typically two thin snapshots of one
  *                   origin, @old_lv the one the target holds). They need not be
  *                   active; the pool must be. Neither may be written while their
  *                   blocks are sent, or the stream will not match.
  * @ret: On success the ranges; free with lvmthin_delta_done().
+ * @e: The error record, filled on failure.
  *
  * Ranges are whole pool chunks, cut at the newer LV's size; a chunk that was
  * written (thin_delta "different", "right_only") or discarded ("left_only", it
@@ -106,12 +124,17 @@ int lvmthin_changed_ranges(const char *vg, const char *old_lv, const char *new_l
  * @old_id, @new_id: The ids given as --snap1 and --snap2; the output must name them.
  * @old_size, @new_size: The LVs' sizes in bytes.
  * @ret: On success; free with lvmthin_delta_done().
- * Return: 0, -EPROTO for output it does not understand (with @e), -ENOMEM.
+ * @e: The error record, filled on failure.
+ * Return: 0, -EPROTO for output it does not understand, -EIO when @f cannot be
+ * read, -ENOMEM; with @e.
  */
 int lvmthin_delta_parse(FILE *f, uint64_t old_id, uint64_t new_id, uint64_t old_size,
 			uint64_t new_size, struct lvmthin_delta *ret, struct rerr *e);
 
-/* lvmthin_delta_done() - Free the ranges of @d and empty it (NULL is fine). */
+/**
+ * lvmthin_delta_done() - Free the ranges of @d and empty it.
+ * @d: The delta (NULL is fine).
+ */
 void lvmthin_delta_done(struct lvmthin_delta *d);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * `btrfs receive`, confined: the second of serve's two layers against a
- * hostile sender (the first is include/sendcheck.h). The child that becomes
+ * hostile sender (the first is include/format/sendcheck.h). The child that becomes
  * `btrfs receive`:
  *   - runs in a mount namespace of its own, private, so nothing it mounts or
  *     changes there reaches the host;
@@ -38,19 +38,25 @@ struct receive {
 
 /**
  * receive_start() - Start a confined `btrfs receive` of one stream into @dest.
+ * @rc: Filled on success (write the stream to @rc->in); reset also on failure.
  * @dest: The staging directory, an absolute path.
  * @volume_dir: The volume's directory, a subvolume holding @dest.
  * @volume_fd: That directory, open: its path must still lead to it.
+ * @e: The error record, filled on failure.
  * Return: 0 with @rc filled, or -errno with @e.
  */
 int receive_start(struct receive *rc, const char *dest, const char *volume_dir, int volume_fd,
 		  struct rerr *e);
 
 /**
- * receive_finish() - Close its stdin (after killing it, with @kill), wait for it.
+ * receive_finish() - Close its stdin (after killing it, with @kill_it), wait for it.
+ * @rc: The receive from receive_start(); its fds are closed.
+ * @kill_it: SIGKILL it first.
  * @why: Its last line of complaint, for a failure's message ("" if none).
- * Return: its exit status (0-255), 128+N when killed by signal N, or -errno.
+ * @why_len: The size of @why (0: not wanted).
+ * Return: its exit status (0-255; 0 when it was not running), 128+N when killed by
+ * signal N, or -ECHILD when it could not be waited for.
  */
-int receive_finish(struct receive *rc, bool kill, char *why, size_t why_len);
+int receive_finish(struct receive *rc, bool kill_it, char *why, size_t why_len);
 
 #endif

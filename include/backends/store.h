@@ -115,30 +115,53 @@ struct store {
 extern const struct store store_btrfs;
 extern const struct store store_block;
 
-/* The store of @d's copies, or NULL when none can be there (no block copy, not on btrfs). */
+/**
+ * store_of() - The store of @d's copies.
+ * @d: The volume's directory.
+ * Return: store_block when @d is marked ".block", else store_btrfs when the root is
+ * on btrfs; NULL when none can be there (no block copy, not on btrfs).
+ */
 const struct store *store_of(const struct store_dir *d);
 
-/* The store a copy announced as @s goes to in @d. */
+/**
+ * store_for() - The store a copy announced as @s goes to in @d.
+ * @d: The volume's directory.
+ * @s: The copy as announced; one with an image is a block copy.
+ * Return: store_block for a block copy or a directory marked ".block", else store_btrfs.
+ */
 const struct store *store_for(const struct store_dir *d, const struct snapshot *s);
 
 /**
  * store_make_volume() - Make ROOT/@volume, mode 0700: on btrfs a subvolume,
  * so a receive can be confined to it. An existing one is fine.
+ * @root_fd: The store's root.
+ * @volume: The volume's name.
+ * @btrfs: Make a subvolume (the root is on btrfs).
  * Return: 0 or -errno.
  */
 int store_make_volume(int root_fd, const char *volume, bool btrfs);
 
-/* Whether @name is a staging entry (.incoming.*, .deleting.*). */
+/**
+ * store_is_staged() - Whether @name is a staging entry (.incoming.*, .deleting.*).
+ * @name: An entry of a volume's directory.
+ * Return: true for a staging entry.
+ */
 bool store_is_staged(const char *name);
 
-/* Removes every staging entry of @d: what an interrupted transfer left. */
+/**
+ * store_repair() - Remove every staging entry of @d: what an interrupted transfer left.
+ * @d: The volume's directory; each removal, and each failure, is told to @d->note.
+ */
 void store_repair(const struct store_dir *d);
 
 /**
  * store_retire() - Take NAME @name out of @d's copies in one rename, then
  * remove it: a crash in between leaves only a .deleting.* entry, which the
  * next store_repair() removes.
- * Return: 0, or -errno (the copy is still there when the rename failed).
+ * @d: The volume's directory.
+ * @name: The copy's NAME.
+ * Return: 0 (a failed removal after the rename is only told to @d->note), or
+ * -errno (the copy is still there when the rename failed).
  */
 int store_retire(const struct store_dir *d, const char *name);
 

@@ -22,6 +22,12 @@ extern unsigned debug_mask;
  */
 void debug_init(void);
 
+/**
+ * debug_print() - Print "snaprotate: [@area] MESSAGE" and a newline to stderr; DBG() calls it.
+ * @area: The debug area's name, as DBG() gives it ("BTRFS").
+ * @fmt: printf() format of the message.
+ * @...: Its arguments.
+ */
 void debug_print(const char *area, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define DBG(area, ...)							\

@@ -19,6 +19,8 @@ struct rerr {
  * rerr_set() - Record an error unless one is recorded already.
  * @e: The record (may be NULL: then nothing is recorded).
  * @errnum: errno value, either sign; 0 is taken as EIO.
+ * @fmt: printf() format of the message.
+ * @...: Its arguments.
  * Return: -abs(@errnum), so that callers can `return rerr_set(...)`.
  */
 int rerr_set(struct rerr *e, int errnum, const char *fmt, ...)
@@ -26,8 +28,13 @@ int rerr_set(struct rerr *e, int errnum, const char *fmt, ...)
 
 /**
  * rerr_usage() - As rerr_set(), for input that names nothing usable (an unknown
- * volume, a snapshot argument that resolves to none or to several): the command
- * line exits 2 for it. Return: -abs(@errnum).
+ * volume, a snapshot argument that resolves to none or to several): also sets
+ * @e->usage, and the command line exits 2 for it.
+ * @e: The record (may be NULL: then nothing is recorded).
+ * @errnum: errno value, either sign; 0 is taken as EINVAL.
+ * @fmt: printf() format of the message.
+ * @...: Its arguments.
+ * Return: -abs(@errnum).
  */
 int rerr_usage(struct rerr *e, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -35,14 +42,19 @@ int rerr_usage(struct rerr *e, int errnum, const char *fmt, ...)
 /**
  * rerr_prefix() - Put context in front of a recorded message: "@fmt: MSG".
  * @e: The record; when nothing is recorded yet, records @errnum with "@fmt".
- * @errnum: The error to record or return when @e holds none (either sign).
- * Return: -(@e's code), so that callers can `return rerr_prefix(...)`.
+ * @errnum: The error to record or return when @e holds none (either sign; 0 is
+ *          taken as EIO).
+ * @fmt: printf() format of the context.
+ * @...: Its arguments.
+ * Return: -(@e's code), so that callers can `return rerr_prefix(...)`; -abs(@errnum)
+ * when @e is NULL.
  */
 int rerr_prefix(struct rerr *e, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /**
  * rerr_clear() - Forget a recorded error, so the record can be reused for the next item.
+ * @e: The record (not NULL).
  */
 void rerr_clear(struct rerr *e);
 

@@ -14,7 +14,13 @@ enum exit_code {
 	EXIT_LOCKED = 3,
 };
 
-/* Return: the process exit code. */
+/**
+ * cli_main() - Run one command line: parse the options, load the config when
+ * the command needs one, run the command and print its results.
+ * @argc: The number of arguments.
+ * @argv: The arguments, as main() gets them.
+ * Return: the process exit code (enum exit_code; check's own for check).
+ */
 int cli_main(int argc, char *argv[]);
 
 #endif

@@ -29,19 +29,35 @@ struct engine {
 	struct sessions *sessions;	/* target sessions, opened on first use */
 };
 
-/* Sets up @eng for @cfg (borrowed, must outlive it). */
+/**
+ * engine_init() - Set up @eng for @cfg (borrowed, must outlive it).
+ * @eng: The engine, filled; end it with engine_done().
+ * @cfg: The config.
+ * @now: The reference time (--now, or the clock).
+ * @dry_run: Decide and report, change nothing.
+ * @wait: Wait for a volume's lock instead of failing.
+ */
 void engine_init(struct engine *eng, const struct config *cfg, time_t now, bool dry_run,
 		 bool wait);
 
-/* Releases every lock and closes every target session. */
+/**
+ * engine_done() - Release every lock and close every target session.
+ * @eng: The engine.
+ */
 void engine_done(struct engine *eng);
 
 /**
  * engine_select() - The volumes that VOLUME (or, with @groups, GROUP) arguments name.
+ * @eng: The engine.
  * @names: The arguments; none means every volume of the config.
+ * @n_names: How many.
+ * @groups: Whether a name may also be a group's.
  * @ret: On success an array of @ret_n borrowed volumes, in argument order,
  *       each once (a group adds its members); free() the array.
- * Return: 0; -EINVAL with @e for a name the config does not know; -ENOMEM.
+ * @ret_n: On success the number of volumes in @ret.
+ * @e: The error record, filled on failure.
+ * Return: 0; -EINVAL with @e (@e->usage) for a name the config does not know;
+ * -ENOMEM with @e.
  */
 int engine_select(const struct engine *eng, char *const *names, size_t n_names, bool groups,
 		  struct volume ***ret, size_t *ret_n, struct rerr *e);
@@ -49,28 +65,46 @@ int engine_select(const struct engine *eng, char *const *names, size_t n_names, 
 /**
  * engine_probe() - Whether @v can be used as configured (mounted, on btrfs, an
  * existing LV, ...).
+ * @eng: The engine.
+ * @v: The volume; its ops must be set.
+ * @e: The error record, filled on failure.
  * Return: 0, or -EINVAL with @e as "FILE:LINE: what: why" (the line of the key
- * to blame): a configuration error.
+ * to blame): a configuration error (@e->usage).
  */
 int engine_probe(const struct engine *eng, const struct volume *v, struct rerr *e);
 
 /**
  * engine_lock() - Take the locks of @vols, sorted by name first (so that two
  * commands that wait never deadlock); nothing in a dry run.
- * Return: 0, or -errno with @e: -EAGAIN when another snaprotate holds one.
+ * @eng: The engine; it holds the locks until engine_unlock() or engine_done(),
+ *       also those taken before a failure.
+ * @vols: The volumes; sorted by name in place (also in a dry run).
+ * @n: How many.
+ * @e: The error record, filled on failure.
+ * Return: 0, or -errno with @e: -EAGAIN when another snaprotate holds one,
+ * -EMFILE beyond ENGINE_LOCKS_MAX locks.
  */
 int engine_lock(struct engine *eng, struct volume **vols, size_t n, struct rerr *e);
 
-/* Releases the locks taken so far (run: after each volume or group). */
+/**
+ * engine_unlock() - Release the locks taken so far (run: after each volume or group).
+ * @eng: The engine.
+ */
 void engine_unlock(struct engine *eng);
 
 /**
  * engine_units() - Orders @vols so that the members of a group stand together:
  * groups and lone volumes by name, members by name within.
+ * @vols: The volumes, sorted in place.
+ * @n: How many.
  */
 void engine_units(struct volume **vols, size_t n);
 
-/* Return: the target sessions of @eng, made on first use, or NULL (ENOMEM). */
+/**
+ * engine_sessions() - The target sessions of @eng, made on first use.
+ * @eng: The engine; engine_done() frees the sessions.
+ * Return: the sessions, or NULL (ENOMEM).
+ */
 struct sessions *engine_sessions(struct engine *eng);
 
 #endif

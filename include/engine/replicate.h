@@ -21,11 +21,31 @@
  */
 struct sessions;
 
+/**
+ * sessions_new() - No session yet, one place for each target of @cfg.
+ * @cfg: The config (borrowed: must outlive the sessions).
+ * Return: the sessions (free with sessions_free()), or NULL (ENOMEM).
+ */
 struct sessions *sessions_new(const struct config *cfg);
-/* The session to @t, opened on first use. Return: 0 or -errno with @e. */
+
+/**
+ * sessions_get() - The session to @t, opened on first use; a failure to open
+ * it is remembered and returned again, not retried.
+ * @ss: The sessions.
+ * @t: A target of the config.
+ * @ret: On success the session (borrowed from @ss).
+ * @e: The error record, filled on failure.
+ * Return: 0 or -errno with @e (-EPIPE when the session was lost, -ENOENT for a
+ * target not in the config).
+ */
 int sessions_get(struct sessions *ss, const struct target *t, struct target_conn **ret,
 		 struct rerr *e);
-/* Closes every session. Return: NULL. */
+
+/**
+ * sessions_free() - Close every session and free @s.
+ * @s: The sessions, or NULL.
+ * Return: NULL.
+ */
 struct sessions *sessions_free(struct sessions *s);
 
 /* Progress of a transfer, for the command line to show. */
@@ -46,7 +66,13 @@ struct replicate_opts {
  * there, per @o. @r->snaps (the source's complete snapshots) is used when
  * filled, else listed. sent_to records are brought in line with what each
  * target holds. A target that fails is recorded in @r and the others go on.
- * Return: 0, or -EIO when anything failed.
+ * @v: The volume.
+ * @ss: The target sessions.
+ * @now: Reference time for the targets' retention.
+ * @o: What to do.
+ * @r: The volume's report; filled (one target_report per target worked on).
+ * Return: 0, or -EIO when anything failed (see @r->errors); -ENOMEM when @r
+ * cannot grow.
  */
 int replicate_volume(const struct volume *v, struct sessions *ss,
 		     time_t now, const struct replicate_opts *o, struct volume_report *r);

@@ -52,25 +52,56 @@ struct volume_report {
 	size_t n_targets;
 };
 
+/**
+ * volume_report_done() - Free everything @r owns and zero it.
+ * @r: The report.
+ */
 void volume_report_done(struct volume_report *r);
 
-/* Records a failure found outside the engine (probe, lock): copies @msg. */
+/**
+ * volume_report_fail() - Record a failure found outside the engine (probe, lock): copies @msg.
+ * @r: The report.
+ * @msg: The whole message (dropped when out of memory, as with every record here).
+ */
 void volume_report_fail(struct volume_report *r, const char *msg);
 
-/* Records a failure as "MSG: strerror": @e's message, or the volume's name. */
+/**
+ * volume_report_error() - Record a failure as "MSG: strerror": @e's message, or the volume's name.
+ * @r: The report; its volume must be set.
+ * @err: The error, either sign; @e's code takes precedence.
+ * @e: The error record (may be NULL).
+ */
 void volume_report_error(struct volume_report *r, int err, const struct rerr *e);
 
-/* Records a failure whose message is whole already. */
+/**
+ * volume_report_errorf() - Record a failure whose message is whole already.
+ * @r: The report.
+ * @fmt: printf() format of the message.
+ * @...: Its arguments.
+ */
 void volume_report_errorf(struct volume_report *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Records something worth saying that is not a failure. */
+/**
+ * volume_report_notice() - Record something worth saying that is not a failure.
+ * @r: The report.
+ * @msg: The notice, copied.
+ */
 void volume_report_notice(struct volume_report *r, const char *msg);
 
-/* Records an incomplete entry removed (or, in a dry run, to be). Return: 0 or -ENOMEM. */
+/**
+ * volume_report_repaired() - Record an incomplete entry removed (or, in a dry run, to be).
+ * @r: The report.
+ * @name: The entry's name, copied.
+ * Return: 0 or -ENOMEM.
+ */
 int volume_report_repaired(struct volume_report *r, const char *name);
 
-/* Return: the bytes sent to all targets in @r. */
+/**
+ * volume_report_bytes_sent() - The bytes sent to all targets in @r.
+ * @r: The report.
+ * Return: the sum of its transfers' bytes.
+ */
 uint64_t volume_report_bytes_sent(const struct volume_report *r);
 
 #endif

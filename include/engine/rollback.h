@@ -29,17 +29,25 @@ struct rollback_report {
 
 /**
  * rollback_volume() - Roll @v back to the snapshot @arg names.
+ * @v: The volume (locked).
  * @arg: A SNAPSHOT argument (full name, unique stamp prefix, "latest").
  * @now: The time of the snapshot of the current state.
  * @dry_run: Only fill @r->steps.
+ * @r: Reset, then filled.
+ * @e: The error record, filled on failure.
  *
  * Return: 0; -ENOENT/-ENOTUNIQ when @arg names no single snapshot (a usage
- * error), -EOPNOTSUPP when the backend cannot roll back, other -errno when a
- * step failed (@r says which steps were done).
+ * error, @r->bad_arg), -EOPNOTSUPP when the backend cannot roll back, -EINVAL
+ * for a foreign or incomplete snapshot, -EBUSY when a merge is already under
+ * way, other -errno when a step failed (@r says which steps were done); with @e.
  */
 int rollback_volume(const struct volume *v, const char *arg, time_t now, bool dry_run,
 		    struct rollback_report *r, struct rerr *e);
 
+/**
+ * rollback_report_done() - Free what @r owns and zero it.
+ * @r: The report.
+ */
 void rollback_report_done(struct rollback_report *r);
 
 #endif

@@ -21,8 +21,10 @@
 /**
  * rotate_prune() - Repair @v, apply each target's retention there (with @ss),
  * then apply @v's retention.
+ * @v: The volume (locked).
  * @now: Reference time for retention.
  * @dry_run: Decide and report, change nothing.
+ * @ss: The target sessions; NULL leaves the targets alone.
  * @r: Filled; errors are collected in it, one broken snapshot never stops the rest.
  *
  * A plan that would delete more than max_delete deletes nothing and is an error.
@@ -46,6 +48,13 @@ struct take {
  * before anything runs; then every pre hook, every snapshot, every post hook.
  * A failed pre hook means no snapshot of the unit; the post hooks of every
  * volume whose pre hooks ran still run, told SNAPROTATE_RESULT=failure.
+ * A group is taken whole or not at all: when one snapshot fails, those taken
+ * are removed again (one that cannot be removed keeps @t[i].taken).
+ * @cfg: The config (hook_timeout, freeze_timeout).
+ * @t: The snapshots to take, one per volume; @t[i].taken says which were, and
+ *     their @t[i].s (name, uuid) is the caller's to free either way.
+ * @n: How many (at most GROUP_MAX).
+ * @now: The snapshots' time.
  * @reports: One per volume; failures are recorded there.
  * Return: 0, or -EIO when anything failed.
  */
@@ -56,7 +65,14 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
  * rotate_run() - The timer job for one volume or one group's members: repair,
  * take a timeline snapshot of every member if one is due for any of them
  * (min_free permitting), then prune each.
+ * @cfg: The config.
  * @vols: The members (one entry for a volume outside a group).
+ * @n: How many.
+ * @now: Reference time.
+ * @dry_run: Decide and report, change nothing (a due snapshot is only planned).
+ * @ss: The target sessions.
+ * @o: What to do with each member's targets, after the snapshot and before the
+ *     member is pruned (send, prune them).
  * @reports: One per member, filled.
  * Return: 0 when nothing failed, else -EIO.
  */
@@ -66,6 +82,10 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 
 /**
  * rotate_save_state() - Record a run's result in STATE_DIR/VOLUME.json for check and status.
+ * @cfg: The config (state_dir, made if missing).
+ * @r: The volume's report of the run.
+ * @now: The time of the run.
+ * @e: The error record, filled on failure.
  * Return: 0 or -errno (with @e).
  */
 int rotate_save_state(const struct config *cfg, const struct volume_report *r, time_t now,

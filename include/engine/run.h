@@ -36,8 +36,14 @@ struct run_summary {
  * engine_snapshot() - Take the snapshots @takes (one per volume of @eng's
  * selection, @n of them, with kind, description, pin set; a post snapshot's
  * @takes[i].s.pre names its pre snapshot as the user wrote it), the members of
- * a group together. The volumes must be locked.
- * @reps: @n reports, filled.
+ * a group together. The volumes must be locked. A dry run resolves the pre
+ * snapshots and takes nothing.
+ * @eng: The engine.
+ * @takes: The snapshots, in engine_units() order: a group's members are taken
+ *         together only where they stand side by side.
+ * @n: How many.
+ * @reps: @n reports, filled (not in a dry run).
+ * @e: The error record, filled when a --pre cannot be resolved.
  * Return: 0 when every snapshot was taken; -EIO when one failed (see @reps);
  * -errno with @e when a --pre named nothing (@e->usage), before any snapshot.
  */
@@ -47,6 +53,11 @@ int engine_snapshot(struct engine *eng, struct take *takes, size_t n, struct vol
 /**
  * engine_prune() - Retention for each of @vols (locked), one after the other,
  * each report handed to @fn.
+ * @eng: The engine; its targets are pruned too, through its sessions.
+ * @vols: The volumes.
+ * @n: How many.
+ * @fn: Gets each volume's report as soon as it is done (one at a time, no lock error).
+ * @user: Passed to @fn.
  * Return: 0, or -EIO when a volume had an error.
  */
 int engine_prune(struct engine *eng, struct volume **vols, size_t n, engine_unit_fn fn,
@@ -56,9 +67,15 @@ int engine_prune(struct engine *eng, struct volume **vols, size_t n, engine_unit
  * engine_run() - The timer's job for @vols: each volume, or each group as a
  * whole, probed, locked, repaired, snapshotted when due, sent, pruned, and
  * its state recorded; units are independent.
+ * @eng: The engine; each unit's locks are released before the next.
+ * @vols: The volumes; a member of a group brings the whole group.
+ * @n: How many.
  * @o: What to do with targets (send, prune them, progress).
- * @sum: Which volumes failed, and whether a unit was locked.
- * Return: 0, or -EIO when a unit failed.
+ * @fn: Gets each unit's reports as soon as it is done.
+ * @user: Passed to @fn.
+ * @sum: Reset, then filled: which volumes failed, and whether a unit was locked.
+ * Return: 0, or -EIO when a unit failed (a unit skipped because another
+ * snaprotate holds its lock is no failure); -ENOMEM.
  */
 int engine_run(struct engine *eng, struct volume **vols, size_t n,
 	       const struct replicate_opts *o, engine_unit_fn fn, void *user,

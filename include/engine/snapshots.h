@@ -35,12 +35,19 @@ struct snap_results {
 	size_t n;
 };
 
+/**
+ * snap_results_done() - Free what @r owns and zero it.
+ * @r: The results.
+ */
 void snap_results_done(struct snap_results *r);
 
 /**
  * engine_list() - Every snapshot of @v: complete, incomplete, damaged and
  * foreign, oldest first; takes no lock.
+ * @eng: The engine.
+ * @v: The volume.
  * @ret: Filled on success; snapshot_list_clear() it.
+ * @e: The error record, filled on failure.
  * Return: 0 or -errno with @e.
  */
 int engine_list(struct engine *eng, const struct volume *v, struct snapshot_list *ret,
@@ -51,16 +58,28 @@ int engine_list(struct engine *eng, const struct volume *v, struct snapshot_list
  * stamp prefixes, "latest"). Every name is resolved first, so that a typo
  * deletes nothing. Foreign entries are refused; pinned and damaged ones
  * without @force.
- * @ret: One result per snapshot named (a snapshot named twice, once).
+ * @eng: The engine; @v's lock is taken and held (not in a dry run).
+ * @v: The volume.
+ * @args: The SNAPSHOT arguments.
+ * @n_args: How many.
+ * @force: Also delete pinned and damaged snapshots.
+ * @ret: One result per snapshot named (a snapshot named twice, once);
+ *       snap_results_done() it.
+ * @e: The error record, filled on failure.
  * Return: 0 (failures are in @ret), or -errno with @e when nothing was tried:
- * the lock, the listing, or a name (@e->usage).
+ * the lock, the listing, or a name (@e->usage); -ENOMEM, also part way.
  */
 int engine_delete(struct engine *eng, const struct volume *v, char *const *args, size_t n_args,
 		  bool force, struct snap_results *ret, struct rerr *e);
 
 /**
  * engine_pin() - Pin (or unpin) the complete snapshot of @v that @arg names.
+ * @eng: The engine; @v's lock is taken and held (not in a dry run).
+ * @v: The volume.
+ * @arg: A SNAPSHOT argument.
+ * @pinned: Pin (true) or unpin (false).
  * @ret: Filled also on failure after the name was resolved; free its name.
+ * @e: The error record, filled on failure.
  * Return: 0 (the outcome is in @ret), or -errno with @e (@e->usage for @arg).
  */
 int engine_pin(struct engine *eng, const struct volume *v, const char *arg, bool pinned,
@@ -68,7 +87,11 @@ int engine_pin(struct engine *eng, const struct volume *v, const char *arg, bool
 
 /**
  * engine_find_pre() - The pre snapshot of @v that @arg names, for a post snapshot.
+ * @eng: The engine (no lock is taken).
+ * @v: The volume.
+ * @arg: A SNAPSHOT argument.
  * @ret_name: On success its name; free() it.
+ * @e: The error record, filled on failure.
  * Return: 0, or -errno with @e (@e->usage when @arg names none, or one that is
  * not a pre snapshot).
  */

@@ -40,11 +40,19 @@ struct volume_status {
 
 /**
  * engine_status() - The status of @v at @eng->now.
+ * @eng: The engine.
+ * @v: The volume.
+ * @ret: Filled on success.
+ * @e: The error record, filled on failure.
  * Return: 0 with @ret filled (volume_status_done() it), or -errno with @e.
  */
 int engine_status(struct engine *eng, const struct volume *v, struct volume_status *ret,
 		  struct rerr *e);
 
+/**
+ * volume_status_done() - Free what @s owns and zero it.
+ * @s: The status.
+ */
 void volume_status_done(struct volume_status *s);
 
 #endif

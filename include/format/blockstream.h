@@ -68,7 +68,11 @@ enum blockstream_kind {
 	_BLOCKSTREAM_KIND_MAX,
 };
 
-/* Return: "full", "delta", or NULL for an invalid kind. */
+/**
+ * blockstream_kind_to_string() - The name of a stream kind.
+ * @k: The kind.
+ * Return: "full", "delta", or NULL for an invalid kind.
+ */
 const char *blockstream_kind_to_string(enum blockstream_kind k);
 
 struct blockstream_header {
@@ -116,9 +120,11 @@ typedef int (*blockstream_progress_fn)(void *user, const struct blockstream_stat
  * @out_fd: Where the stream goes, written sequentially (never seeks). SIGPIPE must be
  *          ignored by the caller when this is a pipe.
  * @progress: Optional, with @user.
+ * @user: Passed to @progress.
  * @ret_stats: On success, what was written (may be NULL).
- * Return: 0, -EINVAL for a bad header or bad ranges, or -errno of a failed read or
- *         write, with @e naming it.
+ * @e: The error record, filled on failure.
+ * Return: 0, -EINVAL for a bad header or bad ranges, -ENOMEM, the error @progress
+ *         stopped with, or -errno of a failed read or write, with @e naming it.
  */
 int blockstream_write(int dev_fd, const struct blockstream_header *h,
 		      const struct blockstream_range *ranges, size_t n_ranges, int out_fd,
@@ -152,8 +158,10 @@ struct blockstream_expect {
  *     accepts any stream.
  * @flags: BLOCKSTREAM_APPLY_*.
  * @progress: Optional, with @user.
+ * @user: Passed to @progress.
  * @ret_header: On success, the stream's header (may be NULL).
  * @ret_stats: On success, what was read (may be NULL).
+ * @e: The error record, filled on failure.
  *
  * ZERO extents are punched out of a regular file; on a block device they become
  * write-zeroes or discards, and zeros are written only over blocks that do not read
@@ -178,28 +186,50 @@ int blockstream_apply(int in_fd, int dev_fd, const struct blockstream_expect *x,
  * blockstream_read_header() - Read and check the header of a stored stream.
  * @fd: Read from its current position; exactly BLOCKSTREAM_HEADER_SIZE bytes are
  *      consumed on success.
- * Return: 0 with *@ret, -EPROTONOSUPPORT, or -EBADMSG (bad checksum, short file).
+ * @ret: On success the header.
+ * @e: The error record, filled on failure.
+ * Return: 0 with *@ret, -EPROTONOSUPPORT, -EBADMSG (bad checksum, impossible
+ * field, short file), or -errno of the read, with @e.
  */
 int blockstream_read_header(int fd, struct blockstream_header *ret, struct rerr *e);
 
 /**
  * blockstream_fd_size() - Size of a block device or a regular file.
- * Return: 0 with *@ret_size in bytes, or -errno (-ENOTBLK for anything else).
+ * @fd: The open device or file.
+ * @ret_size: On success its size in bytes.
+ * @e: The error record, filled on failure.
+ * Return: 0 with *@ret_size in bytes, or -errno (-ENOTBLK for anything else) with @e.
  */
 int blockstream_fd_size(int fd, uint64_t *ret_size, struct rerr *e);
 
 /**
  * blockstream_crc32c() - CRC-32C of @len bytes, continuing from @crc (0 to start).
+ * @crc: The CRC so far, 0 to start.
+ * @buf: The bytes.
+ * @len: How many.
+ *
  * Uses the SSE 4.2 instruction when the CPU has it, slicing-by-8 otherwise.
+ *
+ * Return: the CRC of everything so far.
  */
 uint32_t blockstream_crc32c(uint32_t crc, const void *buf, size_t len);
 
-/* The portable slicing-by-8 implementation; tests compare the two. */
+/**
+ * blockstream_crc32c_sw() - The portable slicing-by-8 implementation; tests compare the two.
+ * @crc: The CRC so far, 0 to start.
+ * @buf: The bytes.
+ * @len: How many.
+ * Return: the CRC of everything so far.
+ */
 uint32_t blockstream_crc32c_sw(uint32_t crc, const void *buf, size_t len);
 
 /**
  * blockstream_crc32c_combine() - CRC of A followed by B, from the CRC of A, the CRC of
  * B and the length of B, without reading either (as zlib's crc32_combine()).
+ * @crc_a: The CRC of A.
+ * @crc_b: The CRC of B.
+ * @len_b: The length of B in bytes.
+ * Return: the CRC of A followed by B.
  */
 uint32_t blockstream_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
 

@@ -44,10 +44,13 @@ typedef int (*jt_member_fn)(void *user, const char *key, const struct jt_value *
 /**
  * jt_parse_object() - Parse @len bytes of @text that must be one JSON object
  * (white space around it allowed, nothing else).
+ * @text: The text; need not be NUL-terminated.
+ * @len: Its length in bytes.
  * @fn: Called for each member; nested objects and arrays are validated and
  *      passed as raw text (parse them again with jt_parse_object()).
- * Return: 0; -EINVAL for text that is not exactly one valid JSON object;
- * -ENOMEM; or what @fn returned.
+ * @user: Passed to @fn.
+ * Return: 0; -EINVAL for text that is not exactly one valid JSON object (or a
+ * key holding a NUL); -ENOMEM; or what @fn returned.
  */
 int jt_parse_object(const char *text, size_t len, jt_member_fn fn, void *user);
 
@@ -59,15 +62,69 @@ struct jt_writer {
 	bool after_key;
 };
 
+/**
+ * jt_begin_object() - Write "{" as the next value (after a key, in an array, or at the top).
+ * @w: The writer.
+ */
 void jt_begin_object(struct jt_writer *w);
+
+/**
+ * jt_end_object() - Write the "}" that closes the object jt_begin_object() opened.
+ * @w: The writer; a newline follows when this closes the top level.
+ */
 void jt_end_object(struct jt_writer *w);
+
+/**
+ * jt_begin_array() - Write "[" as the next value.
+ * @w: The writer.
+ */
 void jt_begin_array(struct jt_writer *w);
+
+/**
+ * jt_end_array() - Write the "]" that closes the array jt_begin_array() opened.
+ * @w: The writer; a newline follows when this closes the top level.
+ */
 void jt_end_array(struct jt_writer *w);
+
+/**
+ * jt_key() - Write the key of the next member of an object; its value follows.
+ * @w: The writer.
+ * @key: The key, escaped as a JSON string.
+ */
 void jt_key(struct jt_writer *w, const char *key);
-void jt_string(struct jt_writer *w, const char *s);	/* NULL writes null */
+
+/**
+ * jt_string() - Write a string value, escaped.
+ * @w: The writer.
+ * @s: The string; NULL writes null.
+ */
+void jt_string(struct jt_writer *w, const char *s);
+
+/**
+ * jt_bool() - Write true or false.
+ * @w: The writer.
+ * @b: The value.
+ */
 void jt_bool(struct jt_writer *w, bool b);
+
+/**
+ * jt_int() - Write an integer value.
+ * @w: The writer.
+ * @v: The value.
+ */
 void jt_int(struct jt_writer *w, int64_t v);
-void jt_percent(struct jt_writer *w, double v);	/* 12.34 */
+
+/**
+ * jt_percent() - Write a number with two decimals (12.34), as LVM reports percentages.
+ * @w: The writer.
+ * @v: The value; NaN, an infinity or a magnitude above 1e15 writes null.
+ */
+void jt_percent(struct jt_writer *w, double v);
+
+/**
+ * jt_null() - Write null.
+ * @w: The writer.
+ */
 void jt_null(struct jt_writer *w);
 
 #endif

@@ -24,12 +24,16 @@ DEFINE_CLEANUP_FUNC(struct json_object *, json_object_put)
 
 /**
  * meta_format_info() - Serialise @s as info.json for @volume.
- * Return: a string the caller must free(), or NULL on ENOMEM.
+ * @s: The snapshot.
+ * @volume: The volume's name.
+ * Return: a string (with a trailing newline) the caller must free(), or NULL on ENOMEM.
  */
 char *meta_format_info(const struct snapshot *s, const char *volume);
 
 /**
  * meta_info_object() - The info.json document of @s as a json-c object.
+ * @s: The snapshot.
+ * @volume: The volume's name.
  * Return: a new object (the caller puts it), or NULL on ENOMEM.
  */
 struct json_object *meta_info_object(const struct snapshot *s, const char *volume);
@@ -49,18 +53,29 @@ int meta_parse_info(const char *volume, const char *name, const char *text, stru
 
 /**
  * meta_parse_info_why() - meta_parse_info(), saying what was wrong.
- * @ret_why: On failure, a static phrase: "it names another snapshot", ...
+ * @volume: The volume the file must name.
+ * @name: The directory's name, which the file must name too.
+ * @text: The file's content.
+ * @s: Filled on success; untouched on failure.
+ * @ret_why: On failure, a static phrase: "it names another snapshot", ...,
+ *           "out of memory" (may be NULL).
+ * Return: as meta_parse_info().
  */
 int meta_parse_info_why(const char *volume, const char *name, const char *text,
 			struct snapshot *s, const char **ret_why);
 
 /**
  * meta_write_snapshot() - Write the `list --json` object of one snapshot (SPEC 2).
+ * @w: The writer.
+ * @s: The snapshot.
  */
 void meta_write_snapshot(struct jt_writer *w, const struct snapshot *s);
 
 /**
  * meta_add() - json_object_object_add() that owns @val on failure too.
+ * @obj: The object.
+ * @key: The member's key.
+ * @val: Its value (taken over; NULL adds null).
  * Return: 0 or -ENOMEM.
  */
 int meta_add(struct json_object *obj, const char *key, struct json_object *val);

@@ -55,14 +55,23 @@ struct sendcheck_opts {
 
 struct sendcheck;
 
-/* Return: a new checker at the start of a stream, or NULL (ENOMEM). */
+/**
+ * sendcheck_new() - A new checker at the start of a stream.
+ * @o: The options, copied (what they point to must outlive the checker).
+ * Return: the checker (free with sendcheck_free()), or NULL (ENOMEM).
+ */
 struct sendcheck *sendcheck_new(const struct sendcheck_opts *o);
 
-/* Return: NULL. */
+/**
+ * sendcheck_free() - Free a checker.
+ * @c: The checker, or NULL.
+ * Return: NULL.
+ */
 struct sendcheck *sendcheck_free(struct sendcheck *c);
 
 /**
  * sendcheck_next() - What the next bytes of the stream are.
+ * @c: The checker.
  * @inspect: Set to true when they must go through sendcheck_feed() before they
  *           are passed on, false when they may pass unseen (sendcheck_pass()).
  * Return: how many bytes that is (at least 1).
@@ -71,26 +80,44 @@ size_t sendcheck_next(const struct sendcheck *c, bool *inspect);
 
 /**
  * sendcheck_feed() - Look at the next @len bytes (at most what sendcheck_next() said).
- * Return: 0, or -EPERM (refused) / -EPROTO (malformed) with @e; after a
- * failure every further call fails the same way.
+ * @c: The checker.
+ * @buf: The bytes.
+ * @len: How many.
+ * @e: The error record, filled on failure (may be NULL).
+ * Return: 0, or -EPERM (refused) / -EPROTO (malformed) / -ENOMEM with @e; after
+ * a failure every further call fails the same way.
  */
 int sendcheck_feed(struct sendcheck *c, const void *buf, size_t len, struct rerr *e);
 
-/* Count @len bytes that passed unseen (at most what sendcheck_next() said). */
+/**
+ * sendcheck_pass() - Count @len bytes that passed unseen (at most what sendcheck_next() said).
+ * @c: The checker; ignored unless sendcheck_next() said the bytes may pass unseen.
+ * @len: How many bytes passed.
+ */
 void sendcheck_pass(struct sendcheck *c, size_t len);
 
 /**
  * sendcheck_finish() - The stream is over: it must have ended with its END command.
- * Return: 0 or -EPROTO with @e.
+ * @c: The checker.
+ * @e: The error record, filled on failure.
+ * Return: 0; -EPROTO with @e, or the error of an earlier failure again.
  */
 int sendcheck_finish(struct sendcheck *c, struct rerr *e);
 
-/* Return: the uuid of a SNAPSHOT stream's parent (valid while @c lives), NULL for a full stream. */
+/**
+ * sendcheck_parent() - The parent of a SNAPSHOT stream.
+ * @c: The checker.
+ * Return: the parent's uuid (valid while @c lives), NULL for a full stream (or
+ * before the stream named its parent).
+ */
 const uint8_t *sendcheck_parent(const struct sendcheck *c);
 
 /**
  * sendcheck_path_valid() - Whether @path is a path the checker lets through:
  * relative, no empty, "." or ".." component ("" alone, the subvolume's root, is valid).
+ * @path: The path (need not be NUL-terminated; one holding a NUL is invalid).
+ * @len: Its length; PATH_MAX or more is invalid.
+ * Return: true when it is valid.
  */
 bool sendcheck_path_valid(const char *path, size_t len);
 

@@ -143,17 +143,27 @@ struct config {
  * @check_owner: Refuse a file writable by anyone but root, or not owned by root.
  * @ret: On success a config; free with config_free().
  * @e: On failure "FILE:LINE: message" (or "FILE: message").
- * Return: 0 or negative errno; -EINVAL for any content error.
+ * Return: 0 or negative errno; -EINVAL for any content error, -EPERM for a bad
+ * owner or mode, -EFBIG for a file over 1 MiB.
  */
 int config_load(const char *path, bool check_owner, struct config **ret, struct rerr *e);
 
 /**
  * config_parse_string() - As config_load() for text in memory (tests); @path names it in errors.
+ * @path: The name to give in messages.
+ * @text: The config text, NUL-terminated.
+ * @ret: On success a config; free with config_free().
+ * @e: On failure "FILE:LINE: message" (or "FILE: message").
+ * Return: 0 or negative errno; -EINVAL for any content error.
  */
 int config_parse_string(const char *path, const char *text, struct config **ret,
 			struct rerr *e);
 
-/* Return: NULL. */
+/**
+ * config_free() - Free @c and everything it owns.
+ * @c: The config, or NULL.
+ * Return: NULL.
+ */
 struct config *config_free(struct config *c);
 
 DEFINE_CLEANUP_FUNC(struct config *, config_free)
@@ -161,22 +171,48 @@ DEFINE_CLEANUP_FUNC(struct config *, config_free)
 /**
  * config_volume_line() - The line to blame for a problem with @key of @v: the
  * key's own line, or the section header when the key took its default.
+ * @v: The volume.
+ * @key: The key.
+ * Return: the line number.
  */
 unsigned config_volume_line(const struct volume *v, enum volume_key key);
 
-/* Return: the volume, group or target called @name, or NULL (borrowed). */
+/**
+ * config_volume() - The volume called @name.
+ * @c: The config.
+ * @name: The volume's name.
+ * Return: the volume (borrowed from @c), or NULL.
+ */
 struct volume *config_volume(const struct config *c, const char *name);
+
+/**
+ * config_group() - The group called @name.
+ * @c: The config.
+ * @name: The group's name.
+ * Return: the group (borrowed from @c), or NULL.
+ */
 struct group *config_group(const struct config *c, const char *name);
+
+/**
+ * config_target() - The target called @name.
+ * @c: The config.
+ * @name: The target's name.
+ * Return: the target (borrowed from @c), or NULL.
+ */
 struct target *config_target(const struct config *c, const char *name);
 
 /**
  * config_parse_retain() - Parse "hourly=24 daily=7" into @policy's counts (all others 0).
+ * @value: The text: GRANULARITY=N words separated by white space, N from 0 to 100000.
+ * @policy: Its counts are set on success; nothing else of it is touched.
+ * @e: The error record, filled on failure.
  * Return: 0 or -EINVAL with @e saying which word is wrong.
  */
 int config_parse_retain(const char *value, struct policy *policy, struct rerr *e);
 
 /**
  * config_format() - The normalised config, as config-check prints it.
+ * @c: The config.
  * Return: a string the caller must free(), or NULL on ENOMEM.
  */
 char *config_format(const struct config *c);

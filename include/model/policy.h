@@ -19,7 +19,11 @@ enum retain_gran {
 	_RETAIN_GRAN_MAX,
 };
 
-/* "hourly", "daily", ... */
+/**
+ * retain_gran_to_string() - The name of a granularity: "hourly", "daily", ...
+ * @g: The granularity.
+ * Return: a static string, or NULL when @g is out of range.
+ */
 const char *retain_gran_to_string(enum retain_gran g);
 
 #define RETAIN_ALL	(-1)

@@ -21,10 +21,13 @@
 
 /**
  * volume_name_valid() - Whether @name may name a volume, group or target.
+ * @name: The name, NUL-terminated.
  *
  * The alphabet is [A-Za-z0-9_.-] (a subset of LVM's), at most VOLUME_NAME_MAX
  * characters, not "." or "..", and not starting with '-' so it cannot be taken
  * for an option by LVM or any other tool it reaches.
+ *
+ * Return: true when it is valid.
  */
 bool volume_name_valid(const char *name);
 
@@ -35,6 +38,9 @@ bool volume_name_valid(const char *name);
  * takes it: [A-Za-z0-9+_.-], 1 to LVM_NAME_MAX bytes, not "." or "..", not
  * starting with '-' (an option to LVM's tools). Command lines for LVM are built
  * only from names that pass this.
+ * @s: The name (need not be NUL-terminated).
+ * @len: Its length in bytes.
+ * Return: true when it is valid.
  */
 bool lvm_name_valid(const char *s, size_t len);
 
@@ -49,31 +55,46 @@ int time_parse_iso(const char *s, time_t *ret);
 
 /**
  * time_format_iso() - Format @t as "2026-11-27T09:05:12Z" into @buf (ISO_TIME_LEN bytes).
+ * @t: The time; one that cannot be formatted gives "1970-01-01T00:00:00Z".
+ * @buf: Where the text goes.
  * Return: @buf.
  */
 char *time_format_iso(time_t t, char buf[static ISO_TIME_LEN]);
 
 /**
  * duration_parse() - Parse "90m", "1h", "7d", "2w", "30s" or "0".
+ * @s: The text: digits and one unit letter.
  * @ret: On success seconds.
- * Return: 0 or -EINVAL (no unit, unknown unit, negative, overflow, trailing text).
+ * Return: 0 or -EINVAL (no unit, unknown unit, negative, overflow, more than a
+ * century, trailing text).
  */
 int duration_parse(const char *s, int64_t *ret);
 
 /**
  * duration_format() - Format seconds with the largest unit that divides them exactly.
+ * @secs: The duration ("0" for 0).
+ * @buf: Where the text goes.
+ * @len: The size of @buf.
  * Return: @buf.
  */
 char *duration_format(int64_t secs, char *buf, size_t len);
 
 /**
  * snap_name_format() - Build "VOLUME.YYYYMMDDTHHMMSSZ", with "_SEQ" when @seq > 1.
- * Return: 0, -EINVAL for an invalid volume or sequence, -ENAMETOOLONG.
+ * @volume: The volume's name.
+ * @t: The time of the stamp (UTC).
+ * @seq: The collision sequence, 1 to SEQ_MAX.
+ * @buf: Where the name goes.
+ * @len: The size of @buf.
+ * Return: 0, -EINVAL for an invalid volume, sequence or time, -ENAMETOOLONG when
+ * @buf is too small.
  */
 int snap_name_format(const char *volume, time_t t, unsigned seq, char *buf, size_t len);
 
 /**
  * snap_name_parse() - Whether @name is one of @volume's snapshot names.
+ * @volume: The volume's name.
+ * @name: The name to check.
  * @ret_time: On success the UTC time of the stamp (may be NULL).
  * @ret_seq: On success the collision sequence, 1 without a suffix (may be NULL).
  * Return: 0, or -EINVAL when @name is not VOLUME.STAMP[_N] (with N >= 2, no

@@ -15,9 +15,11 @@
 /**
  * lock_volume() - Take @volume's lock.
  * @lock_dir: Directory of the lock files (created 0755 if missing).
+ * @volume: The volume's name; its lock is LOCK_DIR/VOLUME.lock.
  * @wait: Block until the lock is free instead of failing.
  * @ret_fd: On success the fd that holds the lock; close it to release.
- * Return: 0; -EAGAIN when another process holds it (@e names its PID); -errno.
+ * @e: The error record, filled on failure.
+ * Return: 0; -EAGAIN when another process holds it (@e names its PID); -errno with @e.
  */
 int lock_volume(const char *lock_dir, const char *volume, bool wait, int *ret_fd,
 		struct rerr *e);

@@ -18,16 +18,24 @@ struct mount_info {
  * mounts_find() - The mount that @path is on, from /proc/self/mountinfo.
  * @path: An existing path.
  * @ret: On success filled; release with mount_info_done().
- * Return: 0 or -errno with @e naming @path.
+ * @e: The error record, filled on failure.
+ * Return: 0 or -errno with @e naming @path (-ENOENT: no mount found).
  */
 int mounts_find(const char *path, struct mount_info *ret, struct rerr *e);
 
+/**
+ * mount_info_done() - Free what @m holds and zero it.
+ * @m: Filled by mounts_find().
+ */
 void mount_info_done(struct mount_info *m);
 
 /**
  * mounts_find_device() - Where the block device @dev (any name of it: /dev/VG/LV,
  * /dev/mapper/VG-LV) is mounted, if anywhere.
- * Return: 1 with *@ret_target (free() it), 0 when not mounted, -errno.
+ * @dev: The device's path.
+ * @ret_target: With 1, the mount point (the last mount of @dev).
+ * @e: The error record, filled on failure.
+ * Return: 1 with *@ret_target (free() it), 0 when not mounted, -errno with @e.
  */
 int mounts_find_device(const char *dev, char **ret_target, struct rerr *e);
 

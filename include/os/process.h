@@ -31,6 +31,12 @@ struct spawn_fds {
 /**
  * spawn_full() - Start @argv[0] (searched in PATH when it has no '/') with
  * @envp (NULL: ours), the pipes and settings @flags ask for.
+ * @argv: The command and its arguments, NULL-terminated.
+ * @envp: The environment, NULL-terminated; NULL: ours.
+ * @flags: SPAWN_*; an unknown bit is -EINVAL.
+ * @ret_fds: On success the pipe ends asked for, -1 for the others.
+ * @ret_pid: On success the child's pid.
+ * @e: The error record, filled on failure (may be NULL).
  * Return: 0 with the child's pid and @ret_fds (O_CLOEXEC), or -errno with @e.
  */
 int spawn_full(char *const argv[], char *const envp[], unsigned flags,
@@ -38,7 +44,14 @@ int spawn_full(char *const argv[], char *const envp[], unsigned flags,
 
 /**
  * spawn_argv() - Start @argv[0] (searched in PATH when it has no '/').
- * Return: 0 with the child's pid (and the requested pipe ends, O_CLOEXEC), or -errno.
+ * @argv: The command and its arguments, NULL-terminated.
+ * @flags: SPAWN_*.
+ * @ret_in: With SPAWN_STDIN_PIPE, the write end of the child's stdin; else untouched.
+ * @ret_out: With SPAWN_STDOUT_PIPE, the read end of the child's stdout; else untouched.
+ * @ret_pid: On success the child's pid.
+ * @e: The error record, filled on failure (may be NULL).
+ * Return: 0 with the child's pid (and the requested pipe ends, O_CLOEXEC), or -errno
+ * with @e.
  */
 int spawn_argv(char *const argv[], unsigned flags, int *ret_in, int *ret_out, pid_t *ret_pid,
 	       struct rerr *e);
@@ -51,11 +64,15 @@ int spawn_argv(char *const argv[], unsigned flags, int *ret_in, int *ret_out, pi
  */
 void signals_hold(sigset_t *old);
 
-/* Puts back the mask signals_hold() saved in @old. */
+/**
+ * signals_release() - Put back the mask signals_hold() saved in @old.
+ * @old: The mask signals_hold() saved.
+ */
 void signals_release(const sigset_t *old);
 
 /**
  * spawn_wait() - Wait for @pid.
+ * @pid: A child of ours.
  * Return: its exit status (0-255), 128+N when killed by signal N, or -errno.
  */
 int spawn_wait(pid_t pid);

@@ -22,8 +22,15 @@ typedef int (*readmany_fn)(void *user, size_t index, const char *text, ssize_t l
 /**
  * readmany_at() - Read @paths (relative to @dirfd, never leaving it, never
  * following a symbolic link) and hand each one to @fn.
+ * @dirfd: The directory the paths are relative to.
+ * @paths: The files' paths.
+ * @n: How many.
  * @max: Files larger than this are reported as -EFBIG.
- * Return: 0, or what @fn returned, or -ENOMEM.
+ * @fn: Called once per file, in order; a file that cannot be read is reported
+ *      to it, not returned.
+ * @user: Passed to @fn.
+ * Return: 0, or what @fn returned, or -errno when io_uring fails (-EIO when
+ * completions are missing).
  */
 int readmany_at(int dirfd, const char *const *paths, size_t n, size_t max, readmany_fn fn,
 		void *user);

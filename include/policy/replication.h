@@ -18,10 +18,20 @@
 /* Deltas in a row before a block volume's next full image. */
 #define REPLICATION_CHAIN_MAX	7
 
-/* Whether @copies hold a copy of @s (by uuid). */
+/**
+ * replication_held() - Whether @copies hold a copy of @s (by uuid).
+ * @copies: A target's copies.
+ * @s: A source snapshot.
+ * Return: true when one of @copies has @s's uuid; false also when @s has none.
+ */
 bool replication_held(const struct snapshot_list *copies, const struct snapshot *s);
 
-/* Return: the source snapshot of @src that @copy is a copy of (by uuid), or NULL. */
+/**
+ * replication_source_of() - The source snapshot that @copy is a copy of (by uuid).
+ * @src: The volume's snapshots.
+ * @copy: A target's copy.
+ * Return: the snapshot (borrowed from @src), or NULL (also when @copy has no uuid).
+ */
 struct snapshot *replication_source_of(const struct snapshot_list *src,
 				       const struct snapshot *copy);
 
@@ -33,6 +43,7 @@ struct snapshot *replication_source_of(const struct snapshot_list *src,
  * @policy: The target's retention.
  * @src: The volume's snapshots (borrowed).
  * @copies: The target's copies (borrowed).
+ * @now: Reference time for the target's retention.
  * @want: One flag per entry of @src, set on success.
  * Return: 0 or -ENOMEM.
  */
@@ -44,6 +55,10 @@ int replication_choose(const struct policy *policy, const struct snapshot_list *
  * of @src older than @s whose copy the target holds, else the newest held one
  * at all. With @chain_max (block copies), one whose copy is the end of a chain
  * of @chain_max deltas or more is not taken: the next is a full image again.
+ * @src: The volume's snapshots (only complete ones of ours are parents).
+ * @copies: The target's copies.
+ * @s: The snapshot to send.
+ * @chain_max: The longest chain of deltas; 0: no limit (copies that stand alone, btrfs).
  * Return: the parent (borrowed from @src), or NULL: a full stream.
  */
 const struct snapshot *replication_parent(const struct snapshot_list *src,
@@ -54,6 +69,9 @@ const struct snapshot *replication_parent(const struct snapshot_list *src,
  * replication_chain_depth() - How many deltas lead from a full image to the
  * copy of @s in @copies (0: a full image, or no copy). A broken chain ends
  * the count.
+ * @copies: The target's copies; a delta names its base by NAME.
+ * @s: The source snapshot whose copy is looked at (by uuid).
+ * Return: the number of deltas.
  */
 unsigned replication_chain_depth(const struct snapshot_list *copies, const struct snapshot *s);
 

@@ -23,8 +23,15 @@ typedef int (*send_producer_fn)(void *arg, int pipe_w);
 
 /**
  * send_stream() - Run @produce in a thread and hand its output to @fn in chunks.
+ * @produce: Writes the stream into the pipe it is given.
+ * @arg: Passed to @produce.
  * @what: Names the stream in messages.
- * Return: 0 with @ret_bytes, or -errno with @e (a producer's failure, or @fn's).
+ * @fn: Takes each chunk from the pipe.
+ * @user: Passed to @fn.
+ * @ret_bytes: On success the stream's size in bytes.
+ * @e: The error record, filled on failure (not when @fn fails: @e is left to it).
+ * Return: 0 with @ret_bytes; -errno with @e (the pipe, the thread, or a producer's
+ * failure); or what @fn returned.
  */
 int send_stream(send_producer_fn produce, void *arg, const char *what, send_chunk_fn fn,
 		void *user, uint64_t *ret_bytes, struct rerr *e);

@@ -33,16 +33,29 @@ struct target_conn {
 /**
  * target_open() - Start a session: spawn serve (locally or through ssh) and
  * check its greeting.
- * Return: 0 or -errno with @e naming the target.
+ * @t: The target (borrowed: must outlive the session).
+ * @ret: On success the session; end it with target_close().
+ * @e: The error record, filled on failure.
+ * Return: 0 or -errno with @e naming the target (-EHOSTUNREACH or -ECONNREFUSED
+ * when no serve answered, -EPROTO for a wrong greeting).
  */
 int target_open(const struct target *t, struct target_conn *ret, struct rerr *e);
 
-/* Ends the session (QUIT, then waits for the peer). */
+/**
+ * target_close() - End the session (QUIT unless it is broken, then wait for the peer).
+ * @tc: The session.
+ */
 void target_close(struct target_conn *tc);
 
 /**
  * target_list() - The complete copies of @volume on the target, oldest first;
  * each one's uuid is the uuid of the source snapshot it is a copy of.
+ * @tc: The session.
+ * @volume: The volume's name.
+ * @ret: On success the copies; snapshot_list_clear() it.
+ * @e: The error record, filled on failure.
+ * Return: 0, or -errno with @e: -EPIPE when the session was lost, -EREMOTEIO
+ * when the target refused, -EPROTO for a reply it cannot read.
  */
 int target_list(struct target_conn *tc, const char *volume, struct snapshot_list *ret,
 		struct rerr *e);
@@ -51,7 +64,15 @@ int target_list(struct target_conn *tc, const char *volume, struct snapshot_list
  * target_receive() - Send @s to the target (RECEIVE) as one stream, written by
  * @produce(@arg, pipe) in a thread of its own: a backend's stream_source.
  * @s's image and base say what the copy is (NULL for a btrfs copy).
+ * @tc: The session.
+ * @volume: The volume's name.
+ * @s: The snapshot; its info.json is announced with the stream.
+ * @produce: Writes the stream into the pipe it is given.
+ * @arg: Passed to @produce.
+ * @progress: Called now and then, and once when done (may be NULL).
+ * @user: Passed to @progress.
  * @ret_bytes: The stream's size.
+ * @e: The error record, filled on failure.
  * Return: 0 once the target confirmed a complete copy; -errno with @e.
  */
 int target_receive(struct target_conn *tc, const char *volume, const struct snapshot *s,
@@ -60,12 +81,28 @@ int target_receive(struct target_conn *tc, const char *volume, const struct snap
 
 /**
  * target_fetch() - Copy the stored stream of the block copy @name into @out_fd.
- * Return: 0 once all of it was written; -errno with @e.
+ * @tc: The session.
+ * @volume: The volume's name.
+ * @name: The copy's name.
+ * @out_fd: Where the stream goes; after a failed write the rest is read and
+ *          dropped, so the session stays usable.
+ * @ret_bytes: On success the stream's size.
+ * @e: The error record, filled on failure.
+ * Return: 0 once all of it was written; -errno with @e (-EREMOTEIO when the
+ * target refused).
  */
 int target_fetch(struct target_conn *tc, const char *volume, const char *name, int out_fd,
 		 uint64_t *ret_bytes, struct rerr *e);
 
-/* Deletes the target's copy @name of @volume. */
+/**
+ * target_delete() - Delete the target's copy @name of @volume.
+ * @tc: The session.
+ * @volume: The volume's name.
+ * @name: The copy's name.
+ * @e: The error record, filled on failure.
+ * Return: 0, or -errno with @e (-EREMOTEIO when the target refused, -EPIPE when
+ * the session was lost).
+ */
 int target_delete(struct target_conn *tc, const char *volume, const char *name,
 		  struct rerr *e);
 

@@ -283,16 +283,96 @@ static int btrfs_list_entry(void *user, size_t index, const char *text, ssize_t 
  * One readdir: a directory with our NAME pattern is a candidate, anything else
  * is foreign. Then all the candidates' info.json in one batch (readmany).
  */
+/* Appends @name to @l as a foreign entry. Return: 0 or -ENOMEM. */
+static int btrfs_list_foreign(struct snapshot_list *l, const char *name)
+{
+	struct snapshot s = { .name = strdup(name), .foreign = true };
+
+	if (!s.name || snapshot_list_append(l, &s) < 0) {
+		free(s.name);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * One readdir of the snapshot directory: NAME directories become candidates
+ * (@cand, @n_cand: their info.json is read next), anything else is foreign.
+ */
+static int btrfs_list_scan(const struct volume *v, DIR *d, struct btrfs_candidate **cand,
+			   size_t *n_cand, struct snapshot_list *l, struct rerr *e)
+{
+	size_t cap = 0;
+	struct dirent *de;
+
+	while ((errno = 0, de = readdir(d))) {
+		struct btrfs_candidate *x;
+		time_t t;
+		unsigned seq;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		/* Only a directory can be one of ours; a symlink never is. */
+		if (!(de->d_type == DT_DIR ||
+		      (de->d_type == DT_UNKNOWN && btrfs_is_dir_at(dirfd(d), de->d_name))) ||
+		    snap_name_parse(v->name, de->d_name, &t, &seq) < 0) {
+			if (btrfs_list_foreign(l, de->d_name) < 0)
+				return rerr_set(e, ENOMEM, "%s: out of memory", v->name);
+			continue;
+		}
+		if (*n_cand == cap) {
+			cap = cap ? cap * 2 : 64;
+			x = realloc(*cand, cap * sizeof(**cand));
+			if (!x)
+				return rerr_set(e, ENOMEM, "%s: out of memory", v->name);
+			*cand = x;
+		}
+		x = &(*cand)[(*n_cand)++];
+		x->name_len = strlen(de->d_name);
+		/* snap_name_parse() bounds the name by SNAP_NAME_MAX. */
+		snprintf(x->path, sizeof(x->path), "%.*s/%s", SNAP_NAME_MAX, de->d_name, META_FILE);
+		x->ino = de->d_ino;
+		x->t = t;
+		x->seq = seq;
+	}
+	if (errno != 0)
+		return rerr_set(e, errno, "%s: cannot read '%s'", v->name, v->snapshot_dir);
+	return 0;
+}
+
+/* Every candidate's info.json in one batch, checked against the subvolumes found. */
+static int btrfs_list_read(const struct volume *v, int fd, struct btrfs_candidate *cand,
+			   size_t n_cand, struct snapshot_list *l, struct rerr *e)
+{
+	struct btrfs_list_ctx c = { .v = v, .l = l, .e = e, .dirfd = fd, .cand = cand };
+	_cleanup_free_ const char **paths = NULL;
+	int r;
+
+	r = btrfs_snapshot_dirs(fd, &c.dirs.ids, &c.dirs.n);
+	if (r < 0)
+		DBG(BTRFS, "%s: cannot search subvolumes (%s), checking each one", v->name,
+		    strerror(-r));
+	paths = calloc(n_cand, sizeof(*paths));
+	if (!paths) {
+		r = rerr_set(e, ENOMEM, "%s: out of memory", v->name);
+	} else {
+		for (size_t i = 0; i < n_cand; i++)
+			paths[i] = cand[i].path;
+		r = readmany_at(fd, paths, n_cand, META_MAX_SIZE, btrfs_list_entry, &c);
+		if (r < 0)
+			r = rerr_set(e, r, "%s: cannot read '%s'", v->name, v->snapshot_dir);
+	}
+	free(c.dirs.ids);
+	return r;
+}
+
 int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e)
 {
 	struct snapshot_list l = { 0 };
-	struct btrfs_list_ctx c = { .v = v, .l = &l, .e = e };
 	_cleanup_free_ struct btrfs_candidate *cand = NULL;
-	_cleanup_free_ const char **paths = NULL;
-	size_t n_cand = 0, cap = 0;
-	struct dirent *de;
+	size_t n_cand = 0;
 	DIR *d;
-	int fd, r = 0;
+	int fd, r;
 
 	fd = btrfs_open_dir(v, false, e);
 	if (fd == -ENOENT) {
@@ -307,67 +387,9 @@ int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr
 		close(fd);
 		return r;
 	}
-	while ((errno = 0, de = readdir(d))) {
-		struct btrfs_candidate *x;
-		time_t t;
-		unsigned seq;
-
-		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-			continue;
-		/* Only a directory can be one of ours; a symlink never is. */
-		if ((de->d_type == DT_DIR ||
-		     (de->d_type == DT_UNKNOWN && btrfs_is_dir_at(fd, de->d_name))) &&
-		    snap_name_parse(v->name, de->d_name, &t, &seq) == 0) {
-			if (n_cand == cap) {
-				cap = cap ? cap * 2 : 64;
-				x = realloc(cand, cap * sizeof(*cand));
-				if (!x) {
-					r = rerr_set(e, ENOMEM, "%s: out of memory", v->name);
-					break;
-				}
-				cand = x;
-			}
-			x = &cand[n_cand++];
-			x->name_len = strlen(de->d_name);
-			/* snap_name_parse() bounds the name by SNAP_NAME_MAX. */
-			snprintf(x->path, sizeof(x->path), "%.*s/%s", SNAP_NAME_MAX, de->d_name,
-				 META_FILE);
-			x->ino = de->d_ino;
-			x->t = t;
-			x->seq = seq;
-			continue;
-		}
-		{
-			struct snapshot s = { .name = strdup(de->d_name), .foreign = true };
-
-			if (!s.name || snapshot_list_append(&l, &s) < 0) {
-				free(s.name);
-				r = rerr_set(e, ENOMEM, "%s: out of memory", v->name);
-				break;
-			}
-		}
-	}
-	if (r == 0 && errno != 0)
-		r = rerr_set(e, errno, "%s: cannot read '%s'", v->name, v->snapshot_dir);
-	if (r == 0 && n_cand > 0) {
-		c.dirfd = fd;
-		c.cand = cand;
-		r = btrfs_snapshot_dirs(fd, &c.dirs.ids, &c.dirs.n);
-		if (r < 0)
-			DBG(BTRFS, "%s: cannot search subvolumes (%s), checking each one", v->name,
-			    strerror(-r));
-		paths = calloc(n_cand, sizeof(*paths));
-		if (!paths) {
-			r = rerr_set(e, ENOMEM, "%s: out of memory", v->name);
-		} else {
-			for (size_t i = 0; i < n_cand; i++)
-				paths[i] = cand[i].path;
-			r = readmany_at(fd, paths, n_cand, META_MAX_SIZE, btrfs_list_entry, &c);
-			if (r < 0)
-				r = rerr_set(e, r, "%s: cannot read '%s'", v->name, v->snapshot_dir);
-		}
-		free(c.dirs.ids);
-	}
+	r = btrfs_list_scan(v, d, &cand, &n_cand, &l, e);
+	if (r == 0 && n_cand > 0)
+		r = btrfs_list_read(v, fd, cand, n_cand, &l, e);
 	closedir(d);
 	if (r < 0) {
 		snapshot_list_clear(&l);

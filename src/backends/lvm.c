@@ -391,7 +391,7 @@ static int lvm_refuse_create(const struct volume *v, const struct volume_health 
 static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr *e)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
-	struct snapshot_list l = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	char vg[128], lv[128], name[SNAP_NAME_MAX + 1], tags[4096], size[160] = "";
 	struct json_object *origin = NULL;
 	struct volume_health h;
@@ -413,7 +413,6 @@ static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr
 		return r;
 	/* The first free name: LVM refuses a duplicate, but say so clearly before. */
 	r = snapshot_free_name(&l, v->name, s->created, s->seq, name, sizeof(name), &s->seq);
-	snapshot_list_clear(&l);
 	if (r < 0)
 		return rerr_set(e, r, "%s: cannot name a snapshot", v->name);
 	free(s->name);
@@ -472,7 +471,7 @@ static int lvm_be_remove(const struct volume *v, const struct snapshot *s, struc
 
 static int lvm_be_update(const struct volume *v, const struct snapshot *s, struct rerr *e)
 {
-	struct snapshot_list l = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	char vg[128], lv[128], del[4096], add[4096], cmd_del[4096], cmd_add[4096];
 	const struct snapshot *cur = NULL;
 	int r;
@@ -488,10 +487,8 @@ static int lvm_be_update(const struct volume *v, const struct snapshot *s, struc
 	for (size_t i = 0; i < l.n; i++)
 		if (streq(l.items[i].name, s->name))
 			cur = &l.items[i];
-	if (!cur) {
-		snapshot_list_clear(&l);
+	if (!cur)
 		return rerr_set(e, ENOENT, "%s: no snapshot '%s'", v->name, s->name);
-	}
 	/*
 	 * One lvchange, so old and new tags change in one metadata commit. Only
 	 * the difference: LVM applies --deltag after --addtag, so a tag named
@@ -500,7 +497,6 @@ static int lvm_be_update(const struct volume *v, const struct snapshot *s, struc
 	r = lvm_tags(cur, "t", del, sizeof(del));
 	if (r == 0)
 		r = lvm_tags(s, "t", add, sizeof(add));
-	snapshot_list_clear(&l);
 	if (r == 0)
 		r = lvm_tags_diff(del, add, "deltag", cmd_del, sizeof(cmd_del));
 	if (r == 0)

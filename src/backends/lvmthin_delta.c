@@ -150,6 +150,7 @@ static bool thin_range_name(const char *s)
 	       streq(s, "right_only");
 }
 
+/* A state machine over thin_delta's elements (enum thin_state): long, as parsers are. */
 int lvmthin_delta_parse(FILE *f, uint64_t old_id, uint64_t new_id, uint64_t old_size,
 			uint64_t new_size, struct lvmthin_delta *ret, struct rerr *e)
 {

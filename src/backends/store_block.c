@@ -97,7 +97,7 @@ static int block_list(const struct store_dir *d, struct snapshot_list *ret, stru
 static const char *block_refusal(const struct store_dir *d, const struct snapshot *s,
 				 char **ret_base_uuid)
 {
-	struct snapshot_list l = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	struct rerr e = { 0 };
 
 	if (!s->image)
@@ -113,7 +113,6 @@ static const char *block_refusal(const struct store_dir *d, const struct snapsho
 		for (size_t i = 0; i < l.n; i++)
 			if (l.items[i].complete && streq(l.items[i].name, s->base))
 				*ret_base_uuid = xstrdup_or_null(l.items[i].uuid);
-	snapshot_list_clear(&l);
 	return *ret_base_uuid ? NULL : "its base is not here";
 }
 

@@ -405,6 +405,56 @@ static const char *rx_verify(struct btrfs_rx *rx, int nfd, const uint8_t uuid[UU
 }
 
 /*
+ * Whether @s may be received here: it names its source's uuid (into @uuid),
+ * and no copy here is of the same snapshot. Return: 0 with @copies (this
+ * volume's), or -errno with @e.
+ */
+static int btrfs_rx_admit(const struct store_dir *d, const char *name, const struct snapshot *s,
+			  uint8_t uuid[UUID_SIZE], struct snapshot_list *copies, struct rerr *e)
+{
+	struct rerr le = { 0 };
+	int r;
+
+	if (!d->btrfs)
+		return rerr_set(e, EINVAL, "%s: cannot receive '%s': --root %s is not on btrfs",
+				d->volume, name, d->root);
+	if (!s->uuid || uuid_parse(s->uuid, uuid) < 0)
+		return rerr_set(e, EINVAL, "%s: cannot receive '%s': a btrfs copy needs the uuid of "
+				"its source", d->volume, name);
+	r = btrfs_store_list(d, copies, &le);
+	if (r < 0)
+		return rerr_set(e, r, "%s: %s: %s", d->volume, le.msg, strerror(-r));
+	for (size_t i = 0; i < copies->n; i++)
+		if (copies->items[i].complete && copies->items[i].uuid &&
+		    strcasecmp(copies->items[i].uuid, s->uuid) == 0) {
+			rerr_set(e, EEXIST, "%s: cannot receive '%s': '%s' is a copy of the same "
+				 "snapshot", d->volume, name, copies->items[i].name);
+			snapshot_list_clear(copies);
+			return -EEXIST;
+		}
+	return 0;
+}
+
+/* How a receive went wrong, in words for the sender. Return: -errno. */
+static int btrfs_rx_failed(const struct store_dir *d, const char *name, const struct btrfs_rx *rx,
+			   bool refused, bool started, int status, int write_error,
+			   const struct rerr *le, const char *why, struct rerr *e)
+{
+	if (refused)
+		return rerr_set(e, EPERM, "%s: refused the stream of '%s': %s", d->volume, name,
+				rx->refusal.msg);
+	if (!started)
+		return rerr_set(e, write_error, "%s: cannot receive '%s': %s%s%s", d->volume, name,
+				le->msg[0] ? le->msg : "", le->msg[0] ? ": " : "",
+				strerror(write_error));
+	if (status != 0)
+		return rerr_set(e, EIO, "%s: btrfs receive of '%s' failed (exit status %d)%s%s",
+				d->volume, name, status, why[0] ? ": " : "", why);
+	return rerr_set(e, write_error, "%s: receiving '%s' failed: %s", d->volume, name,
+			strerror(write_error));
+}
+
+/*
  * A btrfs stream: checked as it passes, into a confined `btrfs receive` in
  * .incoming.NAME, verified, then committed.
  */
@@ -412,7 +462,7 @@ static int btrfs_store_receive(const struct store_dir *d, const char *name, stru
 			       struct stream_in *in, uint64_t *ret_bytes, struct rerr *e)
 {
 	struct btrfs_rx rx = { .vfd = d->vfd };
-	struct snapshot_list copies = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list copies = { 0 };
 	const struct stream_filter filter = { .next = rx_next, .feed = rx_feed, .pass = rx_pass,
 					      .user = &rx };
 	struct sendcheck_opts opts = { .subvol = SNAPSHOT_SUBVOL, .source_ok = rx_source_ok,
@@ -426,27 +476,11 @@ static int btrfs_store_receive(const struct store_dir *d, const char *name, stru
 	int r, status, write_error = 0;
 	bool refused = false, started = false;
 	uint64_t bytes = 0;
-	const char *bad = NULL;
+	const char *bad;
 
-	if (!d->btrfs)
-		return rerr_set(e, EINVAL, "%s: cannot receive '%s': --root %s is not on btrfs",
-				d->volume, name, d->root);
-	if (!s->uuid || uuid_parse(s->uuid, uuid) < 0)
-		return rerr_set(e, EINVAL, "%s: cannot receive '%s': a btrfs copy needs the uuid of "
-				"its source", d->volume, name);
-	r = btrfs_store_list(d, &copies, &le);
+	r = btrfs_rx_admit(d, name, s, uuid, &copies, e);
 	if (r < 0)
-		return rerr_set(e, r, "%s: %s: %s", d->volume, le.msg, strerror(-r));
-	for (size_t i = 0; i < copies.n && !bad; i++)
-		if (copies.items[i].complete && copies.items[i].uuid &&
-		    strcasecmp(copies.items[i].uuid, s->uuid) == 0)
-			bad = copies.items[i].name;
-	if (bad) {
-		rerr_set(e, EEXIST, "%s: cannot receive '%s': '%s' is a copy of the same snapshot",
-			 d->volume, name, bad);
-		snapshot_list_clear(&copies);
-		return -EEXIST;
-	}
+		return r;
 	rx.copies = &copies;
 	opts.uuid = uuid;
 	rx.check = sendcheck_new(&opts);
@@ -471,38 +505,22 @@ static int btrfs_store_receive(const struct store_dir *d, const char *name, stru
 		refused = true;
 	/* A refused stream must not finish: the receive is killed, not told the end. */
 	status = started ? receive_finish(&rc, r < 0 || refused, why, sizeof(why)) : -1;
-	if (r < 0 || refused || write_error || status != 0) {
+	bad = r < 0 || refused || write_error || status != 0 ? NULL
+	      : rx_verify(&rx, nfd, uuid, msg, sizeof(msg));
+	if (r < 0 || refused || write_error || status != 0 || bad) {
 		store_remove_staged(d, staging);
-		if (r < 0)
-			; /* the client is gone or broke the protocol: nothing to reply to */
-		else if (refused)
-			r = rerr_set(e, EPERM, "%s: refused the stream of '%s': %s", d->volume, name,
-				     rx.refusal.msg);
-		else if (!started)
-			r = rerr_set(e, write_error, "%s: cannot receive '%s': %s%s%s", d->volume, name,
-				     le.msg[0] ? le.msg : "", le.msg[0] ? ": " : "",
-				     strerror(write_error));
-		else if (status != 0)
-			r = rerr_set(e, EIO, "%s: btrfs receive of '%s' failed (exit status %d)%s%s",
-				     d->volume, name, status, why[0] ? ": " : "", why);
-		else
-			r = rerr_set(e, write_error, "%s: receiving '%s' failed: %s", d->volume, name,
-				     strerror(write_error));
-		rx_done(&rx);
-		snapshot_list_clear(&copies);
-		return r;
-	}
-	bad = rx_verify(&rx, nfd, uuid, msg, sizeof(msg));
-	if (bad) {
-		store_remove_staged(d, staging);
-		r = rerr_set(e, EPERM, "%s: refused '%s': %s", d->volume, name, bad);
+		/* r < 0: the client is gone or broke the protocol, nothing to reply to. */
+		if (r >= 0 && bad)
+			r = rerr_set(e, EPERM, "%s: refused '%s': %s", d->volume, name, bad);
+		else if (r >= 0)
+			r = btrfs_rx_failed(d, name, &rx, refused, started, status, write_error, &le,
+					    why, e);
 	} else {
 		r = store_commit(d, nfd, staging, name, s, true, e);
 		if (r == 0)
 			*ret_bytes = bytes;
 	}
 	rx_done(&rx);
-	snapshot_list_clear(&copies);
 	return r;
 }
 

@@ -92,7 +92,11 @@ static const struct verb verbs[] = {
 static const char *const opt_names[] = { "--kind", "--description", "--pin", "--pre", "--force",
 					 "--target", "--root", "--to" };
 
-/* Return: <0 error (exit 2), 0 done (help/version), >0 go on. */
+/*
+ * One getopt loop with a case per option: long, but each case is a line or
+ * two, and reading them in one place is what keeps the options consistent.
+ * Return: <0 error (exit 2), 0 done (help/version), >0 go on.
+ */
 static int parse_argv(int argc, char *argv[])
 {
 	enum { ARG_JSON = 0x100, ARG_NOW, ARG_WAIT, ARG_KIND, ARG_DESCRIPTION, ARG_PIN, ARG_PRE,

@@ -22,7 +22,6 @@
 #include "base/debug.h"
 #include "base/util.h"
 #include "engine/replicate.h"
-#include "format/blockstream.h"
 #include "model/stamp.h"
 #include "policy/replication.h"
 

@@ -68,16 +68,77 @@ static const struct snapshot *restore_find(const struct snapshot_list *l, const 
 	return NULL;
 }
 
+/*
+ * The first target (of @v's, or the one named @target) that holds the copy
+ * @arg names. Return: 0 with *@ret_tc, @copies (its list) and *@ret_idx; -errno
+ * with @e (@r->bad_arg when @arg or @target names nothing).
+ */
+static int restore_find_copy(const struct volume *v, struct sessions *ss, const char *target,
+			     const char *arg, struct target_conn **ret_tc,
+			     struct snapshot_list *copies, size_t *ret_idx,
+			     struct restore_report *r, struct rerr *e)
+{
+	for (size_t ti = 0; ti < v->n_targets; ti++) {
+		const struct target *t = v->target_list[ti];
+		struct rerr e2 = { 0 };
+		int k;
+
+		if (!t || (target && !streq(target, t->name)))
+			continue;
+		snapshot_list_clear(copies);
+		k = sessions_get(ss, t, ret_tc, e);
+		if (k == 0)
+			k = target_list(*ret_tc, v->name, copies, e);
+		if (k < 0)
+			return k;
+		if (snapshot_resolve(copies, v->name, arg, ret_idx, &e2) == 0) {
+			r->target = t;
+			return 0;
+		}
+		if (target || ti + 1 == v->n_targets) {
+			*e = e2;
+			r->bad_arg = true;
+			return -ENOENT;
+		}
+	}
+	r->bad_arg = true;
+	return rerr_set(e, ENOENT, "%s: %s", v->name,
+			target ? "no such target for this volume" : "the volume has no targets");
+}
+
+/* The copies to apply for @copies[@idx], walking the bases back to the whole image: @chain, newest first. */
+static int restore_chain(const struct volume *v, const struct snapshot_list *copies, size_t idx,
+			 const struct snapshot *chain[RESTORE_CHAIN_MAX], unsigned *ret_n,
+			 const struct restore_report *r, struct rerr *e)
+{
+	unsigned n = 0;
+
+	for (const struct snapshot *c = &copies->items[idx]; c; ) {
+		if (n == RESTORE_CHAIN_MAX)
+			return rerr_set(e, E2BIG, "%s: the chain of '%s' is too long", v->name,
+					copies->items[idx].name);
+		chain[n++] = c;
+		if (!c->base)
+			break;
+		if (!(c = restore_find(copies, c->base)))
+			return rerr_set(e, ENOENT, "%s: target '%s' lacks '%s', the base of '%s'",
+					v->name, r->target->name, chain[n - 1]->base,
+					chain[n - 1]->name);
+	}
+	*ret_n = n;
+	return 0;
+}
+
 int engine_restore(const struct volume *v, struct sessions *ss,
 		const char *target, const char *arg, const char *to, bool dry_run,
 		struct restore_report *r, struct rerr *e)
 {
 	const struct snapshot *chain[RESTORE_CHAIN_MAX];
-	struct snapshot_list copies = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list copies = { 0 };
 	struct target_conn *tc = NULL;
 	struct stream_sink sink = { .fd = -1 };
 	unsigned n = 0;
-	size_t idx;
+	size_t idx = 0;
 	int k;
 
 	*r = (struct restore_report){ 0 };
@@ -90,78 +151,27 @@ int engine_restore(const struct volume *v, struct sessions *ss,
 		r->bad_arg = e->usage;
 		return k;
 	}
-	/* The first target (of the volume's, or the one named) that holds the copy. */
-	for (size_t ti = 0; ti < v->n_targets && !r->target; ti++) {
-		const struct target *t = v->target_list[ti];
-		struct rerr e2 = { 0 };
-
-		if (!t || (target && !streq(target, t->name)))
-			continue;
-		snapshot_list_clear(&copies);
-		k = sessions_get(ss, t, &tc, e);
-		if (k == 0)
-			k = target_list(tc, v->name, &copies, e);
-		if (k < 0)
-			goto out;
-		if (snapshot_resolve(&copies, v->name, arg, &idx, &e2) == 0) {
-			r->target = t;
-		} else if (target || ti + 1 == v->n_targets) {
-			*e = e2;
-			r->bad_arg = true;
-			k = -ENOENT;
-			goto out;
-		}
-	}
-	if (!r->target) {
-		r->bad_arg = true;
-		k = rerr_set(e, ENOENT, "%s: %s", v->name,
-			     target ? "no such target for this volume" : "the volume has no targets");
-		goto out;
-	}
-	k = sink.check(&sink, &copies.items[idx], e);
-	if (k < 0) {
+	k = restore_find_copy(v, ss, target, arg, &tc, &copies, &idx, r, e);
+	if (k == 0 && (k = sink.check(&sink, &copies.items[idx], e)) < 0)
 		rerr_prefix(e, k, "%s: on target '%s'", v->name, r->target->name);
+	if (k == 0)
+		k = restore_chain(v, &copies, idx, chain, &n, r, e);
+	if (k < 0)
 		goto out;
-	}
-	/* Walk the bases back to the full image. */
-	for (const struct snapshot *c = &copies.items[idx]; c; ) {
-		if (n == RESTORE_CHAIN_MAX) {
-			k = rerr_set(e, E2BIG, "%s: the chain of '%s' is too long", v->name, arg);
-			goto out;
-		}
-		chain[n++] = c;
-		if (!c->base)
-			break;
-		if (!(c = restore_find(&copies, c->base))) {
-			k = rerr_set(e, ENOENT, "%s: target '%s' lacks '%s', the base of '%s'",
-				     v->name, r->target->name, chain[n - 1]->base, chain[n - 1]->name);
-			goto out;
-		}
-	}
 	r->snapshot = strdup(copies.items[idx].name);
 	for (unsigned i = 0; i < n; i++)
 		r->chain[i] = strdup(chain[n - 1 - i]->name);
 	r->n_chain = n;
-	if (dry_run) {
-		k = 0;
+	if (dry_run)
 		goto out;
-	}
 	v->ops->restore_close(&sink);
 	k = v->ops->restore_open(v, to, true, &sink, e);
-	if (k < 0)
-		goto out;
-	for (unsigned i = 0; i < n; i++) {
-		const struct snapshot *c = chain[n - 1 - i];
-
-		k = restore_one(tc, v, c, i ? chain[n - i]->uuid : NULL, &sink, &r->bytes[i], e);
-		if (k < 0)
-			goto out;
-	}
-	k = 0;
+	for (unsigned i = 0; k == 0 && i < n; i++)
+		k = restore_one(tc, v, chain[n - 1 - i], i ? chain[n - i]->uuid : NULL, &sink,
+				&r->bytes[i], e);
 out:
 	if (sink.fd >= 0)
 		v->ops->restore_close(&sink);
-	snapshot_list_clear(&copies);
 	return k;
 }
 

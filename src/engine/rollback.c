@@ -26,7 +26,7 @@ int rollback_volume(const struct volume *v, const char *arg, time_t now, bool dr
 		    struct rollback_report *r, struct rerr *e)
 {
 	const struct backend *be = v->ops;
-	struct snapshot_list l = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	struct snapshot saved = { .created = now, .seq = 1, .kind = SNAP_MANUAL };
 	const struct snapshot *s;
 	struct volume_health h = { 0 };
@@ -96,7 +96,6 @@ int rollback_volume(const struct volume *v, const char *arg, time_t now, bool dr
 	rollback_step(r, "%s", words);
 out:
 	snapshot_done(&saved);
-	snapshot_list_clear(&l);
 	return k;
 }
 

@@ -39,7 +39,7 @@
 static int rotate_repair(const struct volume *v, bool dry_run, struct volume_report *r)
 {
 	const struct backend *be = v->ops;
-	struct snapshot_list all = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list all = { 0 };
 	struct rerr e = { 0 };
 	int ret = 0;
 
@@ -87,7 +87,6 @@ static int rotate_repair(const struct volume *v, bool dry_run, struct volume_rep
 			break;
 		}
 	}
-	snapshot_list_clear(&all);
 	if (ret == -ENOMEM)
 		volume_report_error(r, ret, NULL);
 	return ret;
@@ -198,7 +197,7 @@ static int rotate_add_planned(const struct volume *v, time_t now, struct volume_
 /* The first collision sequence free for a snapshot of @v at @now (1 when unknown). */
 static unsigned rotate_free_seq(const struct volume *v, time_t now)
 {
-	struct snapshot_list l = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	char name[SNAP_NAME_MAX + 1];
 	struct rerr e = { 0 };
 	unsigned seq = 1;
@@ -207,7 +206,6 @@ static unsigned rotate_free_seq(const struct volume *v, time_t now)
 		return 1;
 	if (snapshot_free_name(&l, v->name, now, 1, name, sizeof(name), &seq) < 0)
 		seq = 1;
-	snapshot_list_clear(&l);
 	return seq;
 }
 

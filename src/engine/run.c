@@ -26,6 +26,8 @@ int engine_snapshot(struct engine *eng, struct take *takes, size_t n, struct vol
 		if (r < 0)
 			return r;
 	}
+	if (eng->dry_run)
+		return 0;
 	/*
 	 * Each volume is a unit of its own, but the members of a group, adjacent
 	 * after engine_units(), are taken together (one instant, hooks around all

@@ -51,7 +51,7 @@ int engine_delete(struct engine *eng, const struct volume *v, char *const *args,
 		  bool force, struct snap_results *ret, struct rerr *e)
 {
 	const struct backend *be = v->ops;
-	struct snapshot_list l = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	struct snap_results res = { 0 };
 	_cleanup_free_ size_t *idx = NULL;
 	int r;
@@ -60,17 +60,13 @@ int engine_delete(struct engine *eng, const struct volume *v, char *const *args,
 	if (r < 0)
 		return r;
 	idx = calloc(n_args + 1, sizeof(*idx));
-	if (!idx) {
-		snapshot_list_clear(&l);
+	if (!idx)
 		return rerr_set(e, ENOMEM, "out of memory");
-	}
 	/* Resolve every name first: a typo deletes nothing. */
 	for (size_t a = 0; a < n_args; a++) {
 		r = snapshot_resolve(&l, v->name, args[a], &idx[a], e);
-		if (r < 0) {
-			snapshot_list_clear(&l);
+		if (r < 0)
 			return r;
-		}
 	}
 	for (size_t a = 0; a < n_args; a++) {
 		const struct snapshot *s = &l.items[idx[a]];
@@ -102,7 +98,6 @@ int engine_delete(struct engine *eng, const struct volume *v, char *const *args,
 		else
 			x->outcome = be->remove(v, s, &x->e) < 0 ? SNAP_FAILED : SNAP_DONE;
 	}
-	snapshot_list_clear(&l);
 	if (r < 0) {
 		snap_results_done(&res);
 		return r;
@@ -114,7 +109,7 @@ int engine_delete(struct engine *eng, const struct volume *v, char *const *args,
 int engine_pin(struct engine *eng, const struct volume *v, const char *arg, bool pinned,
 	       struct snap_result *ret, struct rerr *e)
 {
-	struct snapshot_list l = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	struct snapshot *s;
 	size_t idx;
 	int r;
@@ -122,16 +117,12 @@ int engine_pin(struct engine *eng, const struct volume *v, const char *arg, bool
 	r = engine_open(eng, v, &l, e);
 	if (r == 0)
 		r = snapshot_resolve(&l, v->name, arg, &idx, e);
-	if (r < 0) {
-		snapshot_list_clear(&l);
+	if (r < 0)
 		return r;
-	}
 	s = &l.items[idx];
 	*ret = (struct snap_result){ .name = strdup(s->name) };
-	if (!ret->name) {
-		snapshot_list_clear(&l);
+	if (!ret->name)
 		return rerr_set(e, ENOMEM, "out of memory");
-	}
 	if (!s->complete || s->foreign) {
 		ret->outcome = SNAP_FAILED;
 		rerr_set(&ret->e, EINVAL, "%s: '%s' is %s, it cannot be %s", v->name, s->name,
@@ -146,14 +137,13 @@ int engine_pin(struct engine *eng, const struct volume *v, const char *arg, bool
 		ret->outcome = v->ops->update(v, s, &ret->e) < 0 ? SNAP_FAILED
 										    : SNAP_DONE;
 	}
-	snapshot_list_clear(&l);
 	return 0;
 }
 
 int engine_find_pre(struct engine *eng, const struct volume *v, const char *arg,
 		    char **ret_name, struct rerr *e)
 {
-	struct snapshot_list l = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	size_t idx;
 	int r;
 
@@ -166,6 +156,5 @@ int engine_find_pre(struct engine *eng, const struct volume *v, const char *arg,
 			       snap_kind_to_string(l.items[idx].kind) : "incomplete");
 	if (r == 0 && !(*ret_name = strdup(l.items[idx].name)))
 		r = rerr_set(e, ENOMEM, "out of memory");
-	snapshot_list_clear(&l);
 	return r;
 }

@@ -37,7 +37,7 @@ int engine_status(struct engine *eng, const struct volume *v, struct volume_stat
 	const struct backend *be = v->ops;
 	struct volume_status st = { .volume = v, .backend = be->name };
 	const struct snapshot *newest = NULL;
-	struct snapshot_list l = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	bool have_tl = false;
 	time_t last_tl = 0;
 	int k;
@@ -45,10 +45,8 @@ int engine_status(struct engine *eng, const struct volume *v, struct volume_stat
 	k = be->list(v, &l, e);
 	if (k < 0)
 		return k;
-	if (be->health && (k = be->health(v, &st.health, e)) < 0) {
-		snapshot_list_clear(&l);
+	if (be->health && (k = be->health(v, &st.health, e)) < 0)
 		return k;
-	}
 	for (size_t i = 0; i < l.n; i++) {
 		const struct snapshot *s = &l.items[i];
 
@@ -81,11 +79,9 @@ int engine_status(struct engine *eng, const struct volume *v, struct volume_stat
 		st.targets[t].lag = held && newest ? (int64_t)(newest->created - held->created) : 0;
 	}
 	st.last_run = engine_last_run(eng->cfg, v);
-	snapshot_list_clear(&l);
 	*ret = st;
 	return 0;
 oom:
-	snapshot_list_clear(&l);
 	volume_status_done(&st);
 	return rerr_set(e, ENOMEM, "out of memory");
 }

@@ -133,147 +133,212 @@ static int bs_target_prepare(int fd, const struct blockstream_header *h, struct 
 	return 1;
 }
 
-int blockstream_apply(int in_fd, int dev_fd, const struct blockstream_expect *x, unsigned flags,
-		      blockstream_progress_fn progress, void *user,
-		      struct blockstream_header *ret_header, struct blockstream_stats *ret_stats,
-		      struct rerr *e)
-{
-	_cleanup_free_ unsigned char *buf = NULL;
-	_cleanup_free_ unsigned char *zeros = NULL;
-	unsigned char hb[BLOCKSTREAM_HEADER_SIZE], rec[BLOCKSTREAM_RECORD_SIZE];
-	struct blockstream_stats st = { 0 };
+/* One application of a stream: where it reads and writes, and what it has seen. */
+struct bs_reader {
+	int in_fd;
+	int dev_fd;			/* < 0: verify only */
+	bool blk;			/* the target is a block device */
+	bool skip_zero;			/* ZERO extents need no writing */
+	unsigned char *buf;
+	size_t buf_size;
+	unsigned char *zeros;		/* bs_zero_target()'s */
 	struct blockstream_header h;
-	uint64_t end = 0;	/* where the last extent ended */
-	size_t buf_size = BS_BUF;
-	bool blk = false, skip_zero;
-	const char *n;
-	uint32_t crc;
+	struct blockstream_stats st;
+	uint64_t end;			/* where the last extent ended */
+	uint32_t crc;			/* of the stream so far */
+};
+
+/* A DATA extent's payload: read, checked, written. */
+static int bs_apply_data(struct bs_reader *rd, uint64_t off, uint64_t len, uint32_t c,
+			 struct rerr *e)
+{
+	const char *n = rd->h.name;
+	ssize_t k;
 	int r;
 
-	if (flags & ~BLOCKSTREAM_APPLY_MASK)
-		return rerr_set(e, EINVAL, "bad block stream apply flags");
-	r = bs_header_read(in_fd, hb, &h, e);
+	/* Ours fit BS_BUF; longer ones, up to the format's limit, are valid. */
+	if (len > rd->buf_size) {
+		free(rd->buf);
+		rd->buf = bs_alloc(BLOCKSTREAM_EXTENT_MAX);
+		if (!rd->buf)
+			return rerr_set(e, ENOMEM, "out of memory");
+		rd->buf_size = BLOCKSTREAM_EXTENT_MAX;
+	}
+	k = read_full(rd->in_fd, rd->buf, (size_t)len);
+	if (k < 0)
+		return rerr_set(e, (int)k, "cannot read the stream of '%s'", n);
+	if ((uint64_t)k < len)
+		return rerr_set(e, EBADMSG, "the stream of '%s' is truncated after %" PRIu64
+				" bytes (in a payload)", n, rd->st.stream_bytes + (uint64_t)k);
+	if (blockstream_crc32c(0, rd->buf, (size_t)len) != c)
+		return rerr_set(e, EBADMSG, "the stream of '%s' is corrupt: payload at byte %"
+				PRIu64 " for device bytes %" PRIu64 "+%" PRIu64, n,
+				rd->st.stream_bytes, off, len);
+	rd->crc = blockstream_crc32c_combine(rd->crc, c, len);
+	rd->st.stream_bytes += len;
+	if (rd->dev_fd >= 0) {
+		r = pwrite_all(rd->dev_fd, rd->buf, (size_t)len, off);
+		if (r < 0)
+			return rerr_set(e, r, "cannot write '%s' at byte %" PRIu64, n, off);
+	}
+	rd->st.data_bytes += len;
+	return 0;
+}
+
+/*
+ * The next record, its checksum checked. Return: 1 for END (matching what
+ * came before), 0 for an extent (@type, @off, @len, @c set and sane), or
+ * -errno with @e.
+ */
+static int bs_next_record(struct bs_reader *rd, uint32_t *type, uint64_t *off, uint64_t *len,
+			  uint32_t *c, struct rerr *e)
+{
+	unsigned char rec[BLOCKSTREAM_RECORD_SIZE];
+	const struct blockstream_header *h = &rd->h;
+	const char *n = h->name;
+	ssize_t k = read_full(rd->in_fd, rec, sizeof(rec));
+
+	if (k < 0)
+		return rerr_set(e, (int)k, "cannot read the stream of '%s'", n);
+	if (k < (ssize_t)sizeof(rec))
+		return rerr_set(e, EBADMSG, "the stream of '%s' is truncated after %" PRIu64
+				" bytes (no end record)", n, rd->st.stream_bytes + (uint64_t)k);
+	if (get_le32(rec + 28) != blockstream_crc32c(0, rec, 28) || get_le32(rec + 4) != 0)
+		return rerr_set(e, EBADMSG, "the stream of '%s' is corrupt at byte %" PRIu64
+				" (record checksum)", n, rd->st.stream_bytes);
+	*type = get_le32(rec);
+	*off = get_le64(rec + 8);
+	*len = get_le64(rec + 16);
+	*c = get_le32(rec + 24);
+	if (*type == BS_END) {
+		if (*off != rd->st.extents || *len != rd->st.data_bytes || *c != rd->crc)
+			return rerr_set(e, EBADMSG, "the stream of '%s' is corrupt: its end record "
+					"does not match what came before", n);
+		if (h->kind == BLOCKSTREAM_FULL && rd->end != h->device_size)
+			return rerr_set(e, EBADMSG, "the full image '%s' covers %" PRIu64 " of %"
+					PRIu64 " bytes", n, rd->end, h->device_size);
+		rd->st.stream_bytes += sizeof(rec);
+		return 1;
+	}
+	if ((*type != BS_DATA && *type != BS_ZERO) || *len == 0 || *off < rd->end ||
+	    *off > h->device_size || *len > h->device_size - *off ||
+	    (h->kind == BLOCKSTREAM_FULL && *off != rd->end) ||
+	    (*type == BS_DATA && *len > BLOCKSTREAM_EXTENT_MAX) || (*type == BS_ZERO && *c != 0))
+		return rerr_set(e, EBADMSG, "the stream of '%s' is corrupt at byte %" PRIu64
+				" (impossible record)", n, rd->st.stream_bytes);
+	rd->crc = blockstream_crc32c_combine(rd->crc, blockstream_crc32c(0, rec, sizeof(rec)),
+					     sizeof(rec));
+	rd->st.stream_bytes += sizeof(rec);
+	return 0;
+}
+
+/* The header, checked against @x, and the target made ready. */
+static int bs_apply_start(struct bs_reader *rd, const struct blockstream_expect *x,
+			  unsigned flags, struct rerr *e)
+{
+	unsigned char hb[BLOCKSTREAM_HEADER_SIZE];
+	int r;
+
+	r = bs_header_read(rd->in_fd, hb, &rd->h, e);
 	if (r < 0)
 		return r;
-	n = h.name;
-	r = bs_expect(&h, x, e);
+	r = bs_expect(&rd->h, x, e);
 	if (r < 0)
 		return r;
-	if (dev_fd >= 0) {
-		r = bs_target_prepare(dev_fd, &h, e);
+	if (rd->dev_fd >= 0) {
+		r = bs_target_prepare(rd->dev_fd, &rd->h, e);
 		if (r < 0)
 			return r;
-		blk = r > 0;
+		rd->blk = r > 0;
 	}
-	skip_zero = dev_fd < 0 ||
-		    ((flags & BLOCKSTREAM_APPLY_ZEROED) && h.kind == BLOCKSTREAM_FULL);
-	buf = bs_alloc(BS_BUF);
-	if (!buf)
+	rd->skip_zero = rd->dev_fd < 0 ||
+			((flags & BLOCKSTREAM_APPLY_ZEROED) && rd->h.kind == BLOCKSTREAM_FULL);
+	rd->buf = bs_alloc(BS_BUF);
+	if (!rd->buf)
 		return rerr_set(e, ENOMEM, "out of memory");
-	crc = blockstream_crc32c(0, hb, sizeof(hb));
-	st.stream_bytes = sizeof(hb);
+	rd->buf_size = BS_BUF;
+	rd->crc = blockstream_crc32c(0, hb, sizeof(hb));
+	rd->st.stream_bytes = sizeof(hb);
+	return 0;
+}
 
-	for (;;) {
-		uint64_t off, len;
-		uint32_t type, c;
-		ssize_t k;
+/* After END: nothing more (unless the caller reads on), and the target flushed. */
+static int bs_apply_finish(struct bs_reader *rd, unsigned flags, struct rerr *e)
+{
+	const char *n = rd->h.name;
 
-		k = read_full(in_fd, rec, sizeof(rec));
-		if (k < 0)
-			return rerr_set(e, (int)k, "cannot read the stream of '%s'", n);
-		if (k < (ssize_t)sizeof(rec))
-			return rerr_set(e, EBADMSG, "the stream of '%s' is truncated after %" PRIu64
-					" bytes (no end record)", n, st.stream_bytes + (uint64_t)k);
-		if (get_le32(rec + 28) != blockstream_crc32c(0, rec, 28) || get_le32(rec + 4) != 0)
-			return rerr_set(e, EBADMSG, "the stream of '%s' is corrupt at byte %" PRIu64
-					" (record checksum)", n, st.stream_bytes);
-		type = get_le32(rec);
-		off = get_le64(rec + 8);
-		len = get_le64(rec + 16);
-		c = get_le32(rec + 24);
-		if (type == BS_END) {
-			if (off != st.extents || len != st.data_bytes || c != crc)
-				return rerr_set(e, EBADMSG, "the stream of '%s' is corrupt: its "
-						"end record does not match what came before", n);
-			if (h.kind == BLOCKSTREAM_FULL && end != h.device_size)
-				return rerr_set(e, EBADMSG, "the full image '%s' covers %" PRIu64
-						" of %" PRIu64 " bytes", n, end, h.device_size);
-			st.stream_bytes += sizeof(rec);
-			break;
-		}
-		if ((type != BS_DATA && type != BS_ZERO) || len == 0 || off < end ||
-		    off > h.device_size || len > h.device_size - off ||
-		    (h.kind == BLOCKSTREAM_FULL && off != end) ||
-		    (type == BS_DATA && len > BLOCKSTREAM_EXTENT_MAX) ||
-		    (type == BS_ZERO && c != 0))
-			return rerr_set(e, EBADMSG, "the stream of '%s' is corrupt at byte %" PRIu64
-					" (impossible record)", n, st.stream_bytes);
-		crc = blockstream_crc32c_combine(crc, blockstream_crc32c(0, rec, sizeof(rec)),
-						 sizeof(rec));
-		st.stream_bytes += sizeof(rec);
-
-		if (type == BS_DATA) {
-			/* Ours fit BS_BUF; longer ones, up to the format's limit, are valid. */
-			if (len > buf_size) {
-				free(buf);
-				buf = bs_alloc(BLOCKSTREAM_EXTENT_MAX);
-				if (!buf)
-					return rerr_set(e, ENOMEM, "out of memory");
-				buf_size = BLOCKSTREAM_EXTENT_MAX;
-			}
-			k = read_full(in_fd, buf, (size_t)len);
-			if (k < 0)
-				return rerr_set(e, (int)k, "cannot read the stream of '%s'", n);
-			if ((uint64_t)k < len)
-				return rerr_set(e, EBADMSG, "the stream of '%s' is truncated "
-						"after %" PRIu64 " bytes (in a payload)", n,
-						st.stream_bytes + (uint64_t)k);
-			if (blockstream_crc32c(0, buf, (size_t)len) != c)
-				return rerr_set(e, EBADMSG, "the stream of '%s' is corrupt: "
-						"payload at byte %" PRIu64 " for device bytes %"
-						PRIu64 "+%" PRIu64, n, st.stream_bytes, off, len);
-			crc = blockstream_crc32c_combine(crc, c, len);
-			st.stream_bytes += len;
-			if (dev_fd >= 0) {
-				r = pwrite_all(dev_fd, buf, (size_t)len, off);
-				if (r < 0)
-					return rerr_set(e, r, "cannot write '%s' at byte %"
-							PRIu64, n, off);
-			}
-			st.data_bytes += len;
-		} else {
-			if (!skip_zero) {
-				r = bs_zero_target(dev_fd, blk, off, len, buf, &zeros,
-						   h.block_size);
-				if (r < 0)
-					return rerr_set(e, r, "cannot zero bytes %" PRIu64 "+%"
-							PRIu64 " of '%s'", off, len, n);
-			}
-			st.zero_bytes += len;
-		}
-		st.extents++;
-		end = off + len;
-		if (progress) {
-			r = progress(user, &st);
-			if (r < 0)
-				return rerr_set(e, r, "receiving '%s' was interrupted", n);
-		}
-	}
 	if (!(flags & BLOCKSTREAM_APPLY_NO_EOF)) {
-		ssize_t k = read_full(in_fd, rec, 1);
+		unsigned char c;
+		ssize_t k = read_full(rd->in_fd, &c, 1);
 
 		if (k < 0)
 			return rerr_set(e, (int)k, "cannot read the stream of '%s'", n);
 		if (k > 0)
 			return rerr_set(e, EBADMSG, "the stream of '%s' has data after its end", n);
 	}
-	if (dev_fd >= 0 && fdatasync(dev_fd) < 0)
+	if (rd->dev_fd >= 0 && fdatasync(rd->dev_fd) < 0)
 		return rerr_set(e, errno, "cannot flush the target of '%s'", n);
-	DBG(SEND, "applied '%s' (%s): %" PRIu64 " bytes, %" PRIu64 " extents", n,
-	    blockstream_kind_to_string(h.kind), st.stream_bytes, st.extents);
+	return 0;
+}
+
+static int bs_apply(struct bs_reader *rd, const struct blockstream_expect *x, unsigned flags,
+		    blockstream_progress_fn progress, void *user, struct rerr *e)
+{
+	const char *n = rd->h.name;
+	int r = bs_apply_start(rd, x, flags, e);
+
+	while (r == 0) {
+		uint64_t off = 0, len = 0;
+		uint32_t type = 0, c = 0;
+
+		r = bs_next_record(rd, &type, &off, &len, &c, e);
+		if (r != 0)
+			break;
+		if (type == BS_DATA) {
+			r = bs_apply_data(rd, off, len, c, e);
+		} else if (!rd->skip_zero) {
+			r = bs_zero_target(rd->dev_fd, rd->blk, off, len, rd->buf, &rd->zeros,
+					   rd->h.block_size);
+			if (r < 0)
+				rerr_set(e, r, "cannot zero bytes %" PRIu64 "+%" PRIu64 " of '%s'",
+					 off, len, n);
+		}
+		if (r < 0)
+			break;
+		if (type == BS_ZERO)
+			rd->st.zero_bytes += len;
+		rd->st.extents++;
+		rd->end = off + len;
+		if (progress) {
+			int stop = progress(user, &rd->st);
+
+			if (stop < 0)
+				r = rerr_set(e, stop, "receiving '%s' was interrupted", n);
+		}
+	}
+	return r < 0 ? r : bs_apply_finish(rd, flags, e);
+}
+
+int blockstream_apply(int in_fd, int dev_fd, const struct blockstream_expect *x, unsigned flags,
+		      blockstream_progress_fn progress, void *user,
+		      struct blockstream_header *ret_header, struct blockstream_stats *ret_stats,
+		      struct rerr *e)
+{
+	struct bs_reader rd = { .in_fd = in_fd, .dev_fd = dev_fd };
+	int r;
+
+	if (flags & ~BLOCKSTREAM_APPLY_MASK)
+		return rerr_set(e, EINVAL, "bad block stream apply flags");
+	r = bs_apply(&rd, x, flags, progress, user, e);
+	free(rd.buf);
+	free(rd.zeros);
+	if (r < 0)
+		return r;
+	DBG(SEND, "applied '%s' (%s): %" PRIu64 " bytes, %" PRIu64 " extents", rd.h.name,
+	    blockstream_kind_to_string(rd.h.kind), rd.st.stream_bytes, rd.st.extents);
 	if (ret_header)
-		*ret_header = h;
+		*ret_header = rd.h;
 	if (ret_stats)
-		*ret_stats = st;
+		*ret_stats = rd.st;
 	return 0;
 }

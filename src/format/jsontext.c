@@ -271,6 +271,7 @@ static int jt_skip_value(struct jt_in *in, unsigned depth)
 	}
 }
 
+/* A state machine over one object's members: long, as parsers are. */
 int jt_parse_object(const char *text, size_t len, jt_member_fn fn, void *user)
 {
 	struct jt_in in = { .p = text, .end = text + len };

@@ -45,7 +45,7 @@ static bool name_taken(const struct config *c, const char *name)
 	return config_volume(c, name) || config_group(c, name);
 }
 
-/* A "[...]" line: start a section, or fail. */
+/* A "[...]" line: start a section, or fail: a parser, with a message for each way to fail. */
 static int start_section(struct parse_ctx *ctx, const char *line)
 {
 	struct config *c = ctx->cfg;
@@ -297,72 +297,85 @@ static int config_resolve(struct config *c)
 	return 0;
 }
 
-static int config_validate(struct parse_ctx *ctx)
+/* The keys of one backend set on a volume of another. */
+static int validate_backend_keys(struct parse_ctx *ctx, const struct volume *v)
 {
-	struct config *c = ctx->cfg;
+	static const enum volume_key btrfs_only[] = { VKEY_PATH, VKEY_SNAPSHOT_DIR };
+	static const enum volume_key lvm_only[] = { VKEY_LV, VKEY_SNAPSHOT_SIZE,
+						    VKEY_THIN_POOL_MAX };
 
-	for (size_t i = 0; i < c->n_volumes; i++) {
-		struct volume *v = &c->volumes[i];
-		static const enum volume_key btrfs_only[] = { VKEY_PATH, VKEY_SNAPSHOT_DIR };
-		static const enum volume_key lvm_only[] = { VKEY_LV, VKEY_SNAPSHOT_SIZE,
-							    VKEY_THIN_POOL_MAX };
+	if (v->backend == _BACKEND_KIND_MAX)
+		return cfg_fail(ctx, v->line, "volume '%s' has no 'backend' (btrfs or lvm)", v->name);
+	for (size_t k = 0; k < ARRAY_SIZE(btrfs_only); k++)
+		if (v->backend != BACKEND_BTRFS && v->key_line[btrfs_only[k]])
+			return cfg_fail(ctx, v->key_line[btrfs_only[k]],
+					"'%s' is for btrfs volumes; volume '%s' is %s",
+					cfg_volume_keys[btrfs_only[k]], v->name,
+					cfg_backend_name(v->backend));
+	for (size_t k = 0; k < ARRAY_SIZE(lvm_only); k++)
+		if (v->backend != BACKEND_LVM && v->key_line[lvm_only[k]])
+			return cfg_fail(ctx, v->key_line[lvm_only[k]],
+					"'%s' is for lvm volumes; volume '%s' is %s",
+					cfg_volume_keys[lvm_only[k]], v->name,
+					cfg_backend_name(v->backend));
+	return 0;
+}
 
-		if (v->backend == _BACKEND_KIND_MAX)
-			return cfg_fail(ctx, v->line, "volume '%s' has no 'backend' (btrfs or lvm)",
-					v->name);
-		for (size_t k = 0; k < ARRAY_SIZE(btrfs_only); k++)
-			if (v->backend != BACKEND_BTRFS && v->key_line[btrfs_only[k]])
-				return cfg_fail(ctx, v->key_line[btrfs_only[k]],
-						"'%s' is for btrfs volumes; volume '%s' is %s",
-						cfg_volume_keys[btrfs_only[k]], v->name,
-						cfg_backend_name(v->backend));
-		for (size_t k = 0; k < ARRAY_SIZE(lvm_only); k++)
-			if (v->backend != BACKEND_LVM && v->key_line[lvm_only[k]])
-				return cfg_fail(ctx, v->key_line[lvm_only[k]],
-						"'%s' is for lvm volumes; volume '%s' is %s",
-						cfg_volume_keys[lvm_only[k]], v->name,
-						cfg_backend_name(v->backend));
-		if (v->backend == BACKEND_BTRFS) {
-			if (!v->path)
-				return cfg_fail(ctx, v->line, "btrfs volume '%s' has no 'path'", v->name);
-			if (!v->snapshot_dir &&
-			    asprintf(&v->snapshot_dir, "%s%s.snapshots", v->path,
-				     streq(v->path, "/") ? "" : "/") < 0)
-				return -ENOMEM;
-			if (streq(v->snapshot_dir, v->path))
-				return cfg_fail(ctx, config_volume_line(v, VKEY_SNAPSHOT_DIR),
-						"snapshot_dir must not be the volume's path itself");
-		} else if (!v->lv) {
-			return cfg_fail(ctx, v->line, "lvm volume '%s' has no 'lv' (VG/LV)", v->name);
-		} else {
-			/* Snapshot LVs are named VOLUME.STAMP: words LVM reserves would be refused. */
-			static const char *const reserved[] = { "_cdata", "_cmeta", "_corig", "_mimage",
-				"_mlog", "_pmspare", "_rimage", "_rmeta", "_tdata", "_tmeta", "_vorigin",
-				"_vdata" };
+/* One volume: its backend's keys, its defaults, its name, its targets. */
+static int validate_volume(struct parse_ctx *ctx, struct volume *v)
+{
+	const struct config *c = ctx->cfg;
+	int r = validate_backend_keys(ctx, v);
 
-			if (startswith(v->name, "snapshot") || startswith(v->name, "pvmove"))
+	if (r < 0)
+		return r;
+	if (v->backend == BACKEND_BTRFS) {
+		if (!v->path)
+			return cfg_fail(ctx, v->line, "btrfs volume '%s' has no 'path'", v->name);
+		if (!v->snapshot_dir &&
+		    asprintf(&v->snapshot_dir, "%s%s.snapshots", v->path,
+			     streq(v->path, "/") ? "" : "/") < 0)
+			return -ENOMEM;
+		if (streq(v->snapshot_dir, v->path))
+			return cfg_fail(ctx, config_volume_line(v, VKEY_SNAPSHOT_DIR),
+					"snapshot_dir must not be the volume's path itself");
+	} else if (!v->lv) {
+		return cfg_fail(ctx, v->line, "lvm volume '%s' has no 'lv' (VG/LV)", v->name);
+	} else {
+		/* Snapshot LVs are named VOLUME.STAMP: words LVM reserves would be refused. */
+		static const char *const reserved[] = { "_cdata", "_cmeta", "_corig", "_mimage",
+			"_mlog", "_pmspare", "_rimage", "_rmeta", "_tdata", "_tmeta", "_vorigin",
+			"_vdata" };
+
+		if (startswith(v->name, "snapshot") || startswith(v->name, "pvmove"))
+			return cfg_fail(ctx, v->line,
+					"lvm volume name '%s' starts with a word LVM reserves", v->name);
+		for (size_t k = 0; k < ARRAY_SIZE(reserved); k++)
+			if (strstr(v->name, reserved[k]))
 				return cfg_fail(ctx, v->line,
-						"lvm volume name '%s' starts with a word LVM reserves",
-						v->name);
-			for (size_t k = 0; k < ARRAY_SIZE(reserved); k++)
-				if (strstr(v->name, reserved[k]))
-					return cfg_fail(ctx, v->line,
-							"lvm volume name '%s' holds '%s', which LVM reserves",
-							v->name, reserved[k]);
-		}
-		for (size_t t = 0; t < v->n_targets; t++) {
-			if (!config_target(c, v->targets[t]))
-				return cfg_fail(ctx, v->key_line[VKEY_TARGETS],
-						"targets: no [target %s] section", v->targets[t]);
-			for (size_t u = 0; u < t; u++)
-				if (streq(v->targets[u], v->targets[t]))
-					return cfg_fail(ctx, v->key_line[VKEY_TARGETS],
-							"targets: '%s' is named twice", v->targets[t]);
-		}
+						"lvm volume name '%s' holds '%s', which LVM reserves",
+						v->name, reserved[k]);
 	}
+	for (size_t t = 0; t < v->n_targets; t++) {
+		if (!config_target(c, v->targets[t]))
+			return cfg_fail(ctx, v->key_line[VKEY_TARGETS],
+					"targets: no [target %s] section", v->targets[t]);
+		for (size_t u = 0; u < t; u++)
+			if (streq(v->targets[u], v->targets[t]))
+				return cfg_fail(ctx, v->key_line[VKEY_TARGETS],
+						"targets: '%s' is named twice", v->targets[t]);
+	}
+	return 0;
+}
+
+/* Two volumes on the same storage. */
+static int validate_distinct(struct parse_ctx *ctx)
+{
+	const struct config *c = ctx->cfg;
+
 	for (size_t i = 0; i < c->n_volumes; i++)
 		for (size_t j = 0; j < i; j++) {
-			struct volume *a = &c->volumes[i], *b = &c->volumes[j];
+			const struct volume *a = &c->volumes[i], *b = &c->volumes[j];
 
 			if (a->backend == BACKEND_BTRFS && b->backend == BACKEND_BTRFS &&
 			    streq(a->snapshot_dir, b->snapshot_dir) && streq(a->path, b->path))
@@ -374,41 +387,59 @@ static int config_validate(struct parse_ctx *ctx)
 				return cfg_fail(ctx, config_volume_line(a, VKEY_LV),
 						"lv '%s' is volume '%s' already", a->lv, b->name);
 		}
-	for (size_t i = 0; i < c->n_groups; i++) {
-		struct group *g = &c->groups[i];
+	return 0;
+}
 
-		if (g->n_volumes == 0)
-			return cfg_fail(ctx, g->line, "group '%s' has no 'volumes'", g->name);
-		if (g->n_volumes > GROUP_MAX)
-			return cfg_fail(ctx, g->volumes_line, "volumes: more than %d in group '%s'",
-					GROUP_MAX, g->name);
-		for (size_t m = 0; m < g->n_volumes; m++) {
-			struct volume *v = config_volume(c, g->volumes[m]);
+/* One group: its members exist, once, in no other group; sets their group. */
+static int validate_group(struct parse_ctx *ctx, struct group *g)
+{
+	const struct config *c = ctx->cfg;
 
-			for (size_t k = 0; k < m; k++)
-				if (streq(g->volumes[k], g->volumes[m]))
-					return cfg_fail(ctx, g->volumes_line,
-							"volumes: '%s' is named twice", g->volumes[m]);
-			if (!v)
-				return cfg_fail(ctx, g->volumes_line,
-						"volumes: no [volume %s] section (group '%s')",
-						g->volumes[m], g->name);
-			if (v->group)
-				return cfg_fail(ctx, g->volumes_line,
-						"volumes: volume '%s' is in group '%s' already",
-						v->name, v->group);
-			if (g->freeze && v->backend == BACKEND_BTRFS)
-				return cfg_fail(ctx, g->freeze_line,
-						"group '%s': freeze = yes with btrfs volume '%s' (a btrfs snapshot of a frozen filesystem hangs in the kernel)",
-						g->name, v->name);
-			v->group = g->name;
-		}
+	if (g->n_volumes == 0)
+		return cfg_fail(ctx, g->line, "group '%s' has no 'volumes'", g->name);
+	if (g->n_volumes > GROUP_MAX)
+		return cfg_fail(ctx, g->volumes_line, "volumes: more than %d in group '%s'",
+				GROUP_MAX, g->name);
+	for (size_t m = 0; m < g->n_volumes; m++) {
+		struct volume *v = config_volume(c, g->volumes[m]);
+
+		for (size_t k = 0; k < m; k++)
+			if (streq(g->volumes[k], g->volumes[m]))
+				return cfg_fail(ctx, g->volumes_line, "volumes: '%s' is named twice",
+						g->volumes[m]);
+		if (!v)
+			return cfg_fail(ctx, g->volumes_line,
+					"volumes: no [volume %s] section (group '%s')", g->volumes[m],
+					g->name);
+		if (v->group)
+			return cfg_fail(ctx, g->volumes_line,
+					"volumes: volume '%s' is in group '%s' already", v->name,
+					v->group);
+		if (g->freeze && v->backend == BACKEND_BTRFS)
+			return cfg_fail(ctx, g->freeze_line,
+					"group '%s': freeze = yes with btrfs volume '%s' (a btrfs snapshot of a frozen filesystem hangs in the kernel)",
+					g->name, v->name);
+		v->group = g->name;
 	}
-	for (size_t i = 0; i < c->n_targets; i++)
+	return 0;
+}
+
+static int config_validate(struct parse_ctx *ctx)
+{
+	struct config *c = ctx->cfg;
+	int r = 0;
+
+	for (size_t i = 0; i < c->n_volumes && r == 0; i++)
+		r = validate_volume(ctx, &c->volumes[i]);
+	if (r == 0)
+		r = validate_distinct(ctx);
+	for (size_t i = 0; i < c->n_groups && r == 0; i++)
+		r = validate_group(ctx, &c->groups[i]);
+	for (size_t i = 0; i < c->n_targets && r == 0; i++)
 		if (!c->targets[i].url)
-			return cfg_fail(ctx, c->targets[i].line, "target '%s' has no 'url'",
-					c->targets[i].name);
-	return config_resolve(c);
+			r = cfg_fail(ctx, c->targets[i].line, "target '%s' has no 'url'",
+				     c->targets[i].name);
+	return r < 0 ? r : config_resolve(c);
 }
 
 static int config_parse_text(const char *path, const char *text, size_t len,

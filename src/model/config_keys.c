@@ -140,6 +140,7 @@ static int handle_policy_key(struct parse_ctx *ctx, struct policy *policy, const
 	return 0;
 }
 
+/* One switch over the volume keys (enum volume_key), a few lines each. */
 static int handle_volume(struct parse_ctx *ctx, struct volume *v, int k, const char *value)
 {
 	const char *key = cfg_volume_keys[k];
@@ -306,6 +307,7 @@ static int handle_target(struct parse_ctx *ctx, struct target *t, const char *ke
 	}
 }
 
+/* The dispatch of every "key = value" to its section's handler, continuation lines included. */
 int cfg_ini_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *ctx = user;

@@ -263,7 +263,10 @@ int config_parse_retain(const char *value, struct policy *policy, struct rerr *e
 	return 0;
 }
 
-/* Parses ssh://[USER@]HOST[:PORT]/PATH or file:///PATH into @t. */
+/*
+ * Parses ssh://[USER@]HOST[:PORT]/PATH or file:///PATH into @t: one pass over
+ * the URL, each part checked where it is found, with its own message.
+ */
 int cfg_parse_url(struct target *t, const char *url, char *why, size_t why_len)
 {
 	const char *p, *slash, *at, *colon, *host_end;

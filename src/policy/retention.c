@@ -342,6 +342,48 @@ static int retention_rule_timeline(const struct snapshot *snaps, const size_t *o
 	return 0;
 }
 
+static void retention_rule_pinned(const struct snapshot *snaps, const size_t *order, size_t m,
+				  struct decision *d)
+{
+	for (size_t i = 0; i < m; i++) {
+		if (snaps[order[i]].pinned)
+			retention_keep(&d[order[i]], "pinned");
+		if (snaps[order[i]].merging)
+			retention_keep(&d[order[i]], "merging (rollback)");
+	}
+}
+
+/* created > now - min_age, without overflowing. */
+static void retention_rule_min_age(const struct snapshot *snaps, const size_t *order, size_t m,
+				   int64_t min_age, time_t now, struct decision *d)
+{
+	int64_t limit;
+	bool all;
+
+	if (min_age <= 0)
+		return;
+	all = __builtin_sub_overflow((int64_t)now, min_age, &limit);
+	for (size_t i = 0; i < m; i++)
+		if (all || (int64_t)snaps[order[i]].created > limit)
+			retention_keep(&d[order[i]], "retain_min");
+}
+
+/* The @manual newest manual and boot snapshots; any negative count means all. */
+static void retention_rule_manual(const struct snapshot *snaps, const size_t *order, size_t m,
+				  int manual, struct decision *d)
+{
+	size_t left = manual < 0 ? SIZE_MAX : (size_t)manual;
+
+	for (size_t i = m; i-- > 0 && left > 0;) {
+		enum snap_kind k = snaps[order[i]].kind;
+
+		if (k != SNAP_MANUAL && k != SNAP_BOOT)
+			continue;
+		retention_keep(&d[order[i]], "manual");
+		left--;
+	}
+}
+
 int retention_plan(const struct snapshot *snaps, size_t n, const struct policy *policy,
 		   time_t now, struct plan **ret_plan)
 {
@@ -380,12 +422,7 @@ int retention_plan(const struct snapshot *snaps, size_t n, const struct policy *
 		order[i] = (size_t)(sorted[i] - snaps);
 
 	/* 1. pinned, and one being merged into its origin (LVM refuses to remove it) */
-	for (i = 0; i < m; i++) {
-		if (snaps[order[i]].pinned)
-			retention_keep(&d[order[i]], "pinned");
-		if (snaps[order[i]].merging)
-			retention_keep(&d[order[i]], "merging (rollback)");
-	}
+	retention_rule_pinned(snaps, order, m, d);
 
 	/* 2. newest */
 	if (m > 0)
@@ -398,34 +435,16 @@ int retention_plan(const struct snapshot *snaps, size_t n, const struct policy *
 			return r;
 	}
 
-	/* 4. retain_min: created > now - min_age, without overflowing */
-	if (policy->min_age > 0) {
-		int64_t limit;
-		bool all = __builtin_sub_overflow((int64_t)now, policy->min_age, &limit);
-
-		for (i = 0; i < m; i++)
-			if (all || (int64_t)snaps[order[i]].created > limit)
-				retention_keep(&d[order[i]], "retain_min");
-	}
+	/* 4. retain_min */
+	retention_rule_min_age(snaps, order, m, policy->min_age, now, d);
 
 	/* 5. pre/post */
 	r = retention_rule_pre_post(snaps, order, m, policy->pre_post, d);
 	if (r < 0)
 		return r;
 
-	/* 6. manual and boot; any negative count means all */
-	if (policy->manual != 0) {
-		size_t left = policy->manual < 0 ? SIZE_MAX : (size_t)policy->manual;
-
-		for (i = m; i-- > 0 && left > 0;) {
-			enum snap_kind k = snaps[order[i]].kind;
-
-			if (k != SNAP_MANUAL && k != SNAP_BOOT)
-				continue;
-			retention_keep(&d[order[i]], "manual");
-			left--;
-		}
-	}
+	/* 6. manual and boot */
+	retention_rule_manual(snaps, order, m, policy->manual, d);
 
 	/* 7. timeline */
 	r = retention_rule_timeline(snaps, order, m, policy, d);

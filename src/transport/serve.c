@@ -286,7 +286,7 @@ static int serve_cmd_list(struct serve *sv, const char *volume)
 {
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 	_cleanup_close_ int vfd = -1;
-	struct snapshot_list l = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	struct json_object *arr = json_object_new_array();
 	int r;
 
@@ -306,11 +306,9 @@ static int serve_cmd_list(struct serve *sv, const char *volume)
 		info = meta_info_object(&l.items[i], volume);
 		if (!info || json_object_array_add(arr, info) < 0) {
 			json_object_put(info);
-			snapshot_list_clear(&l);
 			return -ENOMEM;
 		}
 	}
-	snapshot_list_clear(&l);
 	return serve_reply_ok(sv, o);
 }
 
@@ -444,7 +442,7 @@ static int serve_cmd_delete(struct serve *sv, const char *volume, const char *na
 {
 	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 	_cleanup_close_ int vfd = -1;
-	struct snapshot_list l = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	const struct snapshot *s = NULL;
 	struct store_dir d;
 	struct rerr e = { 0 };
@@ -471,7 +469,6 @@ static int serve_cmd_delete(struct serve *sv, const char *volume, const char *na
 		r = -ENOMEM;
 	else
 		r = serve_reply_ok(sv, o);
-	snapshot_list_clear(&l);
 	return r;
 }
 
@@ -481,7 +478,7 @@ static int serve_cmd_fetch(struct serve *sv, const char *volume, const char *nam
 	_cleanup_(json_object_putp) struct json_object *info = NULL;
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_close_ int vfd = -1, fd = -1;
-	struct snapshot_list l = { 0 };
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	const struct snapshot *s = NULL;
 	const struct store *st = NULL;
 	struct store_dir d;
@@ -502,7 +499,6 @@ static int serve_cmd_fetch(struct serve *sv, const char *volume, const char *nam
 		fd = st->open_stored(&d, s, &e);
 		info = meta_info_object(s, volume);
 	}
-	snapshot_list_clear(&l);
 	if (!s)
 		return serve_reply_err(sv, "%s: no block copy '%s' here", volume, name);
 	if (fd < 0)
