@@ -99,8 +99,8 @@ static char *lvm_desc_decode(const char *in)
 }
 
 /*
- * Fills @s from one LV of the report. @origin is the volume's own row.
- * Return: 1 ours, 0 foreign, -ENOMEM.
+ * Fills @s from one LV of the report, a parser of its tags and attributes.
+ * @origin is the volume's own row. Return: 1 ours, 0 foreign, -ENOMEM.
  */
 static int lvm_parse_lv(const struct volume *v, struct json_object *origin, struct json_object *lv,
 			struct snapshot *s)
