@@ -8,10 +8,12 @@
 #define SNAPROTATE_ERR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct rerr {
 	int code;		/* positive errno of the first failure, 0 if none */
 	bool usage;		/* the caller's input is wrong (a name that names nothing): exit 2 */
+	bool whole;		/* msg says the cause itself: shown without strerror(code) */
 	char msg[512];		/* "cannot snapshot '/srv' as '/srv/.snap/x'" */
 };
 
@@ -38,6 +40,29 @@ int rerr_set(struct rerr *e, int errnum, const char *fmt, ...)
  */
 int rerr_usage(struct rerr *e, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/**
+ * rerr_say() - As rerr_set(), for a message that says the cause in its own words
+ * ("path '/home' is not mounted"): it is shown without the errno's text.
+ * @e: The record (may be NULL: then nothing is recorded).
+ * @errnum: errno value, either sign; 0 is taken as EIO.
+ * @fmt: printf() format of the message.
+ * @...: Its arguments.
+ * Return: -abs(@errnum).
+ */
+int rerr_say(struct rerr *e, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/**
+ * rerr_text() - An error as a person reads it: the message and, unless it says
+ * the cause itself, ": " and the errno's text; one cause, said once.
+ * @e: The record (may hold nothing).
+ * @err: The error returned with it (either sign), for a record without a code.
+ * @buf: Where the text goes.
+ * @len: Its size.
+ * Return: @buf.
+ */
+const char *rerr_text(const struct rerr *e, int err, char *buf, size_t len);
 
 /**
  * rerr_prefix() - Put context in front of a recorded message: "@fmt: MSG".

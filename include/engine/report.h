@@ -43,6 +43,7 @@ struct volume_report {
 	struct plan *plan;		/* parallel to snaps; NULL when no plan was made */
 	size_t n_deleted;		/* deletions done (dry run: 0) */
 	bool due;			/* run: a timeline snapshot was due */
+	bool decided;			/* run: @due was decided (the volume could be listed) */
 	char *created;			/* run: the snapshot taken, or NULL */
 	char **errors;			/* "VOLUME: what failed: why", in order */
 	size_t n_errors;

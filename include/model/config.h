@@ -117,6 +117,7 @@ struct target {
 	char *root;			/* the directory on the target */
 	struct policy policy;		/* retain only; newest copy always kept */
 	bool retain_set;
+	bool send_pinned;		/* default yes: the target gets and keeps what the source pins */
 	int64_t rpo;
 	char *ssh_identity;
 	char *ssh_options;		/* split on spaces into ssh's argv */

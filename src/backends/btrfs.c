@@ -25,12 +25,14 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <btrfsutil.h>
 #include <endian.h>
 #include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
+#include <linux/magic.h>
 #include <time.h>
 
 #include "backends/backend.h"
@@ -49,23 +51,27 @@
 static int btrfs_fail(struct rerr *e, enum btrfs_util_error be, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* libbtrfsutil reports an enum and errno: keep errno before anything can change it. */
+/*
+ * libbtrfsutil reports an enum and errno: keep errno before anything can
+ * change it. Where the enum is the cause (not btrfs, not a subvolume), its
+ * words are the message's; otherwise errno says why.
+ */
 static int btrfs_fail(struct rerr *e, enum btrfs_util_error be, const char *fmt, ...)
 {
 	int saved = be == BTRFS_UTIL_ERROR_NO_MEMORY ? ENOMEM : errno;
 	char msg[400];
 	va_list ap;
 
-	if (be == BTRFS_UTIL_ERROR_NOT_BTRFS)
-		saved = ENOTTY;
-	else if (be == BTRFS_UTIL_ERROR_NOT_SUBVOLUME)
-		saved = EINVAL;
-	if (saved == 0)
-		saved = EIO;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return rerr_set(e, saved, "%s (%s)", msg, btrfs_util_strerror(be));
+	if (be == BTRFS_UTIL_ERROR_NOT_BTRFS)
+		return rerr_say(e, ENOTTY, "%s: not on btrfs", msg);
+	if (be == BTRFS_UTIL_ERROR_NOT_SUBVOLUME)
+		return rerr_say(e, EINVAL, "%s: not a btrfs subvolume", msg);
+	if (saved == 0)
+		return rerr_say(e, EIO, "%s (%s)", msg, btrfs_util_strerror(be));
+	return rerr_set(e, saved, "%s", msg);
 }
 
 bool btrfs_is_subvol_at(int dirfd, const char *name)
@@ -114,32 +120,84 @@ static void btrfs_existing_ancestor(const char *path, char *buf, size_t len)
 	}
 }
 
-static int btrfs_be_probe(const struct volume *v, enum volume_key *ret_key, struct rerr *e)
+/* The name of a filesystem type by its statfs() magic, for messages. */
+static const char *btrfs_fs_name(__fsword_t magic)
+{
+	static const struct { __fsword_t magic; const char *name; } known[] = {
+		{ EXT4_SUPER_MAGIC, "ext4" }, { XFS_SUPER_MAGIC, "xfs" },
+		{ TMPFS_MAGIC, "tmpfs" }, { OVERLAYFS_SUPER_MAGIC, "overlay" },
+		{ 0x2011BAB0, "exfat" }, { MSDOS_SUPER_MAGIC, "vfat" },
+		{ 0x6969, "nfs" }, { ZONEFS_MAGIC, "zonefs" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+		if (known[i].magic == magic)
+			return known[i].name;
+	return "another filesystem";
+}
+
+/*
+ * Whether @v's path is a btrfs subvolume, and if not, why not in words a
+ * person can act on: on another filesystem, or a plain directory where a
+ * subvolume should be mounted. Without a mount table to read (a chroot
+ * whose / is not a mount point) statfs() still tells the filesystem.
+ */
+static int btrfs_probe_mount(const struct volume *v, struct rerr *e)
 {
 	struct mount_info m = { 0 };
+	struct statfs sf;
+	enum btrfs_util_error be;
+	bool mountpoint;
+	int r;
+
+	if (statfs(v->path, &sf) < 0)
+		return rerr_set(e, errno, "volume '%s': cannot read the filesystem of '%s'", v->name,
+				v->path);
+	r = mounts_find(v->path, &m, NULL);
+	if (sf.f_type != BTRFS_SUPER_MAGIC) {
+		if (r == 0)
+			r = rerr_say(e, ENOTTY, "volume '%s': path '%s' is on %s (mounted at '%s'), "
+				     "not btrfs", v->name, v->path, m.fstype, m.target);
+		else
+			r = rerr_say(e, ENOTTY, "volume '%s': path '%s' is on %s, not btrfs", v->name,
+				     v->path, btrfs_fs_name(sf.f_type));
+		mount_info_done(&m);
+		return r;
+	}
+	mountpoint = r == 0 && streq(m.target, v->path);
+	be = btrfs_util_is_subvolume(v->path);
+	if (be == BTRFS_UTIL_OK) {
+		r = 0;
+	} else if (be == BTRFS_UTIL_ERROR_NOT_SUBVOLUME && r == 0 && !mountpoint) {
+		r = rerr_say(e, EINVAL, "volume '%s': path '%s' is not a btrfs subvolume but a "
+			     "plain directory of the btrfs mounted at '%s': is its subvolume not "
+			     "mounted?", v->name, v->path, m.target);
+	} else if (be == BTRFS_UTIL_ERROR_NOT_SUBVOLUME) {
+		r = rerr_say(e, EINVAL, "volume '%s': path '%s' is not a btrfs subvolume",
+			     v->name, v->path);
+	} else {
+		r = btrfs_fail(e, be, "volume '%s': cannot tell whether '%s' is a subvolume",
+			       v->name, v->path);
+	}
+	mount_info_done(&m);
+	return r;
+}
+
+static int btrfs_be_probe(const struct volume *v, enum volume_key *ret_key, struct rerr *e)
+{
 	unsigned char fsid_path[BTRFS_FSID_SIZE], fsid_dir[BTRFS_FSID_SIZE];
 	char dir[PATH_MAX];
-	enum btrfs_util_error be;
 	struct stat st;
 	int r;
 
 	*ret_key = VKEY_PATH;
 	if (stat(v->path, &st) < 0)
-		return rerr_set(e, errno, "volume '%s': path '%s' does not exist", v->name, v->path);
-	r = mounts_find(v->path, &m, e);
+		return errno == ENOENT
+		       ? rerr_say(e, ENOENT, "volume '%s': path '%s' does not exist", v->name, v->path)
+		       : rerr_set(e, errno, "volume '%s': cannot read path '%s'", v->name, v->path);
+	r = btrfs_probe_mount(v, e);
 	if (r < 0)
 		return r;
-	if (!streq(m.fstype, "btrfs")) {
-		r = rerr_set(e, ENOTTY, "volume '%s': path '%s' is on %s (mounted at '%s'), not btrfs",
-			     v->name, v->path, m.fstype, m.target);
-		mount_info_done(&m);
-		return r;
-	}
-	mount_info_done(&m);
-	be = btrfs_util_is_subvolume(v->path);
-	if (be != BTRFS_UTIL_OK)
-		return btrfs_fail(e, be, "volume '%s': path '%s' is not a btrfs subvolume", v->name,
-				  v->path);
 	r = btrfs_fsid(v->path, fsid_path);
 	if (r < 0)
 		return rerr_set(e, r, "volume '%s': cannot read the filesystem of '%s'", v->name,

@@ -54,7 +54,9 @@ static int lvm_be_probe(const struct volume *v, enum volume_key *ret_key, struct
 	if (r < 0)
 		return r;
 	r = lvm_lvs(v->lv, false, &o, e);
-	lvs = r < 0 ? NULL : lvm_report_lvs(o);
+	if (r < 0)
+		return rerr_prefix(e, r, "volume '%s'", v->name);
+	lvs = lvm_report_lvs(o);
 	if (!lvs || json_object_array_length(lvs) != 1)
 		return rerr_set(e, ENOENT, "volume '%s': no LV '%s'", v->name, v->lv);
 	attr = lvm_field(json_object_array_get_idx(lvs, 0), "lv_attr");

@@ -61,6 +61,9 @@ static void lvm_log(int level, const char *file, int line, int dm_errno, const c
 		/* All of a command's errors: the cause often comes before the last word. */
 		size_t n = strlen(lvm_last_error);
 
+		/* LVM's generic follow-up to a cause it has said already. */
+		if (n && strncmp(message, "Cannot process volume group ", 28) == 0)
+			return;
 		snprintf(lvm_last_error + n, sizeof(lvm_last_error) - n, "%s%s", n ? "; " : "",
 			 message);
 	}
@@ -120,9 +123,10 @@ int lvm_run(struct rerr *e, const char *fmt, ...)
 	lvm_last_error[0] = '\0';
 	DBG(LVM, "lvm %s", cmd);
 	r = lvm_lib.run(lvm_handle, cmd);
+	/* LVM's own words say the cause ("Volume group "vg0" not found"). */
 	if (r != LVM2_COMMAND_SUCCEEDED)
-		return rerr_set(e, EIO, "'%.40s...' failed: %s", cmd,
-				lvm_last_error[0] ? lvm_last_error : "(no message)");
+		return rerr_say(e, EIO, "%.*s: %s", (int)strcspn(cmd, " "), cmd,
+				lvm_last_error[0] ? lvm_last_error : "failed without a message");
 	return 0;
 }
 

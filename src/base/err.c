@@ -7,37 +7,63 @@
 
 #include "base/err.h"
 
+/* Records the first error only; every setter goes through here. */
+static int rerr_vrecord(struct rerr *e, int errnum, bool usage, bool whole, const char *fmt,
+			va_list ap)
+{
+	if (e && e->code == 0) {
+		e->code = errnum;
+		e->usage = usage;
+		e->whole = whole;
+		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	}
+	return -errnum;
+}
+
 int rerr_set(struct rerr *e, int errnum, const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
-	errnum = abs(errnum);
-	if (errnum == 0)
-		errnum = EIO;
-	if (e && e->code == 0) {
-		e->code = errnum;
-		va_start(ap, fmt);
-		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-		va_end(ap);
-	}
-	return -errnum;
+	va_start(ap, fmt);
+	r = rerr_vrecord(e, abs(errnum) ?: EIO, false, false, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 int rerr_usage(struct rerr *e, int errnum, const char *fmt, ...)
 {
 	va_list ap;
+	int r;
 
-	errnum = abs(errnum);
-	if (errnum == 0)
-		errnum = EINVAL;
-	if (e && e->code == 0) {
-		e->code = errnum;
-		e->usage = true;
-		va_start(ap, fmt);
-		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
-		va_end(ap);
-	}
-	return -errnum;
+	va_start(ap, fmt);
+	r = rerr_vrecord(e, abs(errnum) ?: EINVAL, true, false, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int rerr_say(struct rerr *e, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = rerr_vrecord(e, abs(errnum) ?: EIO, false, true, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+const char *rerr_text(const struct rerr *e, int err, char *buf, size_t len)
+{
+	int code = e && e->code ? e->code : abs(err) ?: EIO;
+
+	if (e && e->msg[0] && e->whole)
+		snprintf(buf, len, "%s", e->msg);
+	else if (e && e->msg[0])
+		snprintf(buf, len, "%s: %s", e->msg, strerror(code));
+	else
+		snprintf(buf, len, "%s", strerror(code));
+	return buf;
 }
 
 int rerr_prefix(struct rerr *e, int errnum, const char *fmt, ...)
@@ -76,5 +102,6 @@ void rerr_clear(struct rerr *e)
 {
 	e->code = 0;
 	e->usage = false;
+	e->whole = false;
 	e->msg[0] = '\0';
 }

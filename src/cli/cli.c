@@ -7,10 +7,14 @@
  */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/syscall.h>
+
+#include <linux/capability.h>
 
 #include "backends/backend.h"
 #include "base/debug.h"
 #include "base/version.h"
+
 #include "internal.h"
 
 struct cli_args arg = { .config = CONFIG_DEFAULT_PATH, .kind = _SNAP_KIND_INVALID };
@@ -210,6 +214,19 @@ static int parse_argv(int argc, char *argv[])
 	return 1;
 }
 
+/* Whether this process may do what snaprotate does: root, or CAP_SYS_ADMIN in effect. */
+static bool cli_privileged(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	return d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN);
+}
+
 int cli_main(int argc, char *argv[])
 {
 	_cleanup_(config_freep) struct config *cfg = NULL;
@@ -238,13 +255,18 @@ int cli_main(int argc, char *argv[])
 		if ((arg.given & (1U << i)) && !(verb->options & (1U << i)))
 			return cli_usage("%s does not take %s", verb->name, opt_names[i]);
 
+	/* Said once, first: else every volume would blame its config line for EACCES. */
+	if (verb->needs_config && !cli_privileged()) {
+		cli_error("'%s' needs root (or CAP_SYS_ADMIN): snapshots, their filesystems and "
+			  "LVM are root's to read and change", verb->name);
+		return EXIT_USAGE;
+	}
 	if (verb->needs_config) {
 		r = config_load(arg.config, true, &cfg, &e);
 		if (r < 0) {
-			if (r == -EINVAL)
-				cli_error("%s", e.msg);
-			else
-				cli_error("%s: %s", e.msg, strerror(-r));
+			char text[sizeof(e.msg) + 64];
+
+			cli_error("%s", rerr_text(&e, r, text, sizeof(text)));
 			return EXIT_USAGE;
 		}
 	}

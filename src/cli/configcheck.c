@@ -22,11 +22,12 @@ int verb_config_check(struct engine *eng, int argc, char **argv)
 		bool pre = hooks_check(vols[i]->pre_hooks, vols[i]->n_pre_hooks, &e) < 0;
 
 		if (pre || hooks_check(vols[i]->post_hooks, vols[i]->n_post_hooks, &e) < 0) {
-			/* As snapshot says it: the reason, unless the message is one already. */
-			cli_error("%s:%u: %s%s%s", cfg->path,
+			char why[sizeof(e.msg) + 64];
+
+			/* As snapshot says it. */
+			cli_error("%s:%u: %s", cfg->path,
 				  config_volume_line(vols[i], pre ? VKEY_PRE_HOOK : VKEY_POST_HOOK),
-				  e.msg, e.code == EPERM ? "" : ": ",
-				  e.code == EPERM ? "" : strerror(e.code));
+				  rerr_text(&e, -EIO, why, sizeof(why)));
 			return EXIT_USAGE;
 		}
 	}

@@ -92,8 +92,11 @@ int cli_print_json(struct json_object *o);
 /* @s with control characters escaped, in one of a few rotating static buffers. */
 const char *cli_safe(const char *s);
 
-/* @t as local "YYYY-MM-DD HH:MM:SS". */
-void cli_local_time(time_t t, char *buf, size_t len);
+/* @t as local "YYYY-MM-DD HH:MM:SS", with @zone " CEST". */
+void cli_local_time(time_t t, bool zone, char *buf, size_t len);
+
+/* The local zone's abbreviation at @t ("CET", "CEST", "+0530"); "" if unknown. */
+void cli_zone_at(time_t t, char *buf, size_t len);
 
 /* @s seconds as "45s", "12m", "3h 12m", "2d 4h". */
 void cli_age(int64_t s, char *buf, size_t len);

@@ -7,10 +7,39 @@
 #include "engine/snapshots.h"
 #include "internal.h"
 
+/*
+ * The zone local times are in: "CREATED (CET)" when every row shares it; when
+ * they span a clock change, each time says its own ("... CEST") and @*mixed.
+ */
+static void time_header(const struct snapshot_list *l, char *buf, size_t len, bool *mixed)
+{
+	char zone[16] = "", z[16];
+
+	*mixed = false;
+	for (size_t i = 0; i < l->n && !*mixed; i++) {
+		if (l->items[i].foreign)
+			continue;
+		cli_zone_at(l->items[i].created, z, sizeof(z));
+		if (!zone[0])
+			memcpy(zone, z, sizeof(zone));
+		else if (!streq(z, zone))
+			*mixed = true;
+	}
+	if (!zone[0])
+		cli_zone_at(time(NULL), zone, sizeof(zone));
+	if (*mixed || !zone[0])
+		snprintf(buf, len, "CREATED");
+	else
+		snprintf(buf, len, "CREATED (%s)", zone);
+}
+
 static void print_table(const struct volume *v, const struct snapshot_list *l)
 {
 	const struct backend *be = v->ops;
 	size_t w = strlen("NAME");
+	char header[40];
+	bool mixed;
+	int tw;
 
 	for (size_t i = 0; i < l->n; i++)
 		if (strlen(cli_safe(l->items[i].name)) > w)
@@ -20,7 +49,9 @@ static void print_table(const struct volume *v, const struct snapshot_list *l)
 		printf("  no snapshots\n");
 		return;
 	}
-	printf("  %-*s  %-19s  %-10s  %-3s  %-12s  %s\n", (int)w, "NAME", "CREATED", "KIND", "PIN",
+	time_header(l, header, sizeof(header), &mixed);
+	tw = mixed ? 25 : 19;
+	printf("  %-*s  %-*s  %-10s  %-3s  %-12s  %s\n", (int)w, "NAME", tw, header, "KIND", "PIN",
 	       "SENT TO", "DESCRIPTION");
 	for (size_t i = 0; i < l->n; i++) {
 		const struct snapshot *s = &l->items[i];
@@ -39,11 +70,11 @@ static void print_table(const struct volume *v, const struct snapshot_list *l)
 		else
 			kind = snap_kind_to_string(s->kind);
 		if (!s->foreign)
-			cli_local_time(s->created, when, sizeof(when));
+			cli_local_time(s->created, mixed, when, sizeof(when));
 		for (size_t j = 0; j < s->n_sent && off < sizeof(sent); j++)
 			off += (size_t)snprintf(sent + off, sizeof(sent) - off, "%s%s", j ? "," : "",
 						s->sent[j].target);
-		printf("  %-*s  %-19s  %-10s  %-3s  %-12s  %s", (int)w, cli_safe(s->name), when, kind,
+		printf("  %-*s  %-*s  %-10s  %-3s  %-12s  %s", (int)w, cli_safe(s->name), tw, when, kind,
 		       s->pinned ? "yes" : "", sent, cli_safe(s->description));
 		if (s->pre)
 			printf("%s(pre %s)", s->description && *s->description ? " " : "",

@@ -33,11 +33,9 @@ void cli_info(const char *fmt, ...)
 int cli_report(int r, const struct rerr *e)
 {
 	int code = e->code ? e->code : -r;
+	char text[sizeof(e->msg) + 64];
 
-	if (e->msg[0])
-		cli_error("%s: %s", e->msg, strerror(code));
-	else
-		cli_error("%s", strerror(code));
+	cli_error("%s", rerr_text(e, r, text, sizeof(text)));
 	return code == EAGAIN ? EXIT_LOCKED : EXIT_FAILED;
 }
 
@@ -135,12 +133,25 @@ const char *cli_safe(const char *s)
 	return out;
 }
 
-void cli_local_time(time_t t, char *buf, size_t len)
+void cli_local_time(time_t t, bool zone, char *buf, size_t len)
 {
 	struct tm tm;
 
-	if (!localtime_r(&t, &tm) || strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+	if (!localtime_r(&t, &tm) ||
+	    strftime(buf, len, zone ? "%Y-%m-%d %H:%M:%S %Z" : "%Y-%m-%d %H:%M:%S", &tm) == 0)
 		snprintf(buf, len, "?");
+}
+
+void cli_zone_at(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	buf[0] = '\0';
+	if (!localtime_r(&t, &tm))
+		return;
+	/* Where the zone has no abbreviation, tzdata gives the offset ("+0530"). */
+	if (strftime(buf, len, "%Z", &tm) == 0 && strftime(buf, len, "%z", &tm) == 0)
+		buf[0] = '\0';
 }
 
 /* "3h 12m", "2d 4h", "45s": a short age for status lines. */

@@ -134,7 +134,7 @@ void cli_print_report(const struct volume_report *r, bool run)
 		if (r->created)
 			printf("%s: %s %s\n", r->volume->name,
 			       arg.dry_run ? "would take" : "took", r->created);
-		else if (!r->due)
+		else if (!r->due && r->decided)
 			printf("%s: no timeline snapshot due\n", r->volume->name);
 	}
 	/* prune shows every decision; run only the deletions unless -v. */

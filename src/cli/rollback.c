@@ -26,6 +26,7 @@ int verb_rollback(struct engine *eng, int argc, char **argv)
 	if (arg.json) {
 		_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 		struct json_object *steps = json_object_new_array();
+		char why[sizeof(e.msg) + 64];
 		const char *result = k < 0 ? "failed" : arg.dry_run ? "dry run"
 				     : r.result == ROLLBACK_DONE ? "done" : "at next activation";
 
@@ -36,6 +37,8 @@ int verb_rollback(struct engine *eng, int argc, char **argv)
 		    meta_add(o, "snapshot", r.target ? json_object_new_string(r.target) : NULL) < 0 ||
 		    meta_add(o, "saved", r.saved ? json_object_new_string(r.saved) : NULL) < 0 ||
 		    meta_add(o, "result", json_object_new_string(result)) < 0 ||
+		    meta_add(o, "error", k < 0 ? json_object_new_string(
+				     rerr_text(&e, k, why, sizeof(why))) : NULL) < 0 ||
 		    meta_add(o, "steps", steps) < 0 || cli_print_json(o) < 0)
 			ret = EXIT_FAILED;
 	} else if (arg.verbosity >= 0) {
@@ -71,6 +74,7 @@ int verb_restore(struct engine *eng, int argc, char **argv)
 	if (arg.json) {
 		_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
 		struct json_object *chain = json_object_new_array();
+		char why[sizeof(e.msg) + 64];
 
 		for (unsigned i = 0; chain && i < r.n_chain; i++) {
 			struct json_object *x = json_object_new_object();
@@ -86,6 +90,8 @@ int verb_restore(struct engine *eng, int argc, char **argv)
 		    meta_add(o, "snapshot", r.snapshot ? json_object_new_string(r.snapshot) : NULL) < 0 ||
 		    meta_add(o, "to", json_object_new_string(arg.to)) < 0 ||
 		    meta_add(o, "success", json_object_new_boolean(k == 0)) < 0 ||
+		    meta_add(o, "error", k < 0 ? json_object_new_string(
+				     rerr_text(&e, k, why, sizeof(why))) : NULL) < 0 ||
 		    meta_add(o, "chain", chain) < 0 || cli_print_json(o) < 0)
 			ret = EXIT_FAILED;
 	} else if (k == 0 && arg.verbosity >= 0) {

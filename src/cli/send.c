@@ -83,7 +83,9 @@ int verb_serve(struct engine *eng, int argc, char **argv)
 		return cli_usage("serve --root '%s': the root must be an absolute path", arg.root);
 	r = serve_main(arg.root, STDIN_FILENO, STDOUT_FILENO, &e);
 	if (r < 0) {
-		cli_error("%s: %s", e.msg, strerror(-r));
+		char text[sizeof(e.msg) + 64];
+
+		cli_error("%s", rerr_text(&e, r, text, sizeof(text)));
 		return EXIT_FAILED;
 	}
 	return EXIT_OK;

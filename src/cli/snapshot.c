@@ -36,9 +36,22 @@ static enum snap_kind snapshot_kind(void)
 	return kind == _SNAP_KIND_INVALID ? SNAP_MANUAL : kind;
 }
 
-/* What was taken: errors and notices, each name, and the JSON list. Return: an exit code. */
-static int snapshot_print(const struct take *takes, const struct volume_report *reps, size_t n,
-			  enum snap_kind kind, int ret)
+/* The index in @takes of volume @v. */
+static size_t snapshot_find(const struct take *takes, size_t n, const struct volume *v)
+{
+	size_t i = 0;
+
+	while (i < n - 1 && takes[i].v != v)
+		i++;
+	return i;
+}
+
+/*
+ * What was taken, in the order the volumes were given: errors and notices,
+ * each name, and the JSON list. Return: an exit code.
+ */
+static int snapshot_print(struct volume *const *given, const struct take *takes,
+			  const struct volume_report *reps, size_t n, enum snap_kind kind, int ret)
 {
 	_cleanup_(json_object_putp) struct json_object *out = json_object_new_object();
 	struct json_object *arr = json_object_new_array();
@@ -48,7 +61,8 @@ static int snapshot_print(const struct take *takes, const struct volume_report *
 		json_object_put(arr);
 		return cli_report(-ENOMEM, &(struct rerr){ 0 });
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t g = 0; g < n; g++) {
+		size_t i = snapshot_find(takes, n, given[g]);
 		struct json_object *o;
 
 		for (size_t k = 0; k < reps[i].n_notices; k++)
@@ -74,7 +88,7 @@ static int snapshot_print(const struct take *takes, const struct volume_report *
 
 int verb_snapshot(struct engine *eng, int argc, char **argv)
 {
-	_cleanup_free_ struct volume **vols = NULL;
+	_cleanup_free_ struct volume **vols = NULL, **given = NULL;
 	_cleanup_free_ struct take *takes = NULL;
 	_cleanup_free_ struct volume_report *reps = NULL;
 	enum snap_kind kind = snapshot_kind();
@@ -91,6 +105,11 @@ int verb_snapshot(struct engine *eng, int argc, char **argv)
 		return r == -EINVAL ? EXIT_USAGE : cli_report(r, &(struct rerr){ 0 });
 	if (cli_probe_all(eng, vols, n) < 0)
 		return EXIT_USAGE;
+	/* Locking and grouping reorder @vols; what is printed follows the arguments. */
+	given = calloc(n + 1, sizeof(*given));
+	if (!given)
+		return cli_report(-ENOMEM, &e);
+	memcpy(given, vols, n * sizeof(*given));
 	r = cli_lock(eng, vols, n);
 	if (r > 0)
 		return r;
@@ -114,10 +133,10 @@ int verb_snapshot(struct engine *eng, int argc, char **argv)
 		ret = e.usage ? cli_report_usage(&e) : cli_report(r, &e);
 	else if (arg.dry_run)
 		for (size_t i = 0; i < n; i++)
-			cli_info("would snapshot %s (%s%s)", vols[i]->name, snap_kind_to_string(kind),
+			cli_info("would snapshot %s (%s%s)", given[i]->name, snap_kind_to_string(kind),
 				 arg.pin ? ", pinned" : "");
 	else
-		ret = snapshot_print(takes, reps, n, kind, r < 0 ? EXIT_FAILED : EXIT_OK);
+		ret = snapshot_print(given, takes, reps, n, kind, r < 0 ? EXIT_FAILED : EXIT_OK);
 	for (size_t i = 0; i < n; i++) {
 		snapshot_done(&takes[i].s);
 		volume_report_done(&reps[i]);

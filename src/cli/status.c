@@ -79,7 +79,7 @@ static void print_status(const struct volume_status *st)
 	}
 	printf("%lld in all", (long long)st->count);
 	if (st->next_due > arg.now)
-		cli_local_time(st->next_due, due_local, sizeof(due_local));
+		cli_local_time(st->next_due, true, due_local, sizeof(due_local));
 	printf(", next due %s", due_local);
 	for (size_t t = 0; t < st->n_targets; t++) {
 		const struct target_status *ts = &st->targets[t];

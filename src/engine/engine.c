@@ -80,12 +80,13 @@ int engine_probe(const struct engine *eng, const struct volume *v, struct rerr *
 {
 	enum volume_key key = VKEY_PATH;
 	struct rerr pe = { 0 };
+	char text[sizeof(pe.msg) + 64];
 	int r;
 
 	r = v->ops->probe(v, &key, &pe);
 	if (r < 0)
-		return rerr_usage(e, EINVAL, "%s:%u: %s: %s", eng->cfg->path,
-				config_volume_line(v, key), pe.msg, strerror(-r));
+		return rerr_usage(e, EINVAL, "%s:%u: %s", eng->cfg->path, config_volume_line(v, key),
+				  rerr_text(&pe, r, text, sizeof(text)));
 	return 0;
 }
 

@@ -45,12 +45,14 @@ void volume_report_fail(struct volume_report *r, const char *msg)
 
 void volume_report_error(struct volume_report *r, int err, const struct rerr *e)
 {
-	int code = e && e->code ? e->code : abs(err);
+	char text[sizeof(e->msg) + 64];
 	char *msg;
 
-	if (asprintf(&msg, "%s: %s", e && e->msg[0] ? e->msg : r->volume->name,
-		     strerror(code)) < 0)
-		msg = NULL;
+	if (e && e->msg[0])
+		rerr_text(e, err, text, sizeof(text));
+	else
+		snprintf(text, sizeof(text), "%s: %s", r->volume->name, strerror(abs(err) ?: EIO));
+	msg = strdup(text);
 	report_push(r, msg);
 }
 

@@ -333,8 +333,10 @@ int rotate_take(const struct config *cfg, struct take *t, size_t n, time_t now,
 		if (k == 0)
 			k = hooks_check(v->post_hooks, v->n_post_hooks, &e);
 		if (k < 0) {
-			volume_report_errorf(&reports[i], "%s: no snapshot: %s%s%s", v->name, e.msg,
-				      k == -EPERM ? "" : ": ", k == -EPERM ? "" : strerror(-k));
+			char text[sizeof(e.msg) + 64];
+
+			volume_report_errorf(&reports[i], "%s: no snapshot: %s", v->name,
+					     rerr_text(&e, k, text, sizeof(text)));
 			ok = false;
 			continue;
 		}
@@ -413,12 +415,13 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 		unknown |= k == -ENODATA;
 		have = rotate_last_timeline(&r->snaps, now, &last);
 		r->due = due_timeline(&vols[i]->policy, vols[i]->interval, have, last, now);
+		r->decided = k != -ENODATA;
 		due |= r->due;
 	}
 	if (unknown) {
 		due = false;
 		for (size_t i = 0; i < n; i++)
-			reports[i].due = false;
+			reports[i].due = reports[i].decided = false;
 	}
 	if (due && dry_run) {
 		for (size_t i = 0; i < n; i++) {

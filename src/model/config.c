@@ -98,6 +98,7 @@ static int start_section(struct parse_ctx *ctx, const char *line)
 		t->policy.pre_post = 0;
 		t->policy.manual = 0;
 		t->policy.keep_target_base = false;
+		t->send_pinned = true;
 		ctx->section = SECTION_TARGET;
 		ctx->cur = t;
 		return t->name ? 0 : -ENOMEM;
@@ -193,7 +194,7 @@ static char *config_ini_reader(char *buf, int size, void *stream)
 		r = start_section(ctx, line);
 		if (r < 0) {
 			if (!ctx->err) {
-				rerr_set(ctx->e, r, "%s:%u: %s", ctx->path, ctx->line, strerror(-r));
+				rerr_say(ctx->e, r, "%s:%u: %s", ctx->path, ctx->line, strerror(-r));
 				ctx->err = r;
 			}
 			return NULL;
@@ -461,7 +462,7 @@ static int config_parse_text(const char *path, const char *text, size_t len,
 	if (!c->path || !c->state_dir || !c->lock_dir)
 		return -ENOMEM;
 	if (memchr(text, '\0', len) != NULL)
-		return rerr_set(e, EINVAL, "%s: not a text file (it holds a NUL byte)", path);
+		return rerr_say(e, EINVAL, "%s: not a text file (it holds a NUL byte)", path);
 	if (startswith(text, "\xef\xbb\xbf"))
 		ctx.text = text + 3;
 
@@ -506,14 +507,14 @@ int config_load(const char *path, bool check_owner, struct config **ret, struct 
 	if (fstat(fd, &st) < 0)
 		return rerr_set(e, errno, "%s: cannot stat", path);
 	if (!S_ISREG(st.st_mode))
-		return rerr_set(e, EINVAL, "%s: not a regular file", path);
+		return rerr_say(e, EINVAL, "%s: not a regular file", path);
 	/* Whoever can write the config can make root run hooks: only root may. */
 	if (check_owner && (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))))
-		return rerr_set(e, EPERM,
+		return rerr_say(e, EPERM,
 				"%s: must be owned by root and not writable by group or others (owner %u, mode %04o)",
 				path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 	if (st.st_size > CONFIG_MAX_SIZE)
-		return rerr_set(e, EFBIG, "%s: larger than %d bytes", path, CONFIG_MAX_SIZE);
+		return rerr_say(e, EFBIG, "%s: larger than %d bytes", path, CONFIG_MAX_SIZE);
 	r = read_all_fd(fd, CONFIG_MAX_SIZE, &text, &len);
 	if (r < 0)
 		return rerr_set(e, r, "%s: cannot read", path);

@@ -44,7 +44,7 @@ const char *const cfg_global_keys[] = {
 };
 const char *const cfg_group_keys[] = { "volumes", "freeze", NULL };
 const char *const cfg_target_keys[] = {
-	"url", "retain", "rpo", "ssh_identity", "ssh_options", NULL,
+	"url", "retain", "rpo", "send_pinned", "ssh_identity", "ssh_options", NULL,
 };
 
 /* Keys whose value is a space-separated list, so a continuation line appends. */
@@ -72,9 +72,9 @@ int cfg_fail(struct parse_ctx *ctx, unsigned line, const char *fmt, ...)
 	va_end(ap);
 	ctx->err_line = line;
 	if (line)
-		rerr_set(ctx->e, EINVAL, "%s:%u: %s", ctx->path, line, msg);
+		rerr_say(ctx->e, EINVAL, "%s:%u: %s", ctx->path, line, msg);
 	else
-		rerr_set(ctx->e, EINVAL, "%s: %s", ctx->path, msg);
+		rerr_say(ctx->e, EINVAL, "%s: %s", ctx->path, msg);
 	ctx->err = -EINVAL;
 	return ctx->err;
 }
@@ -286,6 +286,12 @@ static int handle_target(struct parse_ctx *ctx, struct target *t, const char *ke
 	}
 	if (streq(key, "rpo"))
 		return handle_duration(ctx, key, value, &t->rpo);
+	if (streq(key, "send_pinned")) {
+		if (cfg_parse_bool(value, &t->send_pinned) < 0)
+			return cfg_fail(ctx, ctx->line, "send_pinned = '%s': expected yes or no",
+					value);
+		return 0;
+	}
 	if (streq(key, "ssh_identity")) {
 		if (!cfg_path_valid(value))
 			return cfg_fail(ctx, ctx->line,
@@ -387,7 +393,7 @@ int cfg_ini_handler(void *user, const char *section, const char *name, const cha
 		r = 0;
 	}
 	if (r < 0 && !ctx->err) {
-		rerr_set(ctx->e, r, "%s:%u: %s", ctx->path, ctx->line, strerror(-r));
+		rerr_say(ctx->e, r, "%s:%u: %s", ctx->path, ctx->line, strerror(-r));
 		ctx->err = r;
 	}
 	return r < 0 ? 0 : 1;

@@ -78,7 +78,7 @@ static int hooks_check_dirs(const char *path, struct rerr *e)
 			return rerr_set(e, errno, "hook '%s': cannot check '%s'", path, dir);
 		if (st.st_uid != 0 ||
 		    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)))
-			return rerr_set(e, EPERM,
+			return rerr_say(e, EPERM,
 					"hook '%s': directory '%s' must be owned by root and not writable by group or others",
 					path, dir);
 		if (slash == dir)
@@ -96,13 +96,13 @@ int hooks_check(char *const *hooks, size_t n, struct rerr *e)
 		if (lstat(hooks[i], &st) < 0)
 			return rerr_set(e, errno, "hook '%s'", hooks[i]);
 		if (!S_ISREG(st.st_mode))
-			return rerr_set(e, EPERM, "hook '%s' is not a regular file", hooks[i]);
+			return rerr_say(e, EPERM, "hook '%s' is not a regular file", hooks[i]);
 		if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH)))
-			return rerr_set(e, EPERM,
+			return rerr_say(e, EPERM,
 					"hook '%s' must be owned by root and not writable by group or others (owner %u, mode %04o)",
 					hooks[i], (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 		if (!(st.st_mode & S_IXUSR))
-			return rerr_set(e, EACCES, "hook '%s' is not executable", hooks[i]);
+			return rerr_say(e, EACCES, "hook '%s' is not executable", hooks[i]);
 		r = hooks_check_dirs(hooks[i], e);
 		if (r < 0)
 			return r;
@@ -230,14 +230,14 @@ static int hook_run_one(const char *hook, enum hook_phase phase, char **envp, in
 	close(err_fd);
 	hook_tail_format(&tail, msg, sizeof(msg));
 	if (timed_out)
-		return rerr_set(e, ETIMEDOUT, "%s hook '%s' ran longer than hook_timeout (%llds) and was killed%s%s",
+		return rerr_say(e, ETIMEDOUT, "%s hook '%s' ran longer than hook_timeout (%llds) and was killed%s%s",
 				hook_phase_to_string(phase), hook, (long long)timeout, *msg ? ": " : "",
 				msg);
 	if (WIFSIGNALED(status))
-		return rerr_set(e, EIO, "%s hook '%s' was killed by signal %d%s%s",
+		return rerr_say(e, EIO, "%s hook '%s' was killed by signal %d%s%s",
 				hook_phase_to_string(phase), hook, WTERMSIG(status), *msg ? ": " : "", msg);
 	if (WEXITSTATUS(status) != 0)
-		return rerr_set(e, EIO, "%s hook '%s' failed with exit status %d%s%s",
+		return rerr_say(e, EIO, "%s hook '%s' failed with exit status %d%s%s",
 				hook_phase_to_string(phase), hook, WEXITSTATUS(status), *msg ? ": " : "",
 				msg);
 	return 0;

@@ -24,6 +24,36 @@ static int target_fail(struct target_conn *tc, struct rerr *e, int r, const char
 	return rerr_set(e, r, "target '%s': %s", tc->target->name, what);
 }
 
+/*
+ * The peer ended (or broke) before its greeting. ssh exits 255 for its own
+ * failures (no route, refused, a key not accepted) and says why on stderr;
+ * any other status is the remote command's: an old snaprotate that does not
+ * know an option, a forced command that runs something else.
+ */
+static int target_no_greeting(struct target_conn *tc, int r, struct rerr *e)
+{
+	const struct target *t = tc->target;
+	int status;
+
+	tc->broken = true;
+	close(TAKE_FD(tc->to_peer));
+	close(TAKE_FD(tc->from_peer));
+	status = tc->pid > 0 ? spawn_wait(tc->pid) : -ECHILD;
+	tc->pid = -1;
+	target_close(tc);
+	if (r != -EPIPE)
+		return rerr_set(e, -r, "target '%s': no session", t->name);
+	if (t->scheme == TARGET_SSH && status == 255)
+		return rerr_say(e, EHOSTUNREACH, "target '%s': ssh to %s failed (what ssh said is "
+				"above)", t->name, t->host);
+	if (status >= 0)
+		return rerr_say(e, ECONNREFUSED, "target '%s': '%ssnaprotate serve --root %s' "
+				"ended (exit status %d) without starting a session; what it "
+				"printed is above", t->name, t->scheme == TARGET_SSH ? "ssh ... " : "",
+				t->root, status);
+	return rerr_set(e, -status, "target '%s': no session", t->name);
+}
+
 int target_open(const struct target *t, struct target_conn *ret, struct rerr *e)
 {
 	struct target_conn tc = { .target = t, .to_peer = -1, .from_peer = -1, .pid = -1 };
@@ -81,15 +111,8 @@ int target_open(const struct target *t, struct target_conn *ret, struct rerr *e)
 		return rerr_set(e, r, "out of memory");
 	}
 	r = conn_read_line(&tc.c, &line);
-	if (r < 0) {
-		target_close(&tc);
-		if (t->scheme == TARGET_SSH)
-			return rerr_set(e, r == -EPIPE ? EHOSTUNREACH : -r,
-					"target '%s': no session with %s", t->name, t->host);
-		return rerr_set(e, r == -EPIPE ? ECONNREFUSED : -r,
-				"target '%s': no session with snaprotate serve --root %s", t->name,
-				t->root);
-	}
+	if (r < 0)
+		return target_no_greeting(&tc, r, e);
 	if (!startswith(line, PROTO_GREETING " ") || atoi(line + strlen(PROTO_GREETING) + 1) !=
 	    PROTO_VERSION) {
 		r = rerr_set(e, EPROTO, "target '%s': not a snaprotate serve of protocol %d: '%.60s'",

@@ -134,6 +134,12 @@ after=$(lvs --noheadings -o lv_name vg0 | wc -l)
 echo "$before $after" > out/full.count
 rm /mnt/thin/fill
 
+# --- a VG or LV that does not exist: LVM's own words, once, naming the volume
+printf '[global]\nlock_dir = /run/sr-missing\n[volume novg]\nbackend = lvm\nlv = nosuch/data\n[volume nolv]\nbackend = lvm\nlv = vg0/nosuch\n' > /etc/missing.conf
+chmod 600 /etc/missing.conf
+snaprotate -c /etc/missing.conf list novg 2> out/missing-vg.err || echo $? > out/missing-vg.rc
+snaprotate -c /etc/missing.conf list nolv 2> out/missing-lv.err || echo $? > out/missing-lv.rc
+
 # --- rollback, thick, origin mounted: merged at the next activation
 echo one > /mnt/thick/state; mkdir -p /mnt/thick/tree; cp -a /etc /mnt/thick/tree/; sync
 digest /mnt/thick > out/thick.want
@@ -416,6 +422,17 @@ def test_thin_pool_over_threshold_refuses_the_snapshot(rotation):
     assert "thin pool vg0/pool is" in err and "thin_pool_max 10%" in err, err
     before, after = out(share, "full.count").split()
     assert before == after
+
+
+def test_a_missing_vg_or_lv_is_said_once(rotation):
+    kernel, times, r, share = rotation
+    vg, lv = out(share, "missing-vg.err"), out(share, "missing-lv.err")
+    assert out(share, "missing-vg.rc").strip() == "2" == out(share, "missing-lv.rc").strip()
+    assert "volume 'novg': lvs: Volume group \"nosuch\" not found" in vg, vg
+    assert "volume 'nolv': lvs: " in lv and "vg0/nosuch" in lv, lv
+    for err in (vg, lv):
+        assert len(err.strip().splitlines()) == 1, err
+        assert "Input/output error" not in err and "Cannot process" not in err, err
 
 
 def test_rollback_thick_merges_at_next_activation(rotation):
