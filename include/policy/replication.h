@@ -36,19 +36,33 @@ struct snapshot *replication_source_of(const struct snapshot_list *src,
 				       const struct snapshot *copy);
 
 /**
+ * replication_mirror_pins() - Give each copy the pin of its source snapshot
+ * when the target takes pins, none otherwise: a pin belongs to the source, and
+ * the target keeps the copy of a pinned snapshot while the source pins it.
+ * @src: The volume's snapshots.
+ * @copies: A target's copies, changed in place.
+ * @send_pinned: The target's send_pinned.
+ */
+void replication_mirror_pins(const struct snapshot_list *src, struct snapshot_list *copies,
+			     bool send_pinned);
+
+/**
  * replication_choose() - Which source snapshots to send to a target: the
- * complete ones newer than its newest copy that it does not hold and that its
- * own retention would keep, judged together with its copies (so its newest,
- * always). Source pins do not count there.
+ * complete ones it does not hold that are newer than its newest copy, or
+ * pinned when it takes pins, and that its own retention would keep, judged
+ * together with its copies (so its newest, always, and with @send_pinned the
+ * pinned ones).
  * @policy: The target's retention.
  * @src: The volume's snapshots (borrowed).
- * @copies: The target's copies (borrowed).
+ * @copies: The target's copies (borrowed), their pins mirrored already.
+ * @send_pinned: Whether the target gets, and keeps, what the source pins.
  * @now: Reference time for the target's retention.
  * @want: One flag per entry of @src, set on success.
  * Return: 0 or -ENOMEM.
  */
 int replication_choose(const struct policy *policy, const struct snapshot_list *src,
-		       const struct snapshot_list *copies, time_t now, bool *want);
+		       const struct snapshot_list *copies, bool send_pinned, time_t now,
+		       bool *want);
 
 /**
  * replication_parent() - What @s is best sent on top of: the newest snapshot

@@ -237,7 +237,7 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 	want = calloc(src->n + 1, sizeof(*want));
 	if (!want)
 		return -ENOMEM;
-	k = replication_choose(&t->policy, src, copies, now, want);
+	k = replication_choose(&t->policy, src, copies, t->send_pinned, now, want);
 	if (k < 0)
 		return k;
 	for (size_t i = 0; i < src->n; i++) {
@@ -278,6 +278,7 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 		copy.created = s->created;
 		copy.seq = s->seq;
 		copy.kind = s->kind;
+		copy.pinned = t->send_pinned && s->pinned;
 		copy.complete = true;
 		if (!copy.name || !copy.description || snapshot_list_append(copies, &copy) < 0) {
 			snapshot_done(&copy);
@@ -366,9 +367,7 @@ int replicate_volume(const struct volume *v, struct sessions *ss,
 			continue;
 		}
 		tr->reached = true;
-		/* A pin belongs to the source; the target has its own retention. */
-		for (size_t i = 0; i < tr->copies.n; i++)
-			tr->copies.items[i].pinned = false;
+		replication_mirror_pins(&r->snaps, &tr->copies, t->send_pinned);
 		replicate_reconcile(v, &r->snaps, &tr->copies, t->name, now, o->dry_run, r);
 		if (o->send && replicate_send(v, tc, &r->snaps, &tr->copies, now, o, tr, r) < 0)
 			tr->failed = failed = true;

@@ -27,16 +27,32 @@ struct snapshot *replication_source_of(const struct snapshot_list *src,
 	return NULL;
 }
 
-/* Whether @s may be sent at all: ours, whole, newer than what the target has, not there. */
-static bool replication_candidate(const struct snapshot_list *copies, const struct snapshot *s,
-				  bool have, time_t newest)
+void replication_mirror_pins(const struct snapshot_list *src, struct snapshot_list *copies,
+			     bool send_pinned)
 {
-	return !s->foreign && s->complete && !(have && s->created <= newest) &&
-	       !replication_held(copies, s);
+	for (size_t i = 0; i < copies->n; i++) {
+		const struct snapshot *s = replication_source_of(src, &copies->items[i]);
+
+		copies->items[i].pinned = send_pinned && s && s->pinned;
+	}
+}
+
+/*
+ * Whether @s may be sent at all: ours, whole, not there, and newer than what
+ * the target has, or pinned when the target takes pins (a "known good" one
+ * pinned after newer snapshots were sent).
+ */
+static bool replication_candidate(const struct snapshot_list *copies, const struct snapshot *s,
+				  bool have, time_t newest, bool send_pinned)
+{
+	if (s->foreign || !s->complete || replication_held(copies, s))
+		return false;
+	return !(have && s->created <= newest) || (send_pinned && s->pinned);
 }
 
 int replication_choose(const struct policy *policy, const struct snapshot_list *src,
-		       const struct snapshot_list *copies, time_t now, bool *want)
+		       const struct snapshot_list *copies, bool send_pinned, time_t now,
+		       bool *want)
 {
 	_cleanup_(plan_freep) struct plan *p = NULL;
 	_cleanup_free_ struct snapshot *all = NULL;
@@ -58,10 +74,11 @@ int replication_choose(const struct policy *policy, const struct snapshot_list *
 		all[n++] = copies->items[i];
 	for (size_t i = 0; i < src->n; i++) {
 		want[i] = false;
-		if (!replication_candidate(copies, &src->items[i], have, newest))
+		if (!replication_candidate(copies, &src->items[i], have, newest, send_pinned))
 			continue;
 		all[n] = src->items[i];
-		all[n].pinned = false;	/* a pin is the source's; the target has its own retention */
+		/* Judged as the target's copy would be: its pin only if the target takes pins. */
+		all[n].pinned = send_pinned && src->items[i].pinned;
 		all[n].n_sent = 0;
 		n++;
 	}
@@ -69,7 +86,7 @@ int replication_choose(const struct policy *policy, const struct snapshot_list *
 	if (k < 0)
 		return k;
 	for (size_t i = 0, j = copies->n; i < src->n; i++)
-		if (replication_candidate(copies, &src->items[i], have, newest))
+		if (replication_candidate(copies, &src->items[i], have, newest, send_pinned))
 			want[i] = p->d[j++].keep;
 	return 0;
 }

@@ -474,3 +474,30 @@ def test_a_failed_send_says_so_and_names_the_volume(env, target_fs, sshd):
     r = env.run("send", "--json", "data")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["volumes"][0]["targets"][0]["failed"] is False
+
+
+@pytest.mark.parametrize("send_pinned", ["yes", "no"])
+def test_a_pinned_snapshot_goes_to_the_target_while_pinned(env, target_fs, send_pinned):
+    """send_pinned = yes (the default): a snapshot pinned on the source after newer ones
+    were sent still reaches the target, which keeps it while the source pins it."""
+    configure(env, target_fs, src_retain="retain = daily=7\n",
+              tgt_retain=f"retain = daily=1\nsend_pinned = {send_pinned}\n")
+    for day in range(1, 4):
+        env.ok("run", "--now", f"2026-11-{day:02d}T12:00:00Z")
+    good = "data.20261101T120000Z"
+    assert complete_copies(target_fs) == ["data.20261103T120000Z"]
+    env.ok("pin", "data", good)
+    env.ok("run", "--now", "2026-11-04T12:00:00Z")
+    held = complete_copies(target_fs)
+    if send_pinned == "no":
+        assert held == ["data.20261104T120000Z"], held
+        return
+    assert held == [good, "data.20261104T120000Z"], held
+    check_copy(env, target_fs, good)
+    env.ok("run", "--now", "2026-11-05T12:00:00Z")
+    assert complete_copies(target_fs) == [good, "data.20261105T120000Z"]
+    # Unpinned on the source, the copy is the target's retention's again.
+    env.ok("unpin", "data", good)
+    env.ok("run", "--now", "2026-11-06T12:00:00Z")
+    assert complete_copies(target_fs) == ["data.20261106T120000Z"]
+    assert good in env.names()                       # the source still keeps it: daily=7

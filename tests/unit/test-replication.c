@@ -67,6 +67,7 @@ struct choose_case {
 	const char *copies[16];
 	long now_hour;
 	const char *want;		/* one 'x' (sent) or '.' per source snapshot */
+	bool no_pins;			/* send_pinned = no */
 };
 
 static const struct choose_case choose_cases[] = {
@@ -79,9 +80,21 @@ static const struct choose_case choose_cases[] = {
 	{ "never what it holds already, nor an incomplete or foreign entry",
 	  { .count = { [RETAIN_HOURLY] = 24 } },
 	  { "t@1", "t@2!i", "t@3!f", "t@4" }, { "t@1" }, 5, "...x" },
-	{ "a source pin does not bind the target",
+	{ "a source pin does not bind a target that takes no pins",
 	  { .count = { [RETAIN_DAILY] = 1 } },
-	  { "m@1!p", "t@2", "t@3" }, { NULL }, 5, ".xx" },
+	  { "m@1!p", "t@2", "t@3" }, { NULL }, 5, ".xx", true },
+	{ "a target that takes pins gets the pinned one too",
+	  { .count = { [RETAIN_DAILY] = 1 } },
+	  { "m@1!p", "t@2", "t@3" }, { NULL }, 5, "xxx" },
+	{ "a pin older than the target's newest copy is sent",
+	  { .count = { [RETAIN_DAILY] = 1 } },
+	  { "t@1", "m@2!p", "t@3" }, { "t@3" }, 5, ".x." },
+	{ "but not to a target that takes no pins",
+	  { .count = { [RETAIN_DAILY] = 1 } },
+	  { "t@1", "m@2!p", "t@3" }, { "t@3" }, 5, "...", true },
+	{ "a pinned copy already there is not sent again",
+	  { .count = { [RETAIN_DAILY] = 1 } },
+	  { "m@2!p", "t@3" }, { "m@2", "t@3" }, 5, ".." },
 	{ "nothing newer: nothing to send",
 	  { .count = { [RETAIN_DAILY] = 7 } },
 	  { "t@1", "t@2" }, { "t@1", "t@2" }, 5, ".." },
@@ -101,7 +114,8 @@ static void choose_table(void **state)
 
 		build(&src, c->src);
 		build(&copies, c->copies);
-		assert_int_equal(replication_choose(&c->policy, &src, &copies,
+		replication_mirror_pins(&src, &copies, !c->no_pins);
+		assert_int_equal(replication_choose(&c->policy, &src, &copies, !c->no_pins,
 						    DAY0 + c->now_hour * H, want), 0);
 		for (size_t k = 0; k < src.n; k++)
 			got[k] = want[k] ? 'x' : '.';
@@ -194,6 +208,26 @@ static void chain_depth(void **state)
 	snapshot_list_clear(&l);
 }
 
+/* A copy is pinned exactly while its source is, and only on a target that takes pins. */
+static void mirror_pins(void **state)
+{
+	static const char *const src_specs[] = { "m@1!p", "t@2", NULL };
+	static const char *const copy_specs[] = { "m@1!p", "t@2!p", "t@7!p", NULL };
+	struct snapshot_list src = { 0 }, copies = { 0 };
+
+	(void) state;
+	build(&src, src_specs);
+	build(&copies, copy_specs);
+	replication_mirror_pins(&src, &copies, true);
+	assert_true(copies.items[0].pinned);
+	assert_false(copies.items[1].pinned);
+	assert_false(copies.items[2].pinned);	/* its source is gone */
+	replication_mirror_pins(&src, &copies, false);
+	assert_false(copies.items[0].pinned);
+	snapshot_list_clear(&src);
+	snapshot_list_clear(&copies);
+}
+
 static void held_and_source(void **state)
 {
 	static const char *const src_specs[] = { "t@1", "t@2", NULL };
@@ -218,6 +252,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(choose_table),
 		cmocka_unit_test(parent_table),
+		cmocka_unit_test(mirror_pins),
 		cmocka_unit_test(chain_depth),
 		cmocka_unit_test(held_and_source),
 	};
