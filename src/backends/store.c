@@ -201,7 +201,7 @@ int store_commit(const struct store_dir *d, int nfd, const char *staging, const 
 		r = -errno;
 	if (r < 0) {
 		store_remove_staged(d, staging);
-		return rerr_set(e, r, "%s: cannot store '%s': %s", d->volume, name, strerror(-r));
+		return rerr_say(e, r, "%s: cannot store '%s': %s", d->volume, name, strerror(-r));
 	}
 	return 0;
 }

@@ -202,7 +202,7 @@ static int block_open_stored(const struct store_dir *d, const struct snapshot *s
 		fd = -EINVAL;
 	}
 	if (fd < 0)
-		return rerr_set(e, -fd, "%s: cannot open '%s': %s", d->volume, file, strerror(-fd));
+		return rerr_say(e, -fd, "%s: cannot open '%s': %s", d->volume, file, strerror(-fd));
 	return fd;
 }
 

@@ -423,7 +423,7 @@ static int btrfs_rx_admit(const struct store_dir *d, const char *name, const str
 				"its source", d->volume, name);
 	r = btrfs_store_list(d, copies, &le);
 	if (r < 0)
-		return rerr_set(e, r, "%s: %s: %s", d->volume, le.msg, strerror(-r));
+		return rerr_say(e, r, "%s: %s: %s", d->volume, le.msg, strerror(-r));
 	for (size_t i = 0; i < copies->n; i++)
 		if (copies->items[i].complete && copies->items[i].uuid &&
 		    strcasecmp(copies->items[i].uuid, s->uuid) == 0) {

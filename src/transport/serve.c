@@ -249,8 +249,11 @@ static int serve_list_volume(struct serve *sv, int vfd, const char *volume,
 		return 0;
 	}
 	r = st->list(&d, l, &e);
-	if (r < 0)
-		serve_reply_err(sv, "%s: %s: %s", volume, e.msg, strerror(-r));
+	if (r < 0) {
+		char text[sizeof(e.msg) + 64];
+
+		serve_reply_err(sv, "%s: %s", volume, rerr_text(&e, r, text, sizeof(text)));
+	}
 	return r;
 }
 

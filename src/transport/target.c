@@ -152,7 +152,7 @@ static int target_reply(struct target_conn *tc, struct json_object **ret, struct
 	if (r < 0)
 		return target_fail(tc, e, r, "the connection was lost");
 	if (startswith(line, "ERR "))
-		return rerr_set(e, EREMOTEIO, "target '%s': %s", tc->target->name, line + 4);
+		return rerr_say(e, EREMOTEIO, "target '%s': %s", tc->target->name, line + 4);
 	if (!startswith(line, "OK ")) {
 		tc->broken = true;
 		return rerr_set(e, EPROTO, "target '%s': unexpected reply '%.60s'",
@@ -344,7 +344,7 @@ int target_fetch(struct target_conn *tc, const char *volume, const char *name, i
 		if (r < 0)
 			return target_fail(tc, e, r, "the connection was lost while fetching");
 		if (startswith(line, "ERR ")) {
-			rerr_set(e, EREMOTEIO, "target '%s': %s", tc->target->name, line + 4);
+			rerr_say(e, EREMOTEIO, "target '%s': %s", tc->target->name, line + 4);
 			return -EREMOTEIO;
 		}
 		if (!startswith(line, "DATA ") || parse_u64(line + 5, PROTO_CHUNK_MAX, &n) < 0) {

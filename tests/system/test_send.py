@@ -374,7 +374,9 @@ def test_target_out_of_space(env, tmp_path):
         write_random(env.data / "big", 400)
         r = env.run("run", "--now", "2026-11-27T12:00:00Z")
         assert r.returncode == 1
-        assert "target 'nas'" in r.stderr
+        assert "target 'nas'" in r.stderr and "No space left on device" in r.stderr, r.stderr
+        # The target's own words, once: not followed by the sender's errno text.
+        assert "Remote I/O error" not in r.stderr, r.stderr
         assert complete_copies(small) == []
         # With the big snapshot gone, the next run cleans up and succeeds.
         os.unlink(env.data / "big")
