@@ -3,11 +3,22 @@
 #   make check      install test dependencies, build, run unit and system tests
 #   make demo       the main job on a throwaway loop-device btrfs
 #   make deps       install the Debian packages the build and the tests need
-#   make install    DESTDIR, PREFIX honoured
+#   make install    DESTDIR, PREFIX honoured (binary, example config, units, hooks,
+#                   man pages, completion)
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
+LOCALSTATEDIR ?= /var
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+# Where pacman and dnf look: the admin's hook directory, and dnf's own plugin path.
+ALPMHOOKDIR ?= $(SYSCONFDIR)/pacman.d/hooks
+DNFPLUGINDIR ?= $(shell $(PYTHON) -c 'import dnf.const; print(dnf.const.PLUGINPATH)' 2>/dev/null || \
+		  echo $(PREFIX)/lib/python3/dist-packages/dnf-plugins)
+# The package managers whose hooks are installed (a .deb ships apt's only).
+INSTALL_HOOKS ?= apt pacman dnf
 DESTDIR ?=
 
 CC ?= cc
@@ -16,7 +27,7 @@ PKGS := mount json-c libbtrfsutil inih liburing
 
 CFLAGS ?= -O2 -g
 # The project's own flags stay even when CFLAGS is given on the command line.
-ALL_CFLAGS = $(CFLAGS) -std=c17 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wshadow -Wformat=2 -Werror \
+ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) -std=c17 -D_GNU_SOURCE -Iinclude -Wall -Wextra -Wshadow -Wformat=2 -Werror \
 	  -Wno-format-nonliteral -fno-strict-aliasing -MMD -MP
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
@@ -34,7 +45,8 @@ MODEL_SRCS := \
 	src/model/config.c \
 	src/model/config_keys.c \
 	src/model/config_value.c \
-	src/model/config_format.c
+	src/model/config_format.c \
+	src/model/pkg.c
 
 FORMAT_SRCS := \
 	src/format/jsontext.c \
@@ -51,7 +63,8 @@ OS_SRCS := \
 	src/os/process.c \
 	src/os/hooks.c \
 	src/os/freeze.c \
-	src/os/mounts.c
+	src/os/mounts.c \
+	src/os/sysroot.c
 
 BACKEND_SRCS := \
 	src/backends/backend.c \
@@ -87,7 +100,8 @@ ENGINE_SRCS := \
 	src/engine/restore.c \
 	src/engine/engine.c \
 	src/engine/snapshots.c \
-	src/engine/status.c
+	src/engine/status.c \
+	src/engine/pkg.c
 
 CLI_SRCS := \
 	src/cli/cli.c \
@@ -101,7 +115,8 @@ CLI_SRCS := \
 	src/cli/send.c \
 	src/cli/prune.c \
 	src/cli/rollback.c \
-	src/cli/status.c
+	src/cli/status.c \
+	src/cli/pkg.c
 
 SRCS := $(BASE_SRCS) $(MODEL_SRCS) $(FORMAT_SRCS) $(OS_SRCS) $(BACKEND_SRCS) $(POLICY_SRCS) \
 	$(TRANSPORT_SRCS) $(ENGINE_SRCS) $(CLI_SRCS)
@@ -109,7 +124,7 @@ LIB_OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
 OBJS := $(LIB_OBJS) build/cli/main.o
 
 UNIT_TESTS := test-stamp test-config test-snapshot test-jsontext test-retention test-year \
-	test-blockstream test-sendcheck test-replication test-engine
+	test-blockstream test-sendcheck test-replication test-engine test-pkg
 UNIT_BINS := $(addprefix build/tests/,$(UNIT_TESTS))
 
 PYTHON ?= /usr/bin/python3
@@ -171,13 +186,49 @@ asan:
 	$(MAKE) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" all $(UNIT_BINS)
 
-install: snaprotate
+MAN_PAGES := build/man/snaprotate.8 build/man/rotate.conf.5
+
+man: $(MAN_PAGES)
+
+build/man/%: doc/%.scd
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@
+
+# Every file that names the binary gets the path it is installed at.
+SUBST_PATHS = sed -e 's|/usr/sbin/snaprotate|$(SBINDIR)/snaprotate|g'
+
+install: snaprotate $(MAN_PAGES)
 	install -Dm755 snaprotate $(DESTDIR)$(SBINDIR)/snaprotate
 	install -Dm644 rotate.conf.example $(DESTDIR)$(SYSCONFDIR)/snaprotate/rotate.conf.example
+	install -dm755 $(DESTDIR)$(LOCALSTATEDIR)/lib/snaprotate
+	install -Dm644 build/man/snaprotate.8 $(DESTDIR)$(MANDIR)/man8/snaprotate.8
+	install -Dm644 build/man/rotate.conf.5 $(DESTDIR)$(MANDIR)/man5/rotate.conf.5
+	install -Dm644 pkg/bash-completion/snaprotate $(DESTDIR)$(BASHCOMPDIR)/snaprotate
+	install -dm755 $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/cron.d
+	for u in pkg/systemd/*; do \
+		$(SUBST_PATHS) $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; done
+	$(SUBST_PATHS) pkg/cron/snaprotate > $(DESTDIR)$(SYSCONFDIR)/cron.d/snaprotate
+	install -dm755 $(DESTDIR)$(PREFIX)/share/snaprotate/hooks
+	install -m755 hooks/consistency/fsfreeze hooks/consistency/mysql \
+		hooks/consistency/postgresql $(DESTDIR)$(PREFIX)/share/snaprotate/hooks/
+ifneq ($(filter apt,$(INSTALL_HOOKS)),)
+	install -dm755 $(DESTDIR)$(SYSCONFDIR)/apt/apt.conf.d
+	$(SUBST_PATHS) hooks/apt/80snaprotate > $(DESTDIR)$(SYSCONFDIR)/apt/apt.conf.d/80snaprotate
+endif
+ifneq ($(filter pacman,$(INSTALL_HOOKS)),)
+	install -dm755 $(DESTDIR)$(ALPMHOOKDIR)
+	for h in hooks/pacman/*.hook; do \
+		$(SUBST_PATHS) $$h > $(DESTDIR)$(ALPMHOOKDIR)/$${h##*/} || exit 1; done
+endif
+ifneq ($(filter dnf,$(INSTALL_HOOKS)),)
+	install -dm755 $(DESTDIR)$(DNFPLUGINDIR) $(DESTDIR)$(SYSCONFDIR)/dnf/plugins
+	$(SUBST_PATHS) hooks/dnf/snaprotate.py > $(DESTDIR)$(DNFPLUGINDIR)/snaprotate.py
+	install -m644 hooks/dnf/snaprotate.conf $(DESTDIR)$(SYSCONFDIR)/dnf/plugins/snaprotate.conf
+endif
 
 clean:
 	rm -rf build snaprotate
 
-.PHONY: all unit check check-vm deps demo asan install clean
+.PHONY: all unit check check-vm deps demo asan install man clean
 
 -include $(OBJS:.o=.d)

@@ -5,7 +5,9 @@ set -eu
 
 PKGS="build-essential pkg-config libbtrfsutil-dev libmount-dev libjson-c-dev libinih-dev
 libcmocka-dev liburing-dev liblvm2-dev lvm2 linux-libc-dev btrfs-progs util-linux e2fsprogs python3 python3-pytest strace valgrind openssh-server openssh-client
-postgresql-15 postgresql-client-15 mariadb-server mariadb-client"
+postgresql-15 postgresql-client-15 mariadb-server mariadb-client
+dpkg-dev pacman-package-manager makepkg libarchive-tools zstd dnf createrepo-c rpm
+scdoc debhelper fakeroot lintian man-db bash-completion python3-croniter"
 
 missing=""
 for p in $PKGS; do

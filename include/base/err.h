@@ -55,7 +55,8 @@ int rerr_say(struct rerr *e, int errnum, const char *fmt, ...)
 
 /**
  * rerr_text() - An error as a person reads it: the message and, unless it says
- * the cause itself, ": " and the errno's text; one cause, said once.
+ * the cause itself (rerr_say(), rerr_usage()), ": " and the errno's text; one
+ * cause, said once.
  * @e: The record (may hold nothing).
  * @err: The error returned with it (either sign), for a record without a code.
  * @buf: Where the text goes.

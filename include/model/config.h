@@ -55,6 +55,9 @@ enum volume_key {
 	VKEY_DELETE_BATCH,
 	VKEY_MIN_FREE,
 	VKEY_THIN_POOL_MAX,
+	VKEY_PKG_SNAPSHOTS,
+	VKEY_PKG_REQUIRED,
+	VKEY_PKG_IN_CHROOT,
 	_VKEY_MAX,
 };
 
@@ -83,6 +86,9 @@ struct volume {
 	unsigned delete_batch;		/* 0: no pacing */
 	struct min_free min_free;
 	unsigned thin_pool_max;		/* lvm thin: percent of pool data or metadata */
+	bool pkg_snapshots;		/* package manager hooks take pre/post pairs */
+	bool pkg_required;		/* a failed pre aborts the package transaction */
+	bool pkg_in_chroot;		/* snapshot also where / is not PID 1's root */
 	char *group;			/* borrowed from struct group, NULL if none */
 	unsigned key_line[_VKEY_MAX];	/* 0: not set in the file */
 	/* Resolved once the config is whole (borrowed): */

@@ -57,7 +57,7 @@ const char *rerr_text(const struct rerr *e, int err, char *buf, size_t len)
 {
 	int code = e && e->code ? e->code : abs(err) ?: EIO;
 
-	if (e && e->msg[0] && e->whole)
+	if (e && e->msg[0] && (e->whole || e->usage))
 		snprintf(buf, len, "%s", e->msg);
 	else if (e && e->msg[0])
 		snprintf(buf, len, "%s: %s", e->msg, strerror(code));

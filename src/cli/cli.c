@@ -17,7 +17,8 @@
 
 #include "internal.h"
 
-struct cli_args arg = { .config = CONFIG_DEFAULT_PATH, .kind = _SNAP_KIND_INVALID };
+struct cli_args arg = { .config = CONFIG_DEFAULT_PATH, .kind = _SNAP_KIND_INVALID,
+			 .tool = _PKG_TOOL_INVALID, .operation = PKG_CHANGE };
 
 struct verb {
 	const char *name;
@@ -26,6 +27,7 @@ struct verb {
 	unsigned options;	/* OPT_* it accepts */
 	bool needs_config;
 	int (*run)(struct engine *eng, int argc, char **argv);
+	bool hook;		/* run by a package manager: never blocks it over the config */
 };
 
 static void help(void)
@@ -54,6 +56,10 @@ static void help(void)
 	       "  restore [--target NAME] VOLUME SNAPSHOT --to VG/LV\n"
 	       "                       write a snapshot back from a target (LVM: into an LV)\n"
 	       "  config-check         validate the config and print it normalised\n"
+	       "  pkg-pre --tool apt|pacman|dnf [--operation OP] [--root DIR]\n"
+	       "                       package hook: a pre snapshot, packages read from stdin\n"
+	       "  pkg-post --tool apt|pacman|dnf [--operation OP] [--root DIR]\n"
+	       "                       package hook: the post snapshot of the open pre\n"
 	       "\n"
 	       "A SNAPSHOT is a full name, a unique prefix of its stamp, or 'latest'.\n"
 	       "\n"
@@ -75,26 +81,28 @@ static void help(void)
 /* --- volumes ------------------------------------------------------------ */
 
 static const struct verb verbs[] = {
-	{ "snapshot", 1, -1, OPT_KIND | OPT_DESCRIPTION | OPT_PIN | OPT_PRE, true, verb_snapshot },
-	{ "list", 0, -1, 0, true, verb_list },
-	{ "prune", 0, -1, 0, true, verb_prune },
-	{ "run", 0, -1, 0, true, verb_run },
-	{ "send", 1, -1, OPT_TARGET, true, verb_send },
-	{ "serve", 0, 0, OPT_ROOT, false, verb_serve },
-	{ "delete", 2, -1, OPT_FORCE, true, verb_delete },
-	{ "pin", 2, 2, 0, true, verb_pin },
-	{ "unpin", 2, 2, 0, true, verb_unpin },
-	{ "config-check", 0, 0, 0, true, verb_config_check },
-	{ "rollback", 2, 2, 0, true, verb_rollback },
-	{ "restore", 2, 2, OPT_TARGET | OPT_TO, true, verb_restore },
-	{ "status", 0, -1, 0, true, verb_status },
+	{ "snapshot", 1, -1, OPT_KIND | OPT_DESCRIPTION | OPT_PIN | OPT_PRE, true, verb_snapshot, false },
+	{ "list", 0, -1, 0, true, verb_list, false },
+	{ "prune", 0, -1, 0, true, verb_prune, false },
+	{ "run", 0, -1, 0, true, verb_run, false },
+	{ "send", 1, -1, OPT_TARGET, true, verb_send, false },
+	{ "serve", 0, 0, OPT_ROOT, false, verb_serve, false },
+	{ "delete", 2, -1, OPT_FORCE, true, verb_delete, false },
+	{ "pin", 2, 2, 0, true, verb_pin, false },
+	{ "unpin", 2, 2, 0, true, verb_unpin, false },
+	{ "config-check", 0, 0, 0, true, verb_config_check, false },
+	{ "rollback", 2, 2, 0, true, verb_rollback, false },
+	{ "restore", 2, 2, OPT_TARGET | OPT_TO, true, verb_restore, false },
+	{ "status", 0, -1, 0, true, verb_status, false },
+	{ "pkg-pre", 0, 0, OPT_TOOL | OPT_ROOT | OPT_OPERATION, true, verb_pkg_pre, true },
+	{ "pkg-post", 0, 0, OPT_TOOL | OPT_ROOT | OPT_OPERATION, true, verb_pkg_post, true },
 	{ .name = NULL },
 };
 
 /* --- argv --------------------------------------------------------------- */
 
 static const char *const opt_names[] = { "--kind", "--description", "--pin", "--pre", "--force",
-					 "--target", "--root", "--to" };
+					 "--target", "--root", "--to", "--tool", "--operation" };
 
 /*
  * One getopt loop with a case per option: long, but each case is a line or
@@ -104,7 +112,7 @@ static const char *const opt_names[] = { "--kind", "--description", "--pin", "--
 static int parse_argv(int argc, char *argv[])
 {
 	enum { ARG_JSON = 0x100, ARG_NOW, ARG_WAIT, ARG_KIND, ARG_DESCRIPTION, ARG_PIN, ARG_PRE,
-	       ARG_FORCE, ARG_TARGET, ARG_ROOT, ARG_TO };
+	       ARG_FORCE, ARG_TARGET, ARG_ROOT, ARG_TO, ARG_TOOL, ARG_OPERATION };
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, ARG_JSON },
@@ -121,6 +129,8 @@ static int parse_argv(int argc, char *argv[])
 		{ "target", required_argument, NULL, ARG_TARGET },
 		{ "root", required_argument, NULL, ARG_ROOT },
 		{ "to", required_argument, NULL, ARG_TO },
+		{ "tool", required_argument, NULL, ARG_TOOL },
+		{ "operation", required_argument, NULL, ARG_OPERATION },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ .name = NULL },
@@ -186,6 +196,20 @@ static int parse_argv(int argc, char *argv[])
 		case ARG_ROOT:
 			arg.root = optarg;
 			arg.given |= OPT_ROOT;
+			break;
+		case ARG_TOOL:
+			arg.tool = pkg_tool_from_string(optarg);
+			if (arg.tool == _PKG_TOOL_INVALID)
+				return cli_usage("--tool '%s': expected apt, pacman or dnf", optarg),
+				       -EINVAL;
+			arg.given |= OPT_TOOL;
+			break;
+		case ARG_OPERATION:
+			arg.operation = pkg_action_from_string(optarg);
+			if (arg.operation == _PKG_ACTION_INVALID || arg.operation == PKG_CHANGE)
+				return cli_usage("--operation '%s': expected install, upgrade, "
+						 "downgrade, reinstall or remove", optarg), -EINVAL;
+			arg.given |= OPT_OPERATION;
 			break;
 		case 'h':
 			help();
@@ -263,11 +287,17 @@ int cli_main(int argc, char *argv[])
 	}
 	if (verb->needs_config) {
 		r = config_load(arg.config, true, &cfg, &e);
+		/* Installed but not configured: the package hooks have nothing to do. */
+		if (r == -ENOENT && verb->hook && streq(arg.config, CONFIG_DEFAULT_PATH))
+			return EXIT_OK;
 		if (r < 0) {
 			char text[sizeof(e.msg) + 64];
 
 			cli_error("%s", rerr_text(&e, r, text, sizeof(text)));
-			return EXIT_USAGE;
+			if (verb->hook)
+				cli_error("no package snapshots: fix the configuration; the package "
+					  "manager goes on");
+			return verb->hook ? EXIT_OK : EXIT_USAGE;
 		}
 	}
 	if (cfg)

@@ -29,6 +29,7 @@
 #include "engine/snapshots.h"
 #include "format/meta.h"
 #include "model/config.h"
+#include "model/pkg.h"
 #include "model/snapshot.h"
 #include "model/stamp.h"
 #include "policy/retention.h"
@@ -49,6 +50,8 @@ struct cli_args {
 	const char *target;
 	const char *root;
 	const char *to;
+	enum pkg_tool tool;		/* _PKG_TOOL_INVALID: not given */
+	enum pkg_action operation;	/* PKG_CHANGE: not given */
 	unsigned given;			/* OPT_* given, to refuse them where they mean nothing */
 };
 
@@ -64,6 +67,8 @@ enum {
 	OPT_TARGET = 1U << 5,
 	OPT_ROOT = 1U << 6,
 	OPT_TO = 1U << 7,
+	OPT_TOOL = 1U << 8,
+	OPT_OPERATION = 1U << 9,
 };
 
 /* --- output.c ----------------------------------------------------------------- */
@@ -73,6 +78,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A progress line on stdout; nothing with -q or --json. */
 void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* What a command exists to print (a new snapshot's name) on stdout; -q keeps it, --json does not. */
+void cli_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints @e as "MESSAGE: REASON". Return: the exit code, 3 for a held lock, else 1. */
 int cli_report(int r, const struct rerr *e);
@@ -146,5 +154,7 @@ int verb_run(struct engine *eng, int argc, char **argv);
 int verb_rollback(struct engine *eng, int argc, char **argv);
 int verb_restore(struct engine *eng, int argc, char **argv);
 int verb_status(struct engine *eng, int argc, char **argv);
+int verb_pkg_pre(struct engine *eng, int argc, char **argv);
+int verb_pkg_post(struct engine *eng, int argc, char **argv);
 
 #endif

@@ -29,6 +29,18 @@ void cli_info(const char *fmt, ...)
 	putchar('\n');
 }
 
+void cli_out(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (arg.json)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
 /* Prints @e and maps its errno to an exit code: 3 for a held lock, else 1. */
 int cli_report(int r, const struct rerr *e)
 {

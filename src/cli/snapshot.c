@@ -71,7 +71,7 @@ static int snapshot_print(struct volume *const *given, const struct take *takes,
 			cli_error("%s", reps[i].errors[k]);
 		if (!takes[i].taken)
 			continue;
-		cli_info("%s", takes[i].s.name);
+		cli_out("%s", takes[i].s.name);
 		o = json_object_new_object();
 		if (!o || meta_add(o, "volume", json_object_new_string(takes[i].v->name)) < 0 ||
 		    meta_add(o, "name", json_object_new_string(takes[i].s.name)) < 0 ||

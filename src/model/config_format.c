@@ -87,6 +87,11 @@ char *config_format(const struct config *c)
 			fprintf(f, "min_free = %" PRIu64 "%%\n", v->min_free.value);
 		else if (v->min_free.unit == MIN_FREE_BYTES)
 			fprintf(f, "min_free = %" PRIu64 "\n", v->min_free.value);
+		fprintf(f, "pkg_snapshots = %s\n", v->pkg_snapshots ? "yes" : "no");
+		if (v->pkg_snapshots) {
+			fprintf(f, "pkg_required = %s\n", v->pkg_required ? "yes" : "no");
+			fprintf(f, "pkg_in_chroot = %s\n", v->pkg_in_chroot ? "yes" : "no");
+		}
 	}
 	for (size_t i = 0; i < c->n_groups; i++) {
 		const struct group *g = &c->groups[i];
@@ -103,6 +108,7 @@ char *config_format(const struct config *c)
 		fprintf(f, "url = %s\n", t->url);
 		fmt_policy(f, &t->policy, false);
 		fprintf(f, "rpo = %s\n", duration_format(t->rpo, buf, sizeof(buf)));
+		fprintf(f, "send_pinned = %s\n", t->send_pinned ? "yes" : "no");
 		if (t->ssh_identity)
 			fprintf(f, "ssh_identity = %s\n", t->ssh_identity);
 		if (t->ssh_options)

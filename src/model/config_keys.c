@@ -37,6 +37,9 @@ const char *const cfg_volume_keys[_VKEY_MAX] = {
 	[VKEY_DELETE_BATCH] = "delete_batch",
 	[VKEY_MIN_FREE] = "min_free",
 	[VKEY_THIN_POOL_MAX] = "thin_pool_max",
+	[VKEY_PKG_SNAPSHOTS] = "pkg_snapshots",
+	[VKEY_PKG_REQUIRED] = "pkg_required",
+	[VKEY_PKG_IN_CHROOT] = "pkg_in_chroot",
 };
 
 const char *const cfg_global_keys[] = {
@@ -228,6 +231,16 @@ static int handle_volume(struct parse_ctx *ctx, struct volume *v, int k, const c
 					"thin_pool_max = '%s': expected a percentage of the pool (1%% to 100%%)",
 					value);
 		v->thin_pool_max = (unsigned)n;
+		break;
+	}
+	case VKEY_PKG_SNAPSHOTS:
+	case VKEY_PKG_REQUIRED:
+	case VKEY_PKG_IN_CHROOT: {
+		bool *flag = k == VKEY_PKG_SNAPSHOTS ? &v->pkg_snapshots :
+			     k == VKEY_PKG_REQUIRED ? &v->pkg_required : &v->pkg_in_chroot;
+
+		if (cfg_parse_bool(value, flag) < 0)
+			return cfg_fail(ctx, ctx->line, "%s = '%s': expected yes or no", key, value);
 		break;
 	}
 	case _VKEY_MAX:

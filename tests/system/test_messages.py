@@ -194,3 +194,12 @@ def test_in_a_chroot_whose_root_is_not_a_mount_point(btrfs):
     finally:
         if os.path.ismount(proc):
             run("umount", proc)
+
+
+def test_quiet_still_prints_the_new_name(env):
+    """pre=$(snaprotate -q snapshot --kind pre ...) in a hook must get the name."""
+    r = env.ok("-q", "snapshot", "--kind", "pre", "data")
+    pre = r.stdout.strip()
+    assert pre.startswith("data.") and len(r.stdout.splitlines()) == 1, r.stdout
+    r = env.ok("-q", "snapshot", "--pre", pre, "data")
+    assert r.stdout.strip().startswith("data.") and r.stdout.strip() != pre, r.stdout

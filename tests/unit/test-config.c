@@ -712,6 +712,11 @@ static void parse_errors_table(void **state)
 		{ VOL_A "targets =\n", 4, "'targets' has no value" },
 		{ VOL_A "  /b\n", 4, "'path' takes one value; keys start at column 1" },
 		{ VOL_A "rpo = 1h\n\t2h\n", 5, "'rpo' takes one value" },
+		{ VOL_A "pkg_snapshots = sometimes\n", 4, "pkg_snapshots = 'sometimes': expected yes or no" },
+		{ VOL_A "pkg_required = 2\n", 4, "pkg_required = '2': expected yes or no" },
+		{ VOL_A "pkg_in_chroot =\n", 4, "'pkg_in_chroot' has no value" },
+		{ VOL_A "[target t]\nurl = file:///t\nsend_pinned = always\n", 6,
+		  "send_pinned = 'always': expected yes or no" },
 		/* Groups. */
 		{ LVM_A "[group g]\nvolumes = a\nfreeze = maybe\n", 6, "freeze = 'maybe'" },
 		{ VOL_A "[group g]\nvolumes = a\nfreeze = yes\n", 6,
@@ -884,6 +889,8 @@ static const char format_input[] =
 	"retain_min = 1h\n"
 	"targets = nas\n"
 	"rpo = 2h\n"
+	"pkg_snapshots = yes\n"
+	"pkg_required = yes\n"
 	"\n"
 	"[volume data]\n"
 	"backend = lvm\n"
@@ -896,6 +903,7 @@ static const char format_input[] =
 	"max_delete = 3\n"
 	"delete_batch = 0\n"
 	"min_free = 10%\n"
+	"pkg_snapshots = no\n"
 	"\n"
 	"[volume wal]\n"
 	"backend = lvm\n"
@@ -916,7 +924,8 @@ static const char format_input[] =
 	"ssh_options = -o ConnectTimeout=10\n"
 	"\n"
 	"[target usb]\n"
-	"url = file:///mnt/usb\n";
+	"url = file:///mnt/usb\n"
+	"send_pinned = no\n";
 
 static const char format_expected[] =
 	"[global]\n"
@@ -938,6 +947,9 @@ static const char format_expected[] =
 	"rpo = 2h\n"
 	"interval = 0\n"
 	"delete_batch = 8\n"
+	"pkg_snapshots = yes\n"
+	"pkg_required = yes\n"
+	"pkg_in_chroot = no\n"
 	"\n"
 	"[volume data]\n"
 	"backend = lvm\n"
@@ -955,6 +967,7 @@ static const char format_expected[] =
 	"max_delete = 3\n"
 	"delete_batch = 0\n"
 	"min_free = 10%\n"
+	"pkg_snapshots = no\n"
 	"\n"
 	"[volume wal]\n"
 	"backend = lvm\n"
@@ -968,6 +981,7 @@ static const char format_expected[] =
 	"interval = 90m\n"
 	"delete_batch = 8\n"
 	"min_free = 1073741824\n"
+	"pkg_snapshots = no\n"
 	"\n"
 	"[group db]\n"
 	"volumes = data wal\n"
@@ -977,13 +991,15 @@ static const char format_expected[] =
 	"url = ssh://snaprotate@nas.example.org:2222/srv/snaprotate\n"
 	"retain = hourly=0 daily=30 weekly=0 monthly=0 yearly=5\n"
 	"rpo = 25h\n"
+	"send_pinned = yes\n"
 	"ssh_identity = /etc/snaprotate/id\n"
 	"ssh_options = -o ConnectTimeout=10\n"
 	"\n"
 	"[target usb]\n"
 	"url = file:///mnt/usb\n"
 	"retain = hourly=24 daily=7 weekly=4 monthly=6 yearly=0\n"
-	"rpo = 0\n";
+	"rpo = 0\n"
+	"send_pinned = no\n";
 
 static void format_expected_output(void **state)
 {
