@@ -3,6 +3,7 @@
 #   make check      install test dependencies, build, run unit and system tests
 #   make demo       the main job on a throwaway loop-device btrfs
 #   make deps       install the Debian packages the build and the tests need
+#   make deb        build the Debian package (build/deb/*.deb)
 #   make install    DESTDIR, PREFIX honoured (binary, example config, units, hooks,
 #                   man pages, completion)
 
@@ -226,9 +227,17 @@ ifneq ($(filter dnf,$(INSTALL_HOOKS)),)
 	install -m644 hooks/dnf/snaprotate.conf $(DESTDIR)$(SYSCONFDIR)/dnf/plugins/snaprotate.conf
 endif
 
+# The Debian package, from the working tree: build/deb/snaprotate_VERSION_ARCH.deb
+deb:
+	rm -rf build/deb && mkdir -p build/deb/src
+	git ls-files -co --exclude-standard | tar -cf - -T - | tar -xf - -C build/deb/src
+	cp -r pkg/debian build/deb/src/debian
+	cd build/deb/src && dpkg-buildpackage -b -us -uc
+	@ls build/deb/*.deb
+
 clean:
 	rm -rf build snaprotate
 
-.PHONY: all unit check check-vm deps demo asan install man clean
+.PHONY: all unit check check-vm deps demo asan install man deb clean
 
 -include $(OBJS:.o=.d)

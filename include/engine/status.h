@@ -36,6 +36,8 @@ struct volume_status {
 	struct target_status *targets;	/* one per target of the volume, in config order */
 	size_t n_targets;
 	struct json_object *last_run;	/* STATE_DIR/VOLUME.json, NULL if none */
+	char *pkg_open;			/* a package pre snapshot still without its post */
+	time_t pkg_opened;
 };
 
 /**

@@ -53,7 +53,8 @@ static struct json_object *status_json(const struct volume_status *st)
 			     json_object_new_int64(ts->lag) : NULL) < 0)
 			return NULL;
 	}
-	if (meta_add(o, "last_run", st->last_run ? json_object_get(st->last_run) : NULL) < 0)
+	if (meta_add(o, "last_run", st->last_run ? json_object_get(st->last_run) : NULL) < 0 ||
+	    meta_add(o, "pkg_open", st->pkg_open ? json_object_new_string(st->pkg_open) : NULL) < 0)
 		return NULL;
 	return TAKE_PTR(o);
 }
@@ -99,6 +100,10 @@ static void print_status(const struct volume_status *st)
 	if (st->health.merge_pending)
 		printf("; MERGE PENDING%s%s (rollback at the next activation)",
 		       *st->health.merging ? ": " : "", st->health.merging);
+	if (st->pkg_open) {
+		cli_age(arg.now - st->pkg_opened, buf, sizeof(buf));
+		printf("; package pre %s still without its post (%s)", st->pkg_open, buf);
+	}
 	if (st->last_run) {
 		struct json_object *ok;
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/util.h"
+#include "engine/pkg.h"
 #include "engine/run.h"
 #include "engine/snapshots.h"
 
@@ -68,6 +69,28 @@ static void run_failed(struct run_summary *sum, const char *name)
 	sum->n_failed++;
 }
 
+/* A package pre that never got its post (the manager was killed) is closed, and said. */
+static void run_close_stale_pairs(struct engine *eng, struct volume **unit, size_t m,
+				  struct volume_report *reps)
+{
+	for (size_t u = 0; u < m; u++) {
+		char *pre = NULL, msg[300];
+		struct rerr e = { 0 };
+
+		if (!unit[u]->pkg_snapshots)
+			continue;
+		if (engine_pkg_close_stale(eng, unit[u], &pre, &e) < 0) {
+			volume_report_error(&reps[u], -e.code, &e);
+		} else if (pre) {
+			snprintf(msg, sizeof(msg), "%s: package pre %s never got its post (was the "
+				 "package manager killed?): closed, it stays a single snapshot",
+				 unit[u]->name, pre);
+			volume_report_notice(&reps[u], msg);
+		}
+		free(pre);
+	}
+}
+
 /*
  * One unit of run: a volume, or a group's members together. Probe, lock, run,
  * record the state. A unit whose lock another snaprotate holds is skipped and
@@ -97,6 +120,8 @@ static int run_unit(struct engine *eng, struct volume **unit, size_t m,
 		for (size_t u = 0; u < m && !locked; u++)
 			volume_report_fail(&reps[u], "cannot take the volume's lock");
 	}
+	if (ok)
+		run_close_stale_pairs(eng, unit, m, reps);
 	if (ok && rotate_run(eng->cfg, unit, m, eng->now, eng->dry_run, engine_sessions(eng), o,
 			     reps) < 0)
 		ok = false;

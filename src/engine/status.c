@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "base/util.h"
+#include "engine/pkg.h"
 #include "engine/status.h"
 #include "policy/retention.h"
 
@@ -15,6 +16,7 @@ void volume_status_done(struct volume_status *s)
 	for (size_t t = 0; t < s->n_targets; t++)
 		free(s->targets[t].newest);
 	free(s->targets);
+	free(s->pkg_open);
 	if (s->last_run)
 		json_object_put(s->last_run);
 	*s = (struct volume_status){ 0 };
@@ -79,6 +81,15 @@ int engine_status(struct engine *eng, const struct volume *v, struct volume_stat
 		st.targets[t].lag = held && newest ? (int64_t)(newest->created - held->created) : 0;
 	}
 	st.last_run = engine_last_run(eng->cfg, v);
+	if (v->pkg_snapshots) {
+		struct pkg_open po;
+
+		if (engine_pkg_open(eng, v, &po) == 0) {
+			st.pkg_open = TAKE_PTR(po.pre);
+			st.pkg_opened = po.opened;
+		}
+		pkg_open_done(&po);
+	}
 	*ret = st;
 	return 0;
 oom:

@@ -116,6 +116,11 @@ class PkgRoot:
         r = self.inroot("snaprotate", "list", "--json", check=True)
         return json.loads(r.stdout)["volumes"][0]["snapshots"]
 
+    def snapshots_dir_empty(self):
+        """Nothing in the volume's snapshot directory (read without snaprotate)."""
+        r = self.ns(f"ls -A {self.r}/srv/vol/snaps")
+        return r.stdout.strip() == ""
+
     def pairs(self):
         """(pre, post) of every pair, and the snapshots that are neither."""
         snaps = self.snapshots()
