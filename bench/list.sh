@@ -17,7 +17,7 @@ printf '| ---: | ---: | ---: | ---: | ---: |\n'
 for n in $SIZES; do
 	while ((have < n)); do
 		"$SNAPROTATE" -c "$conf" -q snapshot --kind timeline data \
-			--now "$(date -u -d "@$t" +%Y-%m-%dT%H:%M:%SZ)"
+			--now "$(date -u -d "@$t" +%Y-%m-%dT%H:%M:%SZ)" >/dev/null
 		t=$((t + 3600))
 		have=$((have + 1))
 	done

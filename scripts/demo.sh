@@ -74,11 +74,11 @@ for day in 21 22 23 24 25 26 27; do
 		pre=$(sr snapshot --kind pre --description "apt upgrade: linux-image-amd64" data \
 			--now "2026-11-24T09:30:00Z")
 		echo "upgraded" >>"$work/mnt/data/journal.txt"
-		sr -q snapshot --pre "$pre" --description "apt upgrade: linux-image-amd64" data \
+		sr -q snapshot --pre "$pre" --description "apt upgrade: linux-image-amd64" data >/dev/null \
 			--now "2026-11-24T09:31:00Z"
 	fi
 	if [ "$day" = 25 ]; then
-		sr -q snapshot --pin --description "known good" data --now "2026-11-25T15:00:00Z"
+		sr -q snapshot --pin --description "known good" data --now "2026-11-25T15:00:00Z" >/dev/null
 	fi
 done
 show "$SNAPROTATE" -c "$conf" list

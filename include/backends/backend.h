@@ -79,6 +79,14 @@ struct backend {
 	int (*list)(const struct volume *v, struct snapshot_list *ret, struct rerr *e);
 
 	/*
+	 * Optional: the one entry called @name, as list() would show it, without
+	 * reading the others (a package hook checks its pre in a volume of
+	 * thousands). 0 with @ret filled (snapshot_done() it); -ENOENT when there
+	 * is none. Without it, the engine lists.
+	 */
+	int (*get)(const struct volume *v, const char *name, struct snapshot *ret, struct rerr *e);
+
+	/*
 	 * Take a snapshot with @s's metadata (created, kind, description, pinned,
 	 * pre); fills in @s->name, @s->seq and @s->uuid. The snapshot is complete
 	 * only once its metadata is durable; a failure leaves nothing behind.

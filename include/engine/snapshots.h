@@ -54,6 +54,19 @@ int engine_list(struct engine *eng, const struct volume *v, struct snapshot_list
 		struct rerr *e);
 
 /**
+ * engine_get() - The entry of @v called @name (a full name), as engine_list()
+ * shows it, without reading the others where the backend can; takes no lock.
+ * @eng: The engine.
+ * @v: The volume.
+ * @name: The full name.
+ * @ret: Filled on success; snapshot_done() it.
+ * @e: The error record, filled on failure other than -ENOENT.
+ * Return: 0, -ENOENT when there is no such entry, or -errno with @e.
+ */
+int engine_get(struct engine *eng, const struct volume *v, const char *name,
+	       struct snapshot *ret, struct rerr *e);
+
+/**
  * engine_delete() - Delete the snapshots of @v that @args name (full names,
  * stamp prefixes, "latest"). Every name is resolved first, so that a typo
  * deletes nothing. Foreign entries are refused; pinned and damaged ones

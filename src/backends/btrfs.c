@@ -527,6 +527,7 @@ const struct backend backend_btrfs = {
 	.kind = BACKEND_BTRFS,
 	.probe = btrfs_be_probe,
 	.list = btrfs_be_list,
+	.get = btrfs_be_get,
 	.create = btrfs_be_create,
 	.remove = btrfs_be_remove,
 	.update = btrfs_be_update,

@@ -25,6 +25,7 @@ int btrfs_open_dir(const struct volume *v, bool create, struct rerr *e);
 
 /* backend_btrfs.list (btrfs_list.c). */
 int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e);
+int btrfs_be_get(const struct volume *v, const char *name, struct snapshot *ret, struct rerr *e);
 
 /* backend_btrfs.stream_open and .stream_close (btrfs_send.c). */
 int btrfs_stream_open(const struct volume *v, const struct snapshot *s,

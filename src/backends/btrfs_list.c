@@ -399,3 +399,41 @@ int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr
 	*ret = l;
 	return 0;
 }
+
+/* The entry list() reads, for one name: the same checks, no other entry read. */
+int btrfs_be_get(const struct volume *v, const char *name, struct snapshot *ret, struct rerr *e)
+{
+	struct btrfs_candidate cand = { 0 };
+	struct snapshot_list l = { 0 };
+	_cleanup_close_ int fd = -1;
+	const char *path = cand.path;
+	struct stat st;
+	int r;
+
+	if (snap_name_parse(v->name, name, &cand.t, &cand.seq) < 0)
+		return -ENOENT;
+	fd = btrfs_open_dir(v, false, e);
+	if (fd < 0)
+		return fd;
+	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+		return -ENOENT;
+	cand.name_len = strlen(name);
+	cand.ino = st.st_ino;
+	snprintf(cand.path, sizeof(cand.path), "%.*s/%s", SNAP_NAME_MAX, name, META_FILE);
+	{
+		struct btrfs_list_ctx c = { .v = v, .l = &l, .e = e, .dirfd = fd, .cand = &cand };
+
+		/* No tree search for one entry: btrfs_has_snapshot() asks fstatat(). */
+		r = readmany_at(fd, &path, 1, META_MAX_SIZE, btrfs_list_entry, &c);
+		if (r < 0)
+			r = rerr_set(e, r, "%s: cannot read '%s'", v->name, v->snapshot_dir);
+	}
+	if (r < 0 || l.n != 1) {
+		snapshot_list_clear(&l);
+		return r < 0 ? r : -ENOENT;
+	}
+	*ret = l.items[0];
+	l.n = 0;
+	snapshot_list_clear(&l);
+	return 0;
+}

@@ -194,13 +194,21 @@ static int pkg_state_write(const struct config *cfg, const struct volume *v,
 	return 0;
 }
 
-/* The complete snapshot of @l called @name, or NULL. */
-static const struct snapshot *pkg_find(const struct snapshot_list *l, const char *name)
+/* What the pair's pre and post are on disk now: one lookup each, not a listing. */
+struct pkg_found {
+	struct snapshot pre, post;
+	bool have_pre, have_post;
+};
+
+static bool pkg_lookup(struct engine *eng, const struct volume *v, const char *name,
+		       struct snapshot *ret)
 {
-	for (size_t i = 0; name && i < l->n; i++)
-		if (l->items[i].complete && !l->items[i].foreign && streq(l->items[i].name, name))
-			return &l->items[i];
-	return NULL;
+	if (!name || engine_get(eng, v, name, ret, &(struct rerr){ 0 }) < 0)
+		return false;
+	if (ret->complete && !ret->foreign)
+		return true;
+	snapshot_done(ret);
+	return false;
 }
 
 static int pkg_set_take(struct pkg_work *w, enum snap_kind kind, const char *pre,
@@ -233,18 +241,16 @@ static void pkg_redescribe(const struct engine *eng, struct pkg_work *w, const s
  * new one (leaving a pre that never got its post as a single snapshot).
  */
 static int pkg_plan_pre(const struct engine *eng, const struct pkg_request *rq,
-			struct pkg_work *w, const struct snapshot_list *l)
+			struct pkg_work *w, const struct pkg_found *f)
 {
 	struct pkg_state *st = &w->st;
 	const int64_t window = eng->cfg->pkg_dedupe;
-	const struct snapshot *pre = pkg_find(l, st->pre);
-	bool have_pre = pre != NULL;
+	bool have_pre = f->have_pre;
 	char desc[256];
 
 	if (have_pre && !st->closed && eng->now - st->opened <= window) {
 		w->res->outcome = PKG_SHARED;
-	} else if (have_pre && st->closed && pkg_find(l, st->post) &&
-		   eng->now - st->closed <= window) {
+	} else if (have_pre && st->closed && f->have_post && eng->now - st->closed <= window) {
 		w->res->outcome = PKG_REOPENED;
 		free(st->replaces);
 		st->replaces = TAKE_PTR(st->post);
@@ -258,7 +264,7 @@ static int pkg_plan_pre(const struct engine *eng, const struct pkg_request *rq,
 	}
 	if (!(w->res->name = strdup(st->pre)) || pkg_txn_merge(&st->txn, rq->txn) < 0)
 		return -ENOMEM;
-	pkg_redescribe(eng, w, pre);
+	pkg_redescribe(eng, w, &f->pre);
 	return 0;
 }
 
@@ -268,20 +274,19 @@ static int pkg_plan_pre(const struct engine *eng, const struct pkg_request *rq,
  * snapshot, since its pre is missing.
  */
 static int pkg_plan_post(const struct engine *eng, const struct pkg_request *rq,
-			 struct pkg_work *w, const struct snapshot_list *l)
+			 struct pkg_work *w, const struct pkg_found *f)
 {
 	struct pkg_state *st = &w->st;
 	char desc[256], single[300];
 
-	if (st->pre && !st->closed && pkg_find(l, st->pre)) {
+	if (st->pre && !st->closed && f->have_pre) {
 		if (pkg_txn_merge(&st->txn, rq->txn) < 0)
 			return -ENOMEM;
 		w->res->outcome = PKG_TOOK;
 		return pkg_set_take(w, SNAP_POST, st->pre,
 				    pkg_describe(st->tool, &st->txn, desc, sizeof(desc)));
 	}
-	if (st->closed && st->post && pkg_find(l, st->post) &&
-	    eng->now - st->closed <= eng->cfg->pkg_dedupe) {
+	if (st->closed && f->have_post && eng->now - st->closed <= eng->cfg->pkg_dedupe) {
 		w->res->outcome = PKG_NOTHING;
 		return 0;
 	}
@@ -298,35 +303,37 @@ static int pkg_plan_post(const struct engine *eng, const struct pkg_request *rq,
 /* Probe, lock, read the pair and decide. Return: 0 (the fate is in @w->res), or -ENOMEM. */
 static int pkg_prepare(struct engine *eng, const struct pkg_request *rq, struct pkg_work *w)
 {
-	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	struct pkg_result *res = w->res;
+	struct pkg_found f = { 0 };
+	int r;
 
-	if (engine_probe(eng, w->v, &res->e) < 0 || engine_lock(eng, &w->v, 1, &res->e) < 0 ||
-	    w->v->ops->list(w->v, &l, &res->e) < 0) {
+	if (engine_probe(eng, w->v, &res->e) < 0 || engine_lock(eng, &w->v, 1, &res->e) < 0) {
 		res->outcome = PKG_FAILED;
 		return 0;
 	}
 	if (pkg_state_read(eng->cfg, w->v, &w->st) == -ENOMEM)
 		return -ENOMEM;
-	return rq->step == PKG_PRE ? pkg_plan_pre(eng, rq, w, &l) : pkg_plan_post(eng, rq, w, &l);
+	f.have_pre = pkg_lookup(eng, w->v, w->st.pre, &f.pre);
+	f.have_post = pkg_lookup(eng, w->v, w->st.post, &f.post);
+	r = rq->step == PKG_PRE ? pkg_plan_pre(eng, rq, w, &f) : pkg_plan_post(eng, rq, w, &f);
+	snapshot_done(&f.pre);
+	snapshot_done(&f.post);
+	return r;
 }
 
 /* The earlier post of a reopened pair, now that the new one stands. */
-static void pkg_drop_replaced(struct pkg_work *w)
+static void pkg_drop_replaced(struct engine *eng, struct pkg_work *w)
 {
-	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
-	const struct snapshot *old;
+	struct snapshot old = { 0 };
 	struct rerr e = { 0 };
 
-	if (w->v->ops->list(w->v, &l, &e) < 0)
+	if (!pkg_lookup(eng, w->v, w->st.replaces, &old))
 		return;
-	old = pkg_find(&l, w->st.replaces);
 	/* Only a post of this very pair, never anything else that took its name. */
-	if (!old || old->kind != SNAP_POST || !old->pre || !streq(old->pre, w->st.pre) ||
-	    old->pinned)
-		return;
-	if (w->v->ops->remove(w->v, old, &e) == 0)
-		w->res->dropped = strdup(old->name);
+	if (old.kind == SNAP_POST && old.pre && streq(old.pre, w->st.pre) && !old.pinned &&
+	    w->v->ops->remove(w->v, &old, &e) == 0)
+		w->res->dropped = strdup(old.name);
+	snapshot_done(&old);
 }
 
 /* After the snapshot: the new pair state (and the replaced post gone). */
@@ -346,7 +353,7 @@ static void pkg_finish(struct engine *eng, const struct pkg_request *rq, struct 
 		}
 	} else {
 		if (w->res->kind == SNAP_POST && st->replaces)
-			pkg_drop_replaced(w);
+			pkg_drop_replaced(eng, w);
 		free(st->replaces);
 		st->replaces = NULL;
 		free(st->post);

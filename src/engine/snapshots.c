@@ -22,6 +22,26 @@ int engine_list(struct engine *eng, const struct volume *v, struct snapshot_list
 	return v->ops->list(v, ret, e);
 }
 
+int engine_get(struct engine *eng, const struct volume *v, const char *name,
+	       struct snapshot *ret, struct rerr *e)
+{
+	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
+	int r;
+
+	if (v->ops->get)
+		return v->ops->get(v, name, ret, e);
+	r = engine_list(eng, v, &l, e);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < l.n; i++)
+		if (streq(l.items[i].name, name)) {
+			*ret = l.items[i];
+			l.items[i] = l.items[--l.n];
+			return 0;
+		}
+	return -ENOENT;
+}
+
 /* Locks @v (not in a dry run) and lists it. */
 static int engine_open(struct engine *eng, const struct volume *v, struct snapshot_list *ret,
 		       struct rerr *e)
@@ -144,9 +164,19 @@ int engine_find_pre(struct engine *eng, const struct volume *v, const char *arg,
 		    char **ret_name, struct rerr *e)
 {
 	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
+	struct snapshot one = { 0 };
 	size_t idx;
 	int r;
 
+	/* A full name (what the package hooks give) is one lookup, not a listing. */
+	if (v->ops->get && engine_get(eng, v, arg, &one, &(struct rerr){ 0 }) == 0) {
+		bool pre = one.complete && !one.foreign && one.kind == SNAP_PRE;
+
+		*ret_name = pre ? TAKE_PTR(one.name) : NULL;
+		snapshot_done(&one);
+		if (pre)
+			return 0;
+	}
 	r = engine_list(eng, v, &l, e);
 	if (r == 0)
 		r = snapshot_resolve(&l, v->name, arg, &idx, e);

@@ -87,3 +87,20 @@ def test_no_package_named_takes_nothing_and_bad_input_says_why(env):
     assert r.returncode == 2 and "--tool 'yum'" in r.stderr
     r = env.run("pkg-pre")
     assert r.returncode == 2 and "needs --tool" in r.stderr
+
+
+def test_a_pre_that_is_no_longer_whole_gets_no_post(env):
+    """The pair's pre is looked up by name alone (not by listing thousands): one whose
+    info.json is gone is incomplete there too, and the post becomes a single snapshot."""
+    env.write_config(extra_volume="pkg_snapshots = yes\n")
+    assert pkg(env, "pre", "2026-12-01T10:00:00Z", APT_INPUT).returncode == 0
+    (env.snapdir / "data.20261201T100000Z" / "info.json").unlink()
+    r = pkg(env, "post", "2026-12-01T10:01:00Z")
+    assert r.returncode == 0 and "data: single" in r.stdout, r.stdout
+    # A damaged pre (info.json that does not parse) is no pre either.
+    assert pkg(env, "pre", "2026-12-01T12:00:00Z", APT_INPUT).returncode == 0
+    (env.snapdir / "data.20261201T120000Z" / "info.json").write_text("{")
+    r = pkg(env, "post", "2026-12-01T12:01:00Z")
+    assert "data: single" in r.stdout, r.stdout
+    r = env.run("snapshot", "--pre", "data.20261201T120000Z", "data")
+    assert r.returncode == 2 and "not a pre snapshot" in r.stderr, r.stderr
