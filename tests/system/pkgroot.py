@@ -19,9 +19,18 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from conftest import BINARY, ROOT, run, wait_until
+
+T0 = 1796112000     # 2026-12-01T10:00:00Z: the tests' transactions start here
+
+
+def at(t):
+    """The environment that makes snaprotate, run by a package manager's hook, act at @t."""
+    return "SNAPROTATE_NOW=" + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
 
 ENV = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8",
        "DEBIAN_FRONTEND=noninteractive"]

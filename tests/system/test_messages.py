@@ -7,7 +7,7 @@ import shutil
 import tempfile
 
 from conftest import BINARY, ROOT, run
-from test_send import Sshd, configure, sshd, target_fs  # noqa: F401 (fixtures)
+from test_send import configure, sshd, target_fs  # noqa: F401 (fixtures)
 
 ERRNO_TEXTS = ("Invalid argument", "Inappropriate ioctl", "No such file or directory: No such",
                "Operation not permitted", "Permission denied")

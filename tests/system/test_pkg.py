@@ -4,7 +4,6 @@ that never gets its post, status, run closing it, broken configuration, groups."
 import json
 import os
 
-from conftest import run
 
 APT_INPUT = "VERSION 3\nAPT::Architecture=amd64\n\np - - none < 1.0-1 all none /x/p.deb\n"
 

@@ -5,15 +5,10 @@ do not block the transaction; nothing in a chroot."""
 import pytest
 
 from conftest import run
-from pkgroot import PkgRoot, hook_text
+from pkgroot import T0, PkgRoot, at, hook_text
 
 APT = ["APT_CONFIG=/etc/test-apt/apt.conf"]
-T0 = 1796112000     # 2026-12-01T10:00:00Z
 
-
-def at(t):
-    import time as _t
-    return "SNAPROTATE_NOW=" + _t.strftime("%Y-%m-%dT%H:%M:%SZ", _t.gmtime(t))
 
 
 def build_deb(root, name, version):

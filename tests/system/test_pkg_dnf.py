@@ -2,14 +2,12 @@
 local repository made with createrepo_c, in a throwaway root (pkgroot.py): one pair
 naming the package, nothing for "Nothing to do", and a transaction aborted when a
 volume with pkg_required = yes cannot be snapshotted."""
-import time
 
 import pytest
 
 from conftest import ROOT, run
-from pkgroot import PkgRoot
+from pkgroot import T0, PkgRoot, at
 
-T0 = 1796112000     # 2026-12-01T10:00:00Z
 PLUGINS = "/usr/lib/python3/dist-packages/dnf-plugins"
 SPEC = """Name: {name}
 Version: {version}
@@ -29,9 +27,6 @@ echo {version} > %{{buildroot}}/usr/share/{name}/VERSION
 /usr/share/{name}/VERSION
 """
 
-
-def at(t):
-    return "SNAPROTATE_NOW=" + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def build_rpm(root, name, version):

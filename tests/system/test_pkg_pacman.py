@@ -2,20 +2,15 @@
 pacman-package-manager) and a local repository made with repo-add, in a throwaway
 root (pkgroot.py): one pair per transaction, also for one that installs and upgrades
 at once, nothing for a no-op, nothing under `pacman --root`."""
-import time
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT, run
-from pkgroot import PkgRoot
+from pkgroot import T0, PkgRoot, at
 
-T0 = 1796112000     # 2026-12-01T10:00:00Z
 HOOKS = sorted((ROOT / "hooks/pacman").glob("*.hook"))
 
-
-def at(t):
-    return "SNAPROTATE_NOW=" + time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def build_pkg(root, name, version, depends=()):
