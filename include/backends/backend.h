@@ -87,6 +87,13 @@ struct backend {
 	int (*get)(const struct volume *v, const char *name, struct snapshot *ret, struct rerr *e);
 
 	/*
+	 * Optional: advice on a layout that works but will hurt (btrfs: a
+	 * snapshot_dir that is a plain directory inside the volume). 1 with a
+	 * sentence in @buf, 0 when there is none.
+	 */
+	int (*advise)(const struct volume *v, char *buf, size_t len);
+
+	/*
 	 * Take a snapshot with @s's metadata (created, kind, description, pinned,
 	 * pre); fills in @s->name, @s->seq and @s->uuid. The snapshot is complete
 	 * only once its metadata is durable; a failure leaves nothing behind.

@@ -74,6 +74,16 @@ int engine_select(const struct engine *eng, char *const *names, size_t n_names, 
 int engine_probe(const struct engine *eng, const struct volume *v, struct rerr *e);
 
 /**
+ * engine_advise() - Advice on @v's layout: one that works but will hurt.
+ * @eng: The engine.
+ * @v: The volume (probed).
+ * @buf: Filled with a sentence when there is advice.
+ * @len: Its size.
+ * Return: 1 with @buf filled, 0 when there is none.
+ */
+int engine_advise(const struct engine *eng, const struct volume *v, char *buf, size_t len);
+
+/**
  * engine_lock() - Take the locks of @vols, sorted by name first (so that two
  * commands that wait never deadlock); nothing in a dry run.
  * @eng: The engine; it holds the locks until engine_unlock() or engine_done(),

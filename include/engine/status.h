@@ -37,6 +37,7 @@ struct volume_status {
 	size_t n_targets;
 	struct json_object *last_run;	/* STATE_DIR/VOLUME.json, NULL if none */
 	char *pkg_open;			/* a package pre snapshot still without its post */
+	char advice[600];		/* a layout that will hurt, "" if none */
 	time_t pkg_opened;
 };
 

@@ -54,6 +54,8 @@ struct snapshot {
 	bool damaged;		/* ours, but not what a crash leaves: kept, never removed by repair */
 	char *problem;		/* damaged: what is wrong ("info.json: it names another snapshot") */
 	bool invalid;		/* LVM thick: overflowed, its content is lost (not complete) */
+	bool stale;		/* btrfs: a copy of an entry that a snapshot of the volume carried
+				 * (its snapshot is an empty plain directory): not complete */
 	bool merging;		/* LVM: being merged into its origin (a rollback) */
 	bool cow_known;		/* LVM thick: cow_percent is set */
 	double cow_percent;	/* share of its copy-on-write space in use */

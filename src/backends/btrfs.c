@@ -218,9 +218,16 @@ static int btrfs_be_probe(const struct volume *v, enum volume_key *ret_key, stru
 	return 0;
 }
 
-/* Opens snapshot_dir; with @create, makes the missing components (mode 0700). */
+/*
+ * Opens snapshot_dir; with @create, makes the missing components (mode 0700),
+ * the last one a subvolume: a snapshot of the volume then never carries the
+ * snapshot tree (it shows a nested subvolume as an empty directory), and the
+ * history moves with the volume in a rollback (SPEC 5).
+ */
 int btrfs_open_dir(const struct volume *v, bool create, struct rerr *e)
 {
+	char parent[PATH_MAX], *slash;
+	enum btrfs_util_error be;
 	int fd, r;
 
 	fd = open(v->snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -230,14 +237,46 @@ int btrfs_open_dir(const struct volume *v, bool create, struct rerr *e)
 					v->snapshot_dir);
 		return fd < 0 ? -ENOENT : fd;
 	}
-	r = mkdir_parents(v->snapshot_dir, 0700);
-	if (r < 0)
-		return rerr_set(e, r, "%s: cannot create snapshot_dir '%s'", v->name, v->snapshot_dir);
+	snprintf(parent, sizeof(parent), "%s", v->snapshot_dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		r = mkdir_parents(parent, 0700);
+		if (r < 0)
+			return rerr_set(e, r, "%s: cannot create snapshot_dir '%s'", v->name,
+					v->snapshot_dir);
+	}
+	be = btrfs_util_create_subvolume(v->snapshot_dir, 0, NULL, NULL);
+	if (be != BTRFS_UTIL_OK && errno != EEXIST)
+		return btrfs_fail(e, be, "%s: cannot create snapshot_dir '%s' as a subvolume",
+				  v->name, v->snapshot_dir);
+	/* A concurrent snaprotate may have made it: its mode is then its own. */
+	if (be == BTRFS_UTIL_OK && chmod(v->snapshot_dir, 0700) < 0)
+		return rerr_set(e, errno, "%s: cannot set the mode of '%s'", v->name,
+				v->snapshot_dir);
 	fd = open(v->snapshot_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return rerr_set(e, errno, "%s: cannot open snapshot_dir '%s'", v->name,
 				v->snapshot_dir);
 	return fd;
+}
+
+/* A snapshot_dir that is a plain directory of the volume's own subvolume. */
+static int btrfs_be_advise(const struct volume *v, char *buf, size_t len)
+{
+	uint64_t vol_id, dir_id;
+	struct stat st;
+
+	if (stat(v->snapshot_dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_ino == BTRFS_SUBVOL_INO ||
+	    btrfs_util_subvolume_id(v->path, &vol_id) != BTRFS_UTIL_OK ||
+	    btrfs_util_subvolume_id(v->snapshot_dir, &dir_id) != BTRFS_UTIL_OK || vol_id != dir_id)
+		return 0;
+	snprintf(buf, len, "volume '%s': snapshot_dir '%s' is a plain directory inside the volume: "
+		 "every snapshot of the volume carries a copy of the snapshot tree, and a rollback "
+		 "leaves the history behind; make it a subvolume (README: snapshot directory "
+		 "layouts)", v->name, v->snapshot_dir);
+	return 1;
 }
 
 static bool btrfs_uuid_is_null(const uint8_t u[16])
@@ -388,11 +427,14 @@ static int btrfs_be_remove(const struct volume *v, const struct snapshot *s, str
 				s->name, META_FILE);
 	(void) unlinkat(nfd, "." META_FILE ".tmp", 0);
 	if (fstatat(nfd, SNAPSHOT_SUBVOL, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		if (!S_ISDIR(st.st_mode) || st.st_ino != BTRFS_SUBVOL_INO)
-			return rerr_set(e, ENOTEMPTY,
-					"%s: '%s/%s/%s' is not a subvolume, leaving it alone",
-					v->name, v->snapshot_dir, s->name, SNAPSHOT_SUBVOL);
-		be = btrfs_util_delete_subvolume_fd(nfd, SNAPSHOT_SUBVOL, 0);
+		bool subvol = S_ISDIR(st.st_mode) && st.st_ino == BTRFS_SUBVOL_INO;
+
+		/* A stale entry's empty plain directory goes; rmdir never removes content. */
+		if (!subvol && !(S_ISDIR(st.st_mode) && unlinkat(nfd, SNAPSHOT_SUBVOL, AT_REMOVEDIR) == 0))
+			return rerr_say(e, ENOTEMPTY,
+					"%s: '%s/%s/%s' is neither a subvolume nor empty, leaving "
+					"it alone", v->name, v->snapshot_dir, s->name, SNAPSHOT_SUBVOL);
+		be = subvol ? btrfs_util_delete_subvolume_fd(nfd, SNAPSHOT_SUBVOL, 0) : BTRFS_UTIL_OK;
 		if (be != BTRFS_UTIL_OK)
 			return btrfs_fail(e, be, "%s: cannot delete '%s/%s/%s'", v->name,
 					  v->snapshot_dir, s->name, SNAPSHOT_SUBVOL);
@@ -528,6 +570,7 @@ const struct backend backend_btrfs = {
 	.probe = btrfs_be_probe,
 	.list = btrfs_be_list,
 	.get = btrfs_be_get,
+	.advise = btrfs_be_advise,
 	.create = btrfs_be_create,
 	.remove = btrfs_be_remove,
 	.update = btrfs_be_update,

@@ -184,6 +184,28 @@ static int btrfs_only_leftovers(int dir, const char *name, char *other, size_t o
 	return r;
 }
 
+/* Whether directory @path (in @dir) holds nothing. Return: 1, 0, or -errno. */
+static int btrfs_dir_empty_at(int dir, const char *path)
+{
+	int fd = openat(dir, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	struct dirent *de;
+	DIR *d;
+	int r = 1;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (r == 1 && (de = readdir(d)))
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			r = 0;
+	closedir(d);
+	return r;
+}
+
 /* Marks @n damaged: ours by its name, but in a state no crash leaves. */
 static int btrfs_damaged(struct snapshot *n, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -247,8 +269,16 @@ static int btrfs_list_entry(void *user, size_t index, const char *text, ssize_t 
 			return rerr_set(c->e, ENOMEM, "%s: out of memory", c->v->name);
 		snprintf(path, sizeof(path), "%s/%s", name, SNAPSHOT_SUBVOL);
 		if (r == 0) {
-			/* A valid info.json without its subvolume: nothing left to keep, unless... */
-			if (fstatat(c->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			/*
+			 * A valid info.json without its subvolume: nothing left to keep, unless
+			 * something else is there. An empty plain directory is what a snapshot
+			 * of the volume carries in place of a nested subvolume: a stale copy.
+			 */
+			if (fstatat(c->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				;
+			else if (S_ISDIR(st.st_mode) && btrfs_dir_empty_at(c->dirfd, path) == 1)
+				n.stale = true;
+			else
 				k = btrfs_damaged(&n, "'%s' is not a subvolume", SNAPSHOT_SUBVOL);
 		} else if (text) {
 			k = btrfs_damaged(&n, "%s: %s", META_FILE, why);

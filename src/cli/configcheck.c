@@ -35,6 +35,12 @@ int verb_config_check(struct engine *eng, int argc, char **argv)
 	if (!text)
 		return cli_report(-ENOMEM, &(struct rerr){ 0 });
 	fputs(text, stdout);
+	for (size_t i = 0; i < n; i++) {
+		char advice[600];
+
+		if (engine_advise(eng, vols[i], advice, sizeof(advice)) > 0)
+			cli_error("warning: %s", advice);
+	}
 	return EXIT_OK;
 }
 

@@ -65,6 +65,8 @@ static void print_table(const struct volume *v, const struct snapshot_list *l)
 			kind = "DAMAGED";
 		else if (s->invalid)
 			kind = "INVALID";
+		else if (s->stale)
+			kind = "stale";
 		else if (!s->complete)
 			kind = "incomplete";
 		else

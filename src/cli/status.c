@@ -54,7 +54,8 @@ static struct json_object *status_json(const struct volume_status *st)
 			return NULL;
 	}
 	if (meta_add(o, "last_run", st->last_run ? json_object_get(st->last_run) : NULL) < 0 ||
-	    meta_add(o, "pkg_open", st->pkg_open ? json_object_new_string(st->pkg_open) : NULL) < 0)
+	    meta_add(o, "pkg_open", st->pkg_open ? json_object_new_string(st->pkg_open) : NULL) < 0 ||
+	    meta_add(o, "warning", *st->advice ? json_object_new_string(st->advice) : NULL) < 0)
 		return NULL;
 	return TAKE_PTR(o);
 }
@@ -112,6 +113,8 @@ static void print_status(const struct volume_status *st)
 		       json_object_get_boolean(ok) ? "ok" : "FAILED");
 	}
 	putchar('\n');
+	if (*st->advice)
+		cli_error("warning: %s", st->advice);
 }
 
 /* status never takes a lock and changes nothing. */

@@ -90,6 +90,12 @@ int engine_probe(const struct engine *eng, const struct volume *v, struct rerr *
 	return 0;
 }
 
+int engine_advise(const struct engine *eng, const struct volume *v, char *buf, size_t len)
+{
+	(void) eng;
+	return v->ops->advise ? v->ops->advise(v, buf, len) : 0;
+}
+
 static int engine_name_cmp(const void *a, const void *b)
 {
 	return strcmp((*(struct volume *const *)a)->name, (*(struct volume *const *)b)->name);

@@ -68,14 +68,21 @@ static int rotate_repair(const struct volume *v, bool dry_run, struct volume_rep
 			if (k < 0) {
 				volume_report_error(r, k, &e);
 				ret = -EIO;
-			} else if (s->invalid) {
+			} else if (s->invalid || s->stale) {
 				char msg[512];
 
-				/* Not a crash leftover: the storage lost it, and the admin should know. */
-				snprintf(msg, sizeof(msg),
-					 "%s: %s %s: it overflowed its copy-on-write space and LVM "
-					 "invalidated it (raise snapshot_size)",
-					 v->name, dry_run ? "would remove" : "removed", s->name);
+				/* Not a crash leftover: the admin should know where it came from. */
+				if (s->invalid)
+					snprintf(msg, sizeof(msg),
+						 "%s: %s %s: it overflowed its copy-on-write space and "
+						 "LVM invalidated it (raise snapshot_size)",
+						 v->name, dry_run ? "would remove" : "removed", s->name);
+				else
+					snprintf(msg, sizeof(msg),
+						 "%s: %s stale entry %s: a copy of its info.json that a "
+						 "snapshot of the volume carried (its snapshot directory is "
+						 "a plain directory inside the volume)",
+						 v->name, dry_run ? "would remove" : "removed", s->name);
 				volume_report_notice(r, msg);
 			} else if (volume_report_repaired(r, s->name) < 0) {
 				ret = -ENOMEM;

@@ -81,6 +81,8 @@ int engine_status(struct engine *eng, const struct volume *v, struct volume_stat
 		st.targets[t].lag = held && newest ? (int64_t)(newest->created - held->created) : 0;
 	}
 	st.last_run = engine_last_run(eng->cfg, v);
+	if (engine_advise(eng, v, st.advice, sizeof(st.advice)) <= 0)
+		st.advice[0] = '\0';
 	if (v->pkg_snapshots) {
 		struct pkg_open po;
 

@@ -320,6 +320,8 @@ void meta_write_snapshot(struct jt_writer *w, const struct snapshot *s)
 	jt_string(w, s->problem);
 	jt_key(w, "invalid");
 	jt_bool(w, s->invalid);
+	jt_key(w, "stale");
+	jt_bool(w, s->stale);
 	jt_key(w, "merging");
 	jt_bool(w, s->merging);
 	jt_key(w, "cow_percent");

@@ -412,7 +412,8 @@ int retention_plan(const struct snapshot *snaps, size_t n, const struct policy *
 			retention_keep(&d[i], "damaged");
 		else if (!snaps[i].complete)
 			snprintf(d[i].reasons[d[i].n_reasons++], sizeof(d[i].reasons[0]), "%s",
-				 snaps[i].invalid ? "invalid (overflowed)" : "incomplete");
+				 snaps[i].invalid ? "invalid (overflowed)" :
+				 snaps[i].stale ? "stale" : "incomplete");
 		else
 			sorted[m++] = &snaps[i];
 	}

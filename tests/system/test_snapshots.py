@@ -11,7 +11,7 @@ SPEC_KEYS = {"name", "created", "kind", "pinned", "description", "pre", "complet
              "foreign", "sent_to"}
 # Added after SPEC 2 for LVM's health (SPEC: fields may be added); constant on btrfs.
 HEALTH = {"invalid": False, "merging": False, "cow_percent": None, "damaged": False,
-          "problem": None}
+          "problem": None, "stale": False}
 
 
 def is_readonly_subvolume(path):
