@@ -54,6 +54,18 @@ int engine_list(struct engine *eng, const struct volume *v, struct snapshot_list
 		struct rerr *e);
 
 /**
+ * engine_list_target() - What target @t holds of @v: its copies, oldest first.
+ * @eng: The engine; the target's session is opened on first use and shared.
+ * @v: The volume.
+ * @t: The target (any of the config's).
+ * @ret: Filled on success; snapshot_list_clear() it.
+ * @e: The error record, filled on failure.
+ * Return: 0 or -errno with @e.
+ */
+int engine_list_target(struct engine *eng, const struct volume *v, const struct target *t,
+		       struct snapshot_list *ret, struct rerr *e);
+
+/**
  * engine_get() - The entry of @v called @name (a full name), as engine_list()
  * shows it, without reading the others where the backend can; takes no lock.
  * @eng: The engine.

@@ -39,7 +39,8 @@ static void help(void)
 	       "Commands:\n"
 	       "  snapshot [--kind K] [--description TEXT] [--pin] [--pre NAME] VOLUME|GROUP...\n"
 	       "                       take a snapshot now (K: manual, timeline, pre, post, boot)\n"
-	       "  list [VOLUME...]     every snapshot, oldest first\n"
+	       "  list [--target NAME] [VOLUME...]\n"
+	       "                       every snapshot, oldest first (on a target: its copies)\n"
 	       "  prune [VOLUME...]    apply retention; print each decision and its reason\n"
 	       "  run [VOLUME...]      the timer job: a timeline snapshot if due, then prune\n"
 	       "  delete [--force] VOLUME SNAPSHOT...\n"
@@ -82,7 +83,7 @@ static void help(void)
 
 static const struct verb verbs[] = {
 	{ "snapshot", 1, -1, OPT_KIND | OPT_DESCRIPTION | OPT_PIN | OPT_PRE, true, verb_snapshot, false },
-	{ "list", 0, -1, 0, true, verb_list, false },
+	{ "list", 0, -1, OPT_TARGET, true, verb_list, false },
 	{ "prune", 0, -1, 0, true, verb_prune, false },
 	{ "run", 0, -1, 0, true, verb_run, false },
 	{ "send", 1, -1, OPT_TARGET, true, verb_send, false },

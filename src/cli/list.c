@@ -33,7 +33,8 @@ static void time_header(const struct snapshot_list *l, char *buf, size_t len, bo
 		snprintf(buf, len, "CREATED (%s)", zone);
 }
 
-static void print_table(const struct volume *v, const struct snapshot_list *l)
+static void print_table(const struct volume *v, const struct target *t,
+			const struct snapshot_list *l)
 {
 	const struct backend *be = v->ops;
 	size_t w = strlen("NAME");
@@ -44,7 +45,10 @@ static void print_table(const struct volume *v, const struct snapshot_list *l)
 	for (size_t i = 0; i < l->n; i++)
 		if (strlen(cli_safe(l->items[i].name)) > w)
 			w = strlen(cli_safe(l->items[i].name));
-	printf("%s (%s, %s)\n", v->name, be->name, be->where(v));
+	if (t)
+		printf("%s on target %s (%s)\n", v->name, t->name, t->url);
+	else
+		printf("%s (%s, %s)\n", v->name, be->name, be->where(v));
 	if (l->n == 0) {
 		printf("  no snapshots\n");
 		return;
@@ -112,9 +116,14 @@ int verb_list(struct engine *eng, int argc, char **argv)
 {
 	_cleanup_free_ struct volume **vols = NULL;
 	struct jt_writer w = { .f = NULL };	/* stdout, whatever liblvm2cmd does to it */
+	const struct target *t = NULL;
 	size_t n;
 	int r, ret = EXIT_OK;
 
+	if (arg.target && !(t = config_target(eng->cfg, arg.target))) {
+		cli_error("unknown target '%s' (not in %s)", arg.target, eng->cfg->path);
+		return EXIT_USAGE;
+	}
 	r = cli_select(eng, argc, argv, true, &vols, &n);
 	if (r < 0)
 		return EXIT_USAGE;
@@ -131,7 +140,7 @@ int verb_list(struct engine *eng, int argc, char **argv)
 		struct snapshot_list l = { 0 };
 		struct rerr e = { 0 };
 
-		r = engine_list(eng, vols[i], &l, &e);
+		r = t ? engine_list_target(eng, vols[i], t, &l, &e) : engine_list(eng, vols[i], &l, &e);
 		if (r < 0) {
 			ret = cli_report(r, &e);
 			continue;
@@ -141,7 +150,7 @@ int verb_list(struct engine *eng, int argc, char **argv)
 		} else {
 			if (i > 0)
 				putchar('\n');
-			print_table(vols[i], &l);
+			print_table(vols[i], t, &l);
 		}
 		snapshot_list_clear(&l);
 	}

@@ -22,6 +22,7 @@
 #include "base/debug.h"
 #include "base/util.h"
 #include "engine/replicate.h"
+#include "engine/snapshots.h"
 #include "model/stamp.h"
 #include "policy/replication.h"
 
@@ -376,4 +377,17 @@ int replicate_volume(const struct volume *v, struct sessions *ss,
 			tr->failed = failed = true;
 	}
 	return failed ? -EIO : 0;
+}
+
+int engine_list_target(struct engine *eng, const struct volume *v, const struct target *t,
+		       struct snapshot_list *ret, struct rerr *e)
+{
+	struct sessions *ss = engine_sessions(eng);
+	struct target_conn *tc;
+	int k;
+
+	if (!ss)
+		return rerr_set(e, ENOMEM, "out of memory");
+	k = sessions_get(ss, t, &tc, e);
+	return k < 0 ? k : target_list(tc, v->name, ret, e);
 }

@@ -503,3 +503,19 @@ def test_a_pinned_snapshot_goes_to_the_target_while_pinned(env, target_fs, send_
     env.ok("run", "--now", "2026-11-06T12:00:00Z")
     assert complete_copies(target_fs) == ["data.20261106T120000Z"]
     assert good in env.names()                       # the source still keeps it: daily=7
+
+
+def test_list_target_shows_what_the_target_holds(env, target_fs, sshd):
+    configure(env, target_fs, sshd, tgt_retain="retain = hourly=24\n")
+    for hour in (10, 11):
+        env.ok("snapshot", "--kind", "timeline", "data", "--now", f"2026-11-27T{hour}:00:00Z")
+    env.ok("send", "data")
+    doc = json.loads(env.ok("list", "--json", "--target", "nas", "data").stdout)
+    copies = doc["volumes"][0]["snapshots"]
+    assert [c["name"] for c in copies] == complete_copies(target_fs)
+    assert [c["name"] for c in copies] == ["data.20261127T100000Z", "data.20261127T110000Z"]
+    r = env.ok("list", "--target", "nas", "data")
+    assert r.stdout.startswith("data on target nas (ssh://"), r.stdout
+    assert "data.20261127T110000Z" in r.stdout
+    r = env.run("list", "--target", "nowhere", "data")
+    assert r.returncode == 2 and "unknown target 'nowhere'" in r.stderr
