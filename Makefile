@@ -72,6 +72,7 @@ BACKEND_SRCS := \
 	src/backends/btrfs.c \
 	src/backends/btrfs_list.c \
 	src/backends/btrfs_send.c \
+	src/backends/btrfs_restore.c \
 	src/backends/lvm_lib.c \
 	src/backends/lvm.c \
 	src/backends/lvm_send.c \

@@ -145,6 +145,20 @@ struct backend {
 			    struct stream_sink *ret, struct rerr *e);
 	void (*restore_close)(struct stream_sink *k);
 
+	/*
+	 * Restore by way of a store (btrfs): the copy is received, checked and
+	 * confined as serve receives any copy, into a store beside @to, then
+	 * made @to. restore_stage() checks @to (a path that does not exist yet,
+	 * on a filesystem of this kind) and names that store's root (@root, made
+	 * if missing); restore_place() makes @to from the copy @c received there,
+	 * writable, with TO.info.json beside it, and removes what the store kept.
+	 * Optional. Return: 0, or -errno with @e (@e->usage for a wrong @to).
+	 */
+	int (*restore_stage)(const struct volume *v, const char *to, char *root, size_t len,
+			     bool make, struct rerr *e);
+	int (*restore_place)(const struct volume *v, const char *root, const struct snapshot *c,
+			     const char *to, struct rerr *e);
+
 	/* What a hook is told the volume is (SNAPROTATE_PATH): its path, its VG/LV. */
 	const char *(*origin)(const struct volume *v);
 

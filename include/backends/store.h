@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backends/backend.h"
 #include "base/err.h"
 #include "model/snapshot.h"
 #include "model/stamp.h"
@@ -97,10 +98,14 @@ struct store {
 			  const struct snapshot *s, struct rerr *e);
 
 	/*
-	 * Open the stored stream of complete copy @s, to be sent back (FETCH).
-	 * Optional. Return: an fd, or -errno with @e.
+	 * The stored stream of complete copy @s, to be sent back (FETCH): a
+	 * producer that writes it into a pipe (a block copy's file; a btrfs
+	 * copy's whole send stream). Optional.
+	 * Return: 0 with @ret (close_stored() it), or -errno with @e.
 	 */
-	int (*open_stored)(const struct store_dir *d, const struct snapshot *s, struct rerr *e);
+	int (*open_stored)(const struct store_dir *d, const struct snapshot *s,
+			   struct stream_source *ret, struct rerr *e);
+	void (*close_stored)(struct stream_source *src);
 
 	/*
 	 * Bring @d up to date once per session, after the leftovers of an

@@ -24,6 +24,20 @@ bool btrfs_is_dir_at(int dirfd, const char *name);
 int btrfs_open_dir(const struct volume *v, bool create, struct rerr *e);
 
 /* backend_btrfs.list (btrfs_list.c). */
+/* One send: BTRFS_IOC_SEND of @snap_fd into a pipe, whole or against @parent_id. */
+struct btrfs_send {
+	int snap_fd;
+	uint64_t parent_id;	/* 0: whole stream */
+};
+
+/* A stream_source producer: runs the send of @priv (a struct btrfs_send) into @pipe_w. */
+int btrfs_send_produce(void *priv, int pipe_w);
+
+int btrfs_restore_stage(const struct volume *v, const char *to, char *root, size_t len,
+			bool make, struct rerr *e);
+int btrfs_restore_place(const struct volume *v, const char *root, const struct snapshot *c,
+			const char *to, struct rerr *e);
+
 int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e);
 int btrfs_be_get(const struct volume *v, const char *name, struct snapshot *ret, struct rerr *e);
 

@@ -19,12 +19,7 @@
 #include "base/util.h"
 #include "btrfs_internal.h"
 
-struct btrfs_send {
-	int snap_fd;
-	uint64_t parent_id;	/* 0: whole stream */
-};
-
-static int btrfs_send_produce(void *priv, int pipe_w)
+int btrfs_send_produce(void *priv, int pipe_w)
 {
 	struct btrfs_send *j = priv;
 	__u64 clone = j->parent_id;

@@ -570,6 +570,42 @@ static int btrfs_store_prepare(const struct store_dir *d, struct rerr *e)
 	return 0;
 }
 
+/* A copy's whole send stream, from its received read-only subvolume (FETCH). */
+static int btrfs_store_open_stored(const struct store_dir *d, const struct snapshot *s,
+				   struct stream_source *ret, struct rerr *e)
+{
+	char path[SNAP_NAME_MAX + sizeof("/" SNAPSHOT_SUBVOL)];
+	struct btrfs_send *j = calloc(1, sizeof(*j));
+	int fd;
+
+	if (!j)
+		return rerr_set(e, ENOMEM, "out of memory");
+	snprintf(path, sizeof(path), "%s/%s", s->name, SNAPSHOT_SUBVOL);
+	fd = open_beneath(d->vfd, path, O_RDONLY | O_DIRECTORY, 0);
+	if (fd >= 0 && !btrfs_is_subvolume_fd(fd)) {
+		close(fd);
+		fd = -ENOTDIR;
+	}
+	if (fd < 0) {
+		free(j);
+		return rerr_say(e, -fd, "%s: cannot open '%s': %s", d->volume, path, strerror(-fd));
+	}
+	j->snap_fd = fd;
+	*ret = (struct stream_source){ .produce = btrfs_send_produce, .priv = j };
+	return 0;
+}
+
+static void btrfs_store_close_stored(struct stream_source *src)
+{
+	struct btrfs_send *j = src->priv;
+
+	if (j) {
+		close(j->snap_fd);
+		free(j);
+	}
+	*src = (struct stream_source){ 0 };
+}
+
 const struct store store_btrfs = {
 	.name = "btrfs",
 	.holds = btrfs_store_holds,
@@ -577,4 +613,6 @@ const struct store store_btrfs = {
 	.receive = btrfs_store_receive,
 	.may_delete = btrfs_store_may_delete,
 	.prepare = btrfs_store_prepare,
+	.open_stored = btrfs_store_open_stored,
+	.close_stored = btrfs_store_close_stored,
 };

@@ -65,7 +65,8 @@ int verb_restore(struct engine *eng, int argc, char **argv)
 		return EXIT_USAGE;
 	v = vols[0];
 	if (!arg.to)
-		return cli_usage("restore needs --to VG/LV");
+		return cli_usage("restore needs --to: the path of a new subvolume (btrfs), or VG/LV "
+				 "(LVM)");
 	if (arg.target && !config_target(cfg, arg.target))
 		return cli_usage("unknown target '%s'", arg.target);
 	k = engine_restore(v, engine_sessions(eng), arg.target, argv[1], arg.to, arg.dry_run, &r, &e);

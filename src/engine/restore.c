@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,72 @@ static int restore_chain(const struct volume *v, const struct snapshot_list *cop
 	return 0;
 }
 
+/* The local RECEIVE's producer: the copy as the target sends it back (FETCH). */
+struct restore_fetch {
+	struct target_conn *tc;
+	const char *volume;
+	const char *name;
+	uint64_t bytes;
+	struct rerr e;
+};
+
+static int restore_fetch_produce(void *arg, int pipe_w)
+{
+	struct restore_fetch *f = arg;
+
+	return target_fetch(f->tc, f->volume, f->name, pipe_w, &f->bytes, &f->e);
+}
+
+/*
+ * Restore by way of a store (btrfs): the copy goes from the target into a
+ * local serve's store beside @to (the same checks and confinement as any
+ * copy a serve receives), and the backend makes @to from it.
+ */
+static int restore_by_store(const struct volume *v, struct sessions *ss, const char *target,
+			    const char *arg, const char *to, bool dry_run,
+			    struct restore_report *r, struct rerr *e)
+{
+	const struct backend *be = v->ops;
+	_cleanup_snapshot_list_ struct snapshot_list copies = { 0 };
+	struct target_conn *tc = NULL, ltc;
+	struct restore_fetch f = { 0 };
+	struct target local;
+	const struct snapshot *c;
+	char root[PATH_MAX];
+	size_t idx = 0;
+	int k;
+
+	k = be->restore_stage(v, to, root, sizeof(root), false, e);
+	if (k == 0)
+		k = restore_find_copy(v, ss, target, arg, &tc, &copies, &idx, r, e);
+	if (k < 0) {
+		r->bad_arg |= e->usage;
+		return k;
+	}
+	c = &copies.items[idx];
+	r->snapshot = strdup(c->name);
+	r->chain[0] = strdup(c->name);
+	r->n_chain = 1;
+	if (dry_run)
+		return 0;
+	k = be->restore_stage(v, to, root, sizeof(root), true, e);
+	local = (struct target){ .name = (char *)"restore", .url = root, .scheme = TARGET_FILE,
+				 .root = root };
+	if (k == 0)
+		k = target_open(&local, &ltc, e);
+	if (k < 0)
+		return k;
+	f = (struct restore_fetch){ .tc = tc, .volume = v->name, .name = c->name };
+	k = target_receive(&ltc, v->name, c, restore_fetch_produce, &f, NULL, NULL, &r->bytes[0], e);
+	target_close(&ltc);
+	if (k < 0 && f.e.code) {
+		*e = f.e;
+		return rerr_prefix(e, k, "%s: '%s' from target '%s'", v->name, c->name,
+				   r->target->name);
+	}
+	return k < 0 ? k : be->restore_place(v, root, c, to, e);
+}
+
 int engine_restore(const struct volume *v, struct sessions *ss,
 		const char *target, const char *arg, const char *to, bool dry_run,
 		struct restore_report *r, struct rerr *e)
@@ -142,6 +209,8 @@ int engine_restore(const struct volume *v, struct sessions *ss,
 	int k;
 
 	*r = (struct restore_report){ 0 };
+	if (v->ops->restore_stage)
+		return restore_by_store(v, ss, target, arg, to, dry_run, r, e);
 	if (!v->ops->restore_open)
 		return rerr_set(e, EOPNOTSUPP, "%s: restore of %s volumes is not available yet",
 				v->name, v->ops->name);

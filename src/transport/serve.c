@@ -42,6 +42,7 @@
 #include "format/meta.h"
 #include "model/stamp.h"
 #include "transport/proto.h"
+#include "transport/send.h"
 #include "transport/serve.h"
 
 /*
@@ -475,17 +476,25 @@ static int serve_cmd_delete(struct serve *sv, const char *volume, const char *na
 	return r;
 }
 
+static int serve_fetch_chunk(void *user, int fd, size_t len)
+{
+	struct serve *sv = user;
+
+	return conn_splice_chunk(&sv->c, fd, len);
+}
+
 /* FETCH VOLUME NAME: "OK {info}", then the stored stream of the copy in chunks. */
 static int serve_cmd_fetch(struct serve *sv, const char *volume, const char *name)
 {
 	_cleanup_(json_object_putp) struct json_object *info = NULL;
-	_cleanup_free_ char *buf = NULL;
-	_cleanup_close_ int vfd = -1, fd = -1;
+	_cleanup_close_ int vfd = -1;
 	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	const struct snapshot *s = NULL;
 	const struct store *st = NULL;
+	struct stream_source src = { 0 };
 	struct store_dir d;
 	struct rerr e = { 0 };
+	uint64_t bytes = 0;
 	int r;
 
 	r = serve_open_listed(sv, volume, false, &vfd, &l);
@@ -498,29 +507,20 @@ static int serve_cmd_fetch(struct serve *sv, const char *volume, const char *nam
 	for (size_t i = 0; st && st->open_stored && i < l.n; i++)
 		if (l.items[i].complete && streq(l.items[i].name, name))
 			s = &l.items[i];
-	if (s) {
-		fd = st->open_stored(&d, s, &e);
-		info = meta_info_object(s, volume);
-	}
 	if (!s)
-		return serve_reply_err(sv, "%s: no block copy '%s' here", volume, name);
-	if (fd < 0)
+		return serve_reply_err(sv, "%s: no copy '%s' here", volume, name);
+	if (st->open_stored(&d, s, &src, &e) < 0)
 		return serve_reply_err(sv, "%s", e.msg);
-	buf = malloc(PROTO_CHUNK_MAX);
-	if (!info || !buf)
-		return -ENOMEM;
-	r = serve_reply_ok(sv, info);
-	for (ssize_t n; r >= 0; ) {
-		n = read(fd, buf, PROTO_CHUNK_MAX);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			/* The client's reader sees a truncated stream and refuses it. */
-			return serve_reply_err(sv, "%s: reading '%s' failed: %m", volume, name);
-		r = conn_write_chunk(&sv->c, buf, (size_t)n);
-		if (n == 0)
-			break;
-	}
+	info = meta_info_object(s, volume);
+	r = info ? serve_reply_ok(sv, info) : -ENOMEM;
+	if (r >= 0)
+		r = send_stream(src.produce, src.priv, name, serve_fetch_chunk, sv, &bytes, &e);
+	st->close_stored(&src);
+	if (r >= 0)
+		return conn_write_chunk(&sv->c, NULL, 0);
+	/* The client's reader sees the stream end without its last chunk, and refuses it. */
+	if (r != -EPIPE && e.msg[0])
+		return serve_reply_err(sv, "%s: reading '%s' failed: %s", volume, name, e.msg);
 	return r;
 }
 
