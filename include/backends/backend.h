@@ -196,6 +196,14 @@ struct backend {
 			enum rollback_result *ret, struct rerr *e);
 
 	/*
+	 * Optional: complete or undo what a kill interrupted (a rollback), from
+	 * what the backend recorded before it began. Run and prune call it first.
+	 * Return: 1 with a sentence in @note, 0 when there was nothing, or
+	 * -errno with @e (then nothing was changed that could be lost).
+	 */
+	int (*recover)(const struct volume *v, char *note, size_t len, struct rerr *e);
+
+	/*
 	 * The rollback to @s in words, into @buf: what rollback() would do
 	 * (@result NULL), or what it did. With rollback.
 	 */

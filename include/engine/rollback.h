@@ -17,6 +17,9 @@
 
 #define ROLLBACK_STEPS_MAX 4
 
+/* The description of the snapshot a rollback takes of the state before it. */
+#define ROLLBACK_SAVED_PREFIX	"before rollback to "
+
 struct rollback_report {
 	char *target;			/* the snapshot rolled back to */
 	char *saved;			/* the snapshot of the state before, NULL if none was taken */

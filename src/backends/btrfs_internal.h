@@ -38,6 +38,12 @@ int btrfs_restore_stage(const struct volume *v, const char *to, char *root, size
 int btrfs_restore_place(const struct volume *v, const char *root, const struct snapshot *c,
 			const char *to, struct rerr *e);
 
+int btrfs_be_rollback(const struct volume *v, const struct snapshot *s,
+		      enum rollback_result *ret, struct rerr *e);
+void btrfs_be_rollback_words(const struct volume *v, const struct snapshot *s,
+			     const enum rollback_result *result, char *buf, size_t len);
+int btrfs_rollback_recover(const struct volume *v, char *note, size_t len, struct rerr *e);
+
 int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e);
 int btrfs_be_get(const struct volume *v, const char *name, struct snapshot *ret, struct rerr *e);
 

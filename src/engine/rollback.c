@@ -27,7 +27,8 @@ int rollback_volume(const struct volume *v, const char *arg, time_t now, bool dr
 {
 	const struct backend *be = v->ops;
 	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
-	struct snapshot saved = { .created = now, .seq = 1, .kind = SNAP_MANUAL };
+	/* Pinned until the next successful run: the way back stays until the new state proves itself. */
+	struct snapshot saved = { .created = now, .seq = 1, .kind = SNAP_MANUAL, .pinned = true };
 	const struct snapshot *s;
 	struct volume_health h = { 0 };
 	char words[sizeof(r->steps[0])];
@@ -74,10 +75,10 @@ int rollback_volume(const struct volume *v, const char *arg, time_t now, bool dr
 		k = rerr_set(e, ENOMEM, "out of memory");
 		goto out;
 	}
-	sprintf(saved.description, "before rollback to %s", s->name);
+	sprintf(saved.description, ROLLBACK_SAVED_PREFIX "%s", s->name);
 	if (dry_run) {
-		rollback_step(r, "snapshot %s as it is now (manual, \"%s\")", be->origin(v),
-			      saved.description);
+		rollback_step(r, "snapshot %s as it is now (manual, \"%s\", pinned until the "
+			      "next successful run)", be->origin(v), saved.description);
 		be->rollback_words(v, s, NULL, words, sizeof(words));
 		rollback_step(r, "%s", words);
 		k = 0;

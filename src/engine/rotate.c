@@ -43,6 +43,17 @@ static int rotate_repair(const struct volume *v, bool dry_run, struct volume_rep
 	struct rerr e = { 0 };
 	int ret = 0;
 
+	if (be->recover && !dry_run) {
+		char note[400];
+		int k = be->recover(v, note, sizeof(note), &e);
+
+		if (k > 0)
+			volume_report_notice(r, note);
+		if (k < 0) {
+			volume_report_error(r, k, &e);
+			return -ENODATA;
+		}
+	}
 	ret = be->list(v, &all, &e);
 	if (ret < 0) {
 		volume_report_error(r, ret, &e);

@@ -6,6 +6,7 @@
 
 #include "base/util.h"
 #include "engine/pkg.h"
+#include "engine/rollback.h"
 #include "engine/run.h"
 #include "engine/snapshots.h"
 
@@ -91,6 +92,33 @@ static void run_close_stale_pairs(struct engine *eng, struct volume **unit, size
 	}
 }
 
+/* After a successful run, the pins a rollback put on the state before it are released. */
+static void run_release_rollback_pins(struct engine *eng, struct volume **unit, size_t m,
+				      struct volume_report *reps)
+{
+	for (size_t u = 0; u < m && !eng->dry_run; u++) {
+		if (reps[u].n_errors)
+			continue;
+		for (size_t i = 0; i < reps[u].snaps.n; i++) {
+			struct snapshot *s = &reps[u].snaps.items[i];
+			struct rerr e = { 0 };
+			char msg[300];
+
+			if (!s->complete || !s->pinned || s->kind != SNAP_MANUAL || !s->description ||
+			    !startswith(s->description, ROLLBACK_SAVED_PREFIX) || s->created >= eng->now)
+				continue;
+			s->pinned = false;
+			if (unit[u]->ops->update(unit[u], s, &e) < 0) {
+				s->pinned = true;
+				continue;
+			}
+			snprintf(msg, sizeof(msg), "%s: unpinned %s, the state before a rollback: this "
+				 "run succeeded", unit[u]->name, s->name);
+			volume_report_notice(&reps[u], msg);
+		}
+	}
+}
+
 /*
  * One unit of run: a volume, or a group's members together. Probe, lock, run,
  * record the state. A unit whose lock another snaprotate holds is skipped and
@@ -125,6 +153,8 @@ static int run_unit(struct engine *eng, struct volume **unit, size_t m,
 	if (ok && rotate_run(eng->cfg, unit, m, eng->now, eng->dry_run, engine_sessions(eng), o,
 			     reps) < 0)
 		ok = false;
+	if (ok)
+		run_release_rollback_pins(eng, unit, m, reps);
 	for (size_t u = 0; u < m && !locked; u++) {
 		struct rerr e = { 0 };
 

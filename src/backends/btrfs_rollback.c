@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Rollback of a btrfs volume (SPEC 7) whose subvolume is not a mount point
+ * (a nested subvolume such as /srv/data): the engine has snapshotted the
+ * current state; here
+ *   1. a writable snapshot of the target is made beside the volume, under a
+ *      hidden name (.BASE.rollback-new);
+ *   2. every subvolume nested in the volume (a nested snapshot directory,
+ *      /var/lib/docker, ...) is moved into it, where the snapshot shows an
+ *      empty directory in its place: nothing nested is lost, and a nested
+ *      snapshot directory keeps the history listed;
+ *   3. one renameat2(RENAME_EXCHANGE) swaps the two: at no moment is the
+ *      volume missing;
+ *   4. what was the volume (now under the hidden name, its nested subvolumes
+ *      gone, its content kept in the snapshot just taken) is deleted.
+ * A journal beside the volume (.BASE.rollback.json, written before step 1)
+ * names the plan and both subvolumes' uuids, so that after a kill at any
+ * point btrfs_rollback_recover() completes the swap (the volume is the new
+ * subvolume) or undoes it (the nested subvolumes go back; the new one goes).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <btrfsutil.h>
+#include <json-c/json.h>
+
+#include "backends/backend.h"
+#include "base/util.h"
+#include "format/meta.h"
+#include "os/mounts.h"
+
+#include "btrfs_internal.h"
+
+#define ROLLBACK_NESTED_MAX	256
+
+struct rb_plan {
+	char dir[PATH_MAX];		/* the volume's parent directory */
+	const char *base;		/* the volume's name in it */
+	char journal[NAME_MAX + 1];	/* .BASE.rollback.json, in dir */
+	char new_name[NAME_MAX + 1];	/* .BASE.rollback-new, in dir */
+	char new_path[PATH_MAX];
+	char old_uuid[UUID_STRING_LEN + 1];
+	char new_uuid[UUID_STRING_LEN + 1];	/* "" until made */
+	char target[SNAP_NAME_MAX + 1];
+	char *nested[ROLLBACK_NESTED_MAX];	/* relative to the volume, outermost only */
+	size_t n_nested;
+};
+
+/* "@a/@b" into @buf. Return: 0, or -ENAMETOOLONG. */
+static int rb_path(char *buf, size_t len, const char *a, const char *b)
+{
+	return (size_t)snprintf(buf, len, "%s/%s", a, b) >= len ? -ENAMETOOLONG : 0;
+}
+
+static void rb_plan_done(struct rb_plan *p)
+{
+	for (size_t i = 0; i < p->n_nested; i++)
+		free(p->nested[i]);
+	p->n_nested = 0;
+}
+
+static int rb_names(const struct volume *v, struct rb_plan *p)
+{
+	const char *slash = strrchr(v->path, '/');
+
+	if (!slash || !slash[1] || slash == v->path)
+		return -EINVAL;
+	snprintf(p->dir, sizeof(p->dir), "%.*s", (int)(slash - v->path), v->path);
+	p->base = slash + 1;
+	if ((size_t)snprintf(p->journal, sizeof(p->journal), ".%s.rollback.json", p->base) >=
+		    sizeof(p->journal) ||
+	    (size_t)snprintf(p->new_name, sizeof(p->new_name), ".%s.rollback-new", p->base) >=
+		    sizeof(p->new_name))
+		return -ENAMETOOLONG;
+	return rb_path(p->new_path, sizeof(p->new_path), p->dir, p->new_name);
+}
+
+static int rb_uuid(const char *path, char out[UUID_STRING_LEN + 1])
+{
+	struct btrfs_util_subvolume_info info;
+
+	if (btrfs_util_subvolume_info(path, 0, &info) != BTRFS_UTIL_OK)
+		return -(errno ?: EIO);
+	uuid_format(info.uuid, out);
+	return 0;
+}
+
+/* The subvolumes nested in @path, outermost only (the deeper ones move with them). */
+static int rb_nested(const char *path, struct rb_plan *p, struct rerr *e)
+{
+	struct btrfs_util_subvolume_iterator *it;
+	enum btrfs_util_error be;
+	char *rel;
+	uint64_t id;
+
+	be = btrfs_util_create_subvolume_iterator(path, 0, 0, &it);
+	if (be != BTRFS_UTIL_OK)
+		return rerr_set(e, errno ?: EIO, "cannot list the subvolumes inside '%s' (%s)",
+				path, btrfs_util_strerror(be));
+	while ((be = btrfs_util_subvolume_iterator_next(it, &rel, &id)) == BTRFS_UTIL_OK) {
+		bool inner = false;
+		size_t n;
+
+		for (size_t i = 0; i < p->n_nested; i++) {
+			n = strlen(p->nested[i]);
+			inner |= strncmp(rel, p->nested[i], n) == 0 && rel[n] == '/';
+		}
+		if (inner || p->n_nested == ROLLBACK_NESTED_MAX) {
+			free(rel);
+			if (!inner)
+				break;
+			continue;
+		}
+		p->nested[p->n_nested++] = rel;
+	}
+	btrfs_util_destroy_subvolume_iterator(it);
+	if (be != BTRFS_UTIL_ERROR_STOP_ITERATION)
+		return rerr_set(e, errno ?: E2BIG, "cannot list the subvolumes inside '%s'", path);
+	return 0;
+}
+
+static int rb_journal_write(int dfd, const struct rb_plan *p, struct rerr *e)
+{
+	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
+	struct json_object *nested = json_object_new_array();
+	const char *text;
+	int r;
+
+	if (!o || !nested || meta_add(o, "nested", nested) < 0) {
+		if (!o)
+			json_object_put(nested);
+		return rerr_set(e, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < p->n_nested; i++)
+		if (json_object_array_add(nested, json_object_new_string(p->nested[i])) < 0)
+			return rerr_set(e, ENOMEM, "out of memory");
+	if (meta_add(o, "format", json_object_new_int(1)) < 0 ||
+	    meta_add(o, "target", json_object_new_string(p->target)) < 0 ||
+	    meta_add(o, "old_uuid", json_object_new_string(p->old_uuid)) < 0 ||
+	    meta_add(o, "new_uuid", json_object_new_string(p->new_uuid)) < 0)
+		return rerr_set(e, ENOMEM, "out of memory");
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	r = write_file_atomic_at(dfd, p->journal, text, strlen(text), 0600);
+	return r < 0 ? rerr_set(e, r, "cannot write '%s/%s'", p->dir, p->journal) : 0;
+}
+
+static int rb_journal_read(int dfd, struct rb_plan *p)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	_cleanup_free_ char *text = NULL;
+	struct json_object *x, *nested;
+	size_t len;
+	int r;
+
+	r = read_all_at(dfd, p->journal, 1 << 20, &text, &len);
+	if (r < 0)
+		return r;
+	o = json_tokener_parse(text);
+	if (!o || !json_object_object_get_ex(o, "old_uuid", &x))
+		return -EBADMSG;
+	snprintf(p->old_uuid, sizeof(p->old_uuid), "%s", json_object_get_string(x));
+	if (json_object_object_get_ex(o, "new_uuid", &x))
+		snprintf(p->new_uuid, sizeof(p->new_uuid), "%s", json_object_get_string(x));
+	if (json_object_object_get_ex(o, "target", &x))
+		snprintf(p->target, sizeof(p->target), "%s", json_object_get_string(x));
+	if (json_object_object_get_ex(o, "nested", &nested) &&
+	    json_object_is_type(nested, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(nested) &&
+				   p->n_nested < ROLLBACK_NESTED_MAX; i++) {
+			const char *rel = json_object_get_string(json_object_array_get_idx(nested, i));
+
+			/* Relative, without "..": the journal is ours, but checked all the same. */
+			if (!rel || rel[0] == '/' || strstr(rel, ".."))
+				return -EBADMSG;
+			if (!(p->nested[p->n_nested++] = strdup(rel)))
+				return -ENOMEM;
+		}
+	return 0;
+}
+
+/* @from/@rel to @to/@rel, where @to may show an empty directory in its place. */
+static int rb_move(const char *from, const char *to, const char *rel)
+{
+	char src[PATH_MAX], dst[PATH_MAX], parent[PATH_MAX], *slash;
+	int r;
+
+	if (rb_path(src, sizeof(src), from, rel) < 0 || rb_path(dst, sizeof(dst), to, rel) < 0)
+		return -ENAMETOOLONG;
+	(void) rmdir(dst);	/* the snapshot's empty placeholder; never content */
+	snprintf(parent, sizeof(parent), "%s", dst);
+	slash = strrchr(parent, '/');
+	if (slash) {
+		*slash = '\0';
+		r = mkdir_parents(parent, 0755);
+		if (r < 0)
+			return r;
+	}
+	return rename(src, dst) < 0 ? -errno : 0;
+}
+
+static bool rb_exists(const char *dir, const char *rel)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	return rb_path(path, sizeof(path), dir, rel) == 0 && lstat(path, &st) == 0;
+}
+
+static bool rb_is_subvol(const char *dir, const char *rel)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	return rb_path(path, sizeof(path), dir, rel) == 0 && lstat(path, &st) == 0 &&
+	       S_ISDIR(st.st_mode) && st.st_ino == BTRFS_SUBVOL_INO;
+}
+
+int btrfs_rollback_recover(const struct volume *v, char *note, size_t len, struct rerr *e)
+{
+	_cleanup_close_ int dfd = -1;
+	struct rb_plan p = { 0 };
+	char now_uuid[UUID_STRING_LEN + 1] = "";
+	struct stat st;
+	bool swapped;
+	int r;
+
+	note[0] = '\0';
+	if (rb_names(v, &p) < 0)
+		return 0;
+	dfd = open(p.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return 0;
+	{
+		char tmp[NAME_MAX + 8];
+
+		/* A journal whose writing a kill cut: never renamed, so never in force. */
+		snprintf(tmp, sizeof(tmp), ".%.*s.tmp", NAME_MAX - 6, p.journal);
+		(void) unlinkat(dfd, tmp, 0);
+	}
+	if (fstatat(dfd, p.journal, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	r = rb_journal_read(dfd, &p);
+	if (r < 0) {
+		rb_plan_done(&p);
+		return rerr_set(e, -r, "%s: cannot read the rollback journal '%s/%s'", v->name,
+				p.dir, p.journal);
+	}
+	(void) rb_uuid(v->path, now_uuid);
+	swapped = p.new_uuid[0] && streq(now_uuid, p.new_uuid);
+	if (!swapped)
+		/* Undo: what was carried goes back; then the new subvolume goes. */
+		for (size_t i = 0; i < p.n_nested; i++)
+			if (rb_is_subvol(p.new_path, p.nested[i]) && !rb_exists(v->path, p.nested[i]))
+				(void) rb_move(p.new_path, v->path, p.nested[i]);
+	if (fstatat(dfd, p.new_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    btrfs_util_delete_subvolume(p.new_path, 0) != BTRFS_UTIL_OK) {
+		r = rerr_set(e, errno ?: EIO, "%s: cannot delete '%s' after an interrupted rollback",
+			     v->name, p.new_path);
+		rb_plan_done(&p);
+		return r;
+	}
+	if (unlinkat(dfd, p.journal, 0) < 0 || fsync(dfd) < 0)
+		r = rerr_set(e, errno, "%s: cannot remove '%s/%s'", v->name, p.dir, p.journal);
+	else
+		snprintf(note, len, "%s: an interrupted rollback to %s was %s", v->name,
+			 p.target[0] ? p.target : "?", swapped ? "completed" : "undone");
+	rb_plan_done(&p);
+	return r < 0 ? r : 1;
+}
+
+/* Steps 1-3; the plan is journalled before each change. */
+static int rb_swap(const struct volume *v, const char *src, struct rb_plan *p, int dfd,
+		   struct rerr *e)
+{
+	enum btrfs_util_error be;
+	int r;
+
+	r = rb_journal_write(dfd, p, e);
+	if (r < 0)
+		return r;
+	be = btrfs_util_create_snapshot(src, p->new_path, 0, NULL, NULL);
+	if (be != BTRFS_UTIL_OK)
+		return rerr_set(e, errno ?: EIO, "%s: cannot snapshot '%s' as '%s' (%s)", v->name,
+				src, p->new_path, btrfs_util_strerror(be));
+	r = rb_uuid(p->new_path, p->new_uuid);
+	if (r == 0)
+		r = rb_journal_write(dfd, p, e);
+	else
+		r = rerr_set(e, -r, "%s: cannot read '%s'", v->name, p->new_path);
+	for (size_t i = 0; r == 0 && i < p->n_nested; i++) {
+		r = rb_move(v->path, p->new_path, p->nested[i]);
+		if (r < 0)
+			r = rerr_set(e, -r, "%s: cannot carry the nested subvolume '%s' over",
+				     v->name, p->nested[i]);
+	}
+	if (r == 0 && renameat2(dfd, p->base, dfd, p->new_name, RENAME_EXCHANGE) < 0)
+		r = rerr_set(e, errno, "%s: cannot exchange '%s' and '%s'", v->name, v->path,
+			     p->new_path);
+	if (r == 0 && fsync(dfd) < 0)
+		r = rerr_set(e, errno, "%s: cannot sync '%s'", v->name, p->dir);
+	return r;
+}
+
+int btrfs_be_rollback(const struct volume *v, const struct snapshot *s,
+		      enum rollback_result *ret, struct rerr *e)
+{
+	struct mount_info m = { 0 };
+	_cleanup_close_ int dfd = -1;
+	struct rb_plan p = { 0 };
+	char src[PATH_MAX], note[300];
+	int r;
+
+	r = btrfs_rollback_recover(v, note, sizeof(note), e);
+	if (r < 0)
+		return r;
+	if (mounts_find(v->path, &m, NULL) == 0 && streq(m.target, v->path)) {
+		mount_info_done(&m);
+		return rerr_say(e, EOPNOTSUPP, "%s: '%s' is a mount point: its rollback can only take "
+				"effect at the next mount, which this version cannot do yet", v->name,
+				v->path);
+	}
+	mount_info_done(&m);
+	if (rb_names(v, &p) < 0)
+		return rerr_set(e, EINVAL, "%s: cannot roll back '%s'", v->name, v->path);
+	snprintf(p.target, sizeof(p.target), "%s", s->name);
+	snprintf(src, sizeof(src), "%s/%s/" SNAPSHOT_SUBVOL, v->snapshot_dir, s->name);
+	dfd = open(p.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return rerr_set(e, errno, "%s: cannot open '%s'", v->name, p.dir);
+	r = rb_uuid(v->path, p.old_uuid);
+	if (r < 0)
+		return rerr_set(e, -r, "%s: cannot read '%s'", v->name, v->path);
+	r = rb_nested(v->path, &p, e);
+	if (r == 0)
+		r = rb_swap(v, src, &p, dfd, e);
+	if (r < 0) {
+		/* Undone now, as the next run would; the snapshot of the state before stays. */
+		struct rerr ue = { 0 };
+
+		(void) btrfs_rollback_recover(v, note, sizeof(note), &ue);
+		rb_plan_done(&p);
+		return r;
+	}
+	/* Step 4: the old volume, which the snapshot just taken holds. */
+	r = btrfs_rollback_recover(v, note, sizeof(note), e);
+	rb_plan_done(&p);
+	if (r < 0)
+		return r;
+	*ret = ROLLBACK_DONE;
+	return 0;
+}
+
+void btrfs_be_rollback_words(const struct volume *v, const struct snapshot *s,
+			     const enum rollback_result *result, char *buf, size_t len)
+{
+	struct rb_plan p = { 0 };
+	struct rerr e = { 0 };
+
+	(void) rb_nested(v->path, &p, &e);
+	if (result) {
+		snprintf(buf, len, "%s now holds %s (a writable snapshot of it took its place; the "
+			 "subvolumes nested in it were carried over)", v->path, s->name);
+	} else {
+		size_t off = (size_t)snprintf(buf, len, "make a writable snapshot of %s beside %s, "
+					      "carry over the subvolumes nested in it", s->name,
+					      v->path);
+
+		for (size_t i = 0; i < p.n_nested && off < len; i++)
+			off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : " (",
+						p.nested[i]);
+		if (p.n_nested && off < len)
+			off += (size_t)snprintf(buf + off, len - off, ")");
+		if (off < len)
+			snprintf(buf + off, len - off, ", exchange the two (renameat2 "
+				 "RENAME_EXCHANGE), delete the old one");
+	}
+	rb_plan_done(&p);
+}
