@@ -74,6 +74,7 @@ BACKEND_SRCS := \
 	src/backends/btrfs_send.c \
 	src/backends/btrfs_restore.c \
 	src/backends/btrfs_rollback.c \
+	src/backends/btrfs_rescue.c \
 	src/backends/lvm_lib.c \
 	src/backends/lvm.c \
 	src/backends/lvm_send.c \

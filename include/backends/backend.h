@@ -234,6 +234,19 @@ const struct backend *backend_find(enum backend_kind kind);
 int backend_min_free(const struct volume *v, char *why, size_t why_len, struct rerr *e);
 
 /**
+ * backend_rescue_config() - Rescue mode (SPEC 7): the config of the volumes
+ * whose snapshots are on the btrfs whose top level is mounted at @fs, found
+ * from their info.json alone.
+ * @fs: The mount point of the top level (subvolid 5).
+ * @ret_text: On success the config's text; free() it.
+ * @ret_notes: On success what was left out and why, one line each ("" if
+ *             nothing); free() it.
+ * @e: The error record, filled on failure (@e->usage for a wrong @fs).
+ * Return: 0 or -errno with @e.
+ */
+int backend_rescue_config(const char *fs, char **ret_text, char **ret_notes, struct rerr *e);
+
+/**
  * backend_resolve() - Set each volume's ops to its backend, once the config is loaded.
  * @cfg: The config whose volumes get their ops.
  */

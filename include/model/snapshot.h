@@ -63,6 +63,8 @@ struct snapshot {
 	char *pre;		/* a post's pre partner (its name), else NULL */
 	char *uuid;		/* backend identity, may be NULL */
 	char *parent_uuid;
+	char *source;		/* btrfs: the volume's subvolume from its filesystem's top level
+				 * ("@home"), when taken: what rescue mode finds the volume by */
 	char *creator;		/* "snaprotate 0.1.0" */
 	char *image;		/* a target's block copy (LVM): "full" or "delta"; else NULL */
 	char *base;		/* a delta's base: the copy it applies on */

@@ -5,6 +5,8 @@
 
 #include "backends/backend.h"
 
+#include "btrfs_internal.h"
+
 static const struct backend *const backends[] = {
 	&backend_btrfs,
 	&backend_lvm,
@@ -48,4 +50,9 @@ int backend_min_free(const struct volume *v, char *why, size_t why_len, struct r
 		return 0;
 	}
 	return 1;
+}
+
+int backend_rescue_config(const char *fs, char **ret_text, char **ret_notes, struct rerr *e)
+{
+	return btrfs_rescue_config(fs, ret_text, ret_notes, e);
 }

@@ -382,6 +382,11 @@ static int btrfs_be_create(const struct volume *v, struct snapshot *s, struct re
 	s->uuid = strdup(uuid);
 	s->parent_uuid = btrfs_uuid_is_null(info.parent_uuid) ? NULL : strdup(puuid);
 	s->seq = seq;
+	/* Where the volume is in its filesystem, for rescue mode; unknown is no failure. */
+	free(s->source);
+	s->source = NULL;
+	if (btrfs_util_subvolume_path(v->path, 0, &s->source) != BTRFS_UTIL_OK)
+		s->source = NULL;
 	if (!s->description)
 		s->description = strdup("");
 	if (!s->name || !s->uuid || !s->description) {

@@ -44,6 +44,8 @@ void btrfs_be_rollback_words(const struct volume *v, const struct snapshot *s,
 			     const enum rollback_result *result, char *buf, size_t len);
 int btrfs_rollback_recover(const struct volume *v, char *note, size_t len, struct rerr *e);
 
+int btrfs_rescue_config(const char *fs, char **ret_text, char **ret_notes, struct rerr *e);
+
 int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e);
 int btrfs_be_get(const struct volume *v, const char *name, struct snapshot *ret, struct rerr *e);
 

@@ -39,6 +39,9 @@
 
 #define ROLLBACK_NESTED_MAX	256
 
+/* What the last rollback made follow the new subvolume, for its words. */
+static char rb_followed[200];
+
 struct rb_plan {
 	char dir[PATH_MAX];		/* the volume's parent directory */
 	const char *base;		/* the volume's name in it */
@@ -221,11 +224,85 @@ static bool rb_is_subvol(const char *dir, const char *rel)
 	       S_ISDIR(st.st_mode) && st.st_ino == BTRFS_SUBVOL_INO;
 }
 
+/*
+ * "subvolid=@old" among @line's mount options becomes "subvolid=@new".
+ * Return: whether it did.
+ */
+static bool rb_fstab_line(char *line, size_t cap, uint64_t old, uint64_t new)
+{
+	char want[40], *p = line;
+
+	snprintf(want, sizeof(want), "subvolid=%llu", (unsigned long long)old);
+	while ((p = strstr(p, want))) {
+		char end = p[strlen(want)];
+
+		if ((p == line || p[-1] == ',' || p[-1] == ' ' || p[-1] == '\t') &&
+		    (end == ',' || end == ' ' || end == '\t' || end == '\n' || end == '\0')) {
+			char rest[4096], rep[40];
+
+			snprintf(rest, sizeof(rest), "%s", p + strlen(want));
+			snprintf(rep, sizeof(rep), "subvolid=%llu", (unsigned long long)new);
+			if ((size_t)(p - line) + strlen(rep) + strlen(rest) + 1 > cap)
+				return false;
+			sprintf(p, "%s%s", rep, rest);
+			return true;
+		}
+		p += strlen(want);
+	}
+	return false;
+}
+
+/*
+ * What would still mount the old subvolume follows the new one: the
+ * filesystem's default subvolume (root mounted without subvol=), and a
+ * subvolid= in the new content's own /etc/fstab (a root that pins its id).
+ * Run after the exchange, again after a kill: each step is idempotent.
+ */
+static void rb_follow(const struct volume *v, const struct rb_plan *p, char *said, size_t len)
+{
+	_cleanup_free_ char *text = NULL, *out = NULL;
+	_cleanup_close_ int etc = -1;
+	uint64_t old_id, new_id, def;
+	size_t tlen, off = 0;
+	bool changed = false;
+
+	said[0] = '\0';
+	if (btrfs_util_subvolume_id(p->new_path, &old_id) != BTRFS_UTIL_OK ||
+	    btrfs_util_subvolume_id(v->path, &new_id) != BTRFS_UTIL_OK)
+		return;
+	if (btrfs_util_get_default_subvolume(v->path, &def) == BTRFS_UTIL_OK && def == old_id &&
+	    btrfs_util_set_default_subvolume(v->path, new_id) == BTRFS_UTIL_OK)
+		off += (size_t)snprintf(said + off, len - off, "; it is the default subvolume now");
+	etc = open(v->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (etc >= 0) {
+		/* The new content's own files: no symlink in it leads elsewhere. */
+		int fd = open_beneath(etc, "etc", O_RDONLY | O_DIRECTORY, 0);
+
+		close(etc);
+		etc = fd;
+	}
+	if (etc < 0 || read_regular_beneath(etc, "fstab", 1 << 20, &text, &tlen) < 0 ||
+	    !(out = malloc(tlen * 2 + 64)))
+		return;
+	out[0] = '\0';
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char buf[4096];
+
+		snprintf(buf, sizeof(buf), "%s", line);
+		if (line[0] != '#')
+			changed |= rb_fstab_line(buf, sizeof(buf), old_id, new_id);
+		strcat(strcat(out, buf), "\n");
+	}
+	if (changed && write_file_atomic_at(etc, "fstab", out, strlen(out), 0644) == 0 && off < len)
+		snprintf(said + off, len - off, "; its /etc/fstab mounts subvolid=%llu now",
+			 (unsigned long long)new_id);
+}
+
 int btrfs_rollback_recover(const struct volume *v, char *note, size_t len, struct rerr *e)
 {
 	_cleanup_close_ int dfd = -1;
 	struct rb_plan p = { 0 };
-	char now_uuid[UUID_STRING_LEN + 1] = "";
+	char now_uuid[UUID_STRING_LEN + 1] = "", followed[200] = "";
 	struct stat st;
 	bool swapped;
 	int r;
@@ -253,6 +330,10 @@ int btrfs_rollback_recover(const struct volume *v, char *note, size_t len, struc
 	}
 	(void) rb_uuid(v->path, now_uuid);
 	swapped = p.new_uuid[0] && streq(now_uuid, p.new_uuid);
+	if (swapped && fstatat(dfd, p.new_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		rb_follow(v, &p, followed, sizeof(followed));
+		snprintf(rb_followed, sizeof(rb_followed), "%s", followed);
+	}
 	if (!swapped)
 		/* Undo: what was carried goes back; then the new subvolume goes. */
 		for (size_t i = 0; i < p.n_nested; i++)
@@ -268,8 +349,8 @@ int btrfs_rollback_recover(const struct volume *v, char *note, size_t len, struc
 	if (unlinkat(dfd, p.journal, 0) < 0 || fsync(dfd) < 0)
 		r = rerr_set(e, errno, "%s: cannot remove '%s/%s'", v->name, p.dir, p.journal);
 	else
-		snprintf(note, len, "%s: an interrupted rollback to %s was %s", v->name,
-			 p.target[0] ? p.target : "?", swapped ? "completed" : "undone");
+		snprintf(note, len, "%s: an interrupted rollback to %s was %s%s", v->name,
+			 p.target[0] ? p.target : "?", swapped ? "completed" : "undone", followed);
 	rb_plan_done(&p);
 	return r < 0 ? r : 1;
 }
@@ -316,6 +397,7 @@ int btrfs_be_rollback(const struct volume *v, const struct snapshot *s,
 	char src[PATH_MAX], note[300];
 	int r;
 
+	rb_followed[0] = '\0';
 	r = btrfs_rollback_recover(v, note, sizeof(note), e);
 	if (r < 0)
 		return r;
@@ -365,7 +447,7 @@ void btrfs_be_rollback_words(const struct volume *v, const struct snapshot *s,
 	(void) rb_nested(v->path, &p, &e);
 	if (result) {
 		snprintf(buf, len, "%s now holds %s (a writable snapshot of it took its place; the "
-			 "subvolumes nested in it were carried over)", v->path, s->name);
+			 "subvolumes nested in it were carried over)%s", v->path, s->name, rb_followed);
 	} else {
 		size_t off = (size_t)snprintf(buf, len, "make a writable snapshot of %s beside %s, "
 					      "carry over the subvolumes nested in it", s->name,
@@ -378,7 +460,8 @@ void btrfs_be_rollback_words(const struct volume *v, const struct snapshot *s,
 			off += (size_t)snprintf(buf + off, len - off, ")");
 		if (off < len)
 			snprintf(buf + off, len - off, ", exchange the two (renameat2 "
-				 "RENAME_EXCHANGE), delete the old one");
+				 "RENAME_EXCHANGE), make the default subvolume and a subvolid= in its "
+				 "/etc/fstab follow when they named the old one, delete the old one");
 	}
 	rb_plan_done(&p);
 }

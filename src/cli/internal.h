@@ -52,6 +52,7 @@ struct cli_args {
 	const char *to;
 	enum pkg_tool tool;		/* _PKG_TOOL_INVALID: not given */
 	enum pkg_action operation;	/* PKG_CHANGE: not given */
+	const char *fs;			/* --fs: rescue mode */
 	unsigned given;			/* OPT_* given, to refuse them where they mean nothing */
 };
 
@@ -69,6 +70,7 @@ enum {
 	OPT_TO = 1U << 7,
 	OPT_TOOL = 1U << 8,
 	OPT_OPERATION = 1U << 9,
+	OPT_FS = 1U << 10,
 };
 
 /* --- output.c ----------------------------------------------------------------- */

@@ -58,6 +58,8 @@ struct json_object *meta_info_object(const struct snapshot *s, const char *volum
 	    meta_add(o, "creator", json_object_new_string(s->creator ?: SNAPROTATE_CREATOR)) < 0 ||
 	    meta_add(o, "sent_to", meta_sent_to(s)) < 0)
 		return NULL;
+	if (s->source && meta_add(o, "source", json_object_new_string(s->source)) < 0)
+		return NULL;
 	if (s->image && (meta_add(o, "image", json_object_new_string(s->image)) < 0 ||
 			 meta_add(o, "base", meta_string_or_null(s->base)) < 0))
 		return NULL;
@@ -229,6 +231,8 @@ static int meta_member(void *user, const char *key, const struct jt_value *v)
 		return meta_opt_string(v, &s->parent_uuid);
 	} else if (streq(key, "creator")) {
 		return meta_opt_string(v, &s->creator);
+	} else if (streq(key, "source")) {
+		return meta_opt_string(v, &s->source);
 	} else if (streq(key, "image")) {
 		if (v->type != JT_STRING || (!streq(v->str, "full") && !streq(v->str, "delta")))
 			return -EINVAL;

@@ -37,6 +37,7 @@ void snapshot_done(struct snapshot *s)
 	free(s->pre);
 	free(s->uuid);
 	free(s->parent_uuid);
+	free(s->source);
 	free(s->creator);
 	free(s->image);
 	free(s->base);
