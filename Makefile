@@ -4,6 +4,7 @@
 #   make demo       the main job on a throwaway loop-device btrfs
 #   make deps       install the Debian packages the build and the tests need
 #   make deb        build the Debian package (build/deb/*.deb)
+#   make rescue     the self-contained rescue bundle (build/rescue/)
 #   make install    DESTDIR, PREFIX honoured (binary, example config, units, hooks,
 #                   man pages, completion)
 
@@ -18,6 +19,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 ALPMHOOKDIR ?= $(SYSCONFDIR)/pacman.d/hooks
 DNFPLUGINDIR ?= $(shell $(PYTHON) -c 'import dnf.const; print(dnf.const.PLUGINPATH)' 2>/dev/null || \
 		  echo $(PREFIX)/lib/python3/dist-packages/dnf-plugins)
+INITRAMFSHOOKDIR ?= $(SYSCONFDIR)/initramfs-tools/hooks
 # The package managers whose hooks are installed (a .deb ships apt's only).
 INSTALL_HOOKS ?= apt pacman dnf
 DESTDIR ?=
@@ -212,6 +214,8 @@ install: snaprotate $(MAN_PAGES)
 	for u in pkg/systemd/*; do \
 		$(SUBST_PATHS) $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; done
 	$(SUBST_PATHS) pkg/cron/snaprotate > $(DESTDIR)$(SYSCONFDIR)/cron.d/snaprotate
+	install -Dm755 pkg/initramfs-tools/snaprotate $(DESTDIR)$(INITRAMFSHOOKDIR)/snaprotate
+	sed -i 's|/usr/sbin/snaprotate|$(SBINDIR)/snaprotate|g' $(DESTDIR)$(INITRAMFSHOOKDIR)/snaprotate
 	install -dm755 $(DESTDIR)$(PREFIX)/share/snaprotate/hooks
 	install -m755 hooks/consistency/fsfreeze hooks/consistency/mysql \
 		hooks/consistency/postgresql $(DESTDIR)$(PREFIX)/share/snaprotate/hooks/
@@ -230,6 +234,10 @@ ifneq ($(filter dnf,$(INSTALL_HOOKS)),)
 	install -m644 hooks/dnf/snaprotate.conf $(DESTDIR)$(SYSCONFDIR)/dnf/plugins/snaprotate.conf
 endif
 
+# The rescue bundle: build/rescue/snaprotate-rescue/ and its .tar.gz (scripts/rescue.sh)
+rescue: snaprotate
+	scripts/rescue.sh ./snaprotate build/rescue
+
 # The Debian package, from the working tree: build/deb/snaprotate_VERSION_ARCH.deb
 deb:
 	rm -rf build/deb && mkdir -p build/deb/src
@@ -241,6 +249,6 @@ deb:
 clean:
 	rm -rf build snaprotate
 
-.PHONY: all unit check check-vm deps demo asan install man deb clean
+.PHONY: all unit check check-vm deps demo asan install man deb rescue clean
 
 -include $(OBJS:.o=.d)

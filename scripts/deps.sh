@@ -7,7 +7,8 @@ PKGS="build-essential pkg-config libbtrfsutil-dev libmount-dev libjson-c-dev lib
 libcmocka-dev liburing-dev liblvm2-dev lvm2 linux-libc-dev btrfs-progs util-linux e2fsprogs python3 python3-pytest strace valgrind openssh-server openssh-client
 postgresql-15 postgresql-client-15 mariadb-server mariadb-client
 dpkg-dev pacman-package-manager makepkg libarchive-tools zstd dnf createrepo-c rpm
-scdoc debhelper fakeroot lintian man-db bash-completion python3-croniter"
+scdoc debhelper fakeroot lintian man-db bash-completion python3-croniter
+initramfs-tools-core busybox-static"
 
 missing=""
 for p in $PKGS; do

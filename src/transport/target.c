@@ -65,10 +65,18 @@ int target_open(const struct target *t, struct target_conn *ret, struct rerr *e)
 	int r;
 
 	if (t->scheme == TARGET_FILE) {
-		k = readlink("/proc/self/exe", self, sizeof(self) - 1);
-		if (k < 0)
-			return rerr_set(e, errno, "target '%s': cannot find my own executable", t->name);
-		self[k] = '\0';
+		const char *bundle = getenv("SNAPROTATE_SELF");
+
+		/* The rescue bundle's launcher: this process is its dynamic loader. */
+		if (bundle && bundle[0] == '/') {
+			snprintf(self, sizeof(self), "%s", bundle);
+		} else {
+			k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+			if (k < 0)
+				return rerr_set(e, errno, "target '%s': cannot find my own executable",
+						t->name);
+			self[k] = '\0';
+		}
 		argv[n++] = self;
 	} else {
 		argv[n++] = "ssh";

@@ -4,10 +4,11 @@ find the volumes from their snapshots' info.json, and rollback of the root takes
 the way that fstab mounts it: by name (subvol=@), by id (subvolid=, rewritten in the new
 root's fstab), or as the default subvolume."""
 import os
+import shutil
 
 import pytest
 
-from conftest import BINARY, run
+from conftest import BINARY, ROOT, run
 from test_rollback import digest
 
 
@@ -124,3 +125,46 @@ def test_a_mounted_subvolume_is_not_the_top_level(btrfs, tmp_path):
         run("umount", where)
     r = rescue(tmp_path, "list", check=False)
     assert r.returncode == 2 and "is not on btrfs" in r.stderr, r.stderr
+
+
+def test_the_rescue_bundle_in_a_busybox_chroot(distro, btrfs, tmp_path):
+    """A root holding nothing but busybox and the bundle, no config: list and rollback."""
+    m, fstab, take = distro
+    fstab("subvol=@")
+    take("2026-11-27T10:00:00Z", "A")
+    take("2026-11-27T11:00:00Z", "B")
+    root = tmp_path / "rescue-root"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy(shutil.which("busybox"), root / "bin/busybox")
+    for tool in ("sh", "readlink", "dirname", "cat"):
+        os.symlink("busybox", root / "bin" / tool)
+    bundle = run(ROOT / "scripts/rescue.sh", BINARY, tmp_path / "out").stdout.strip()
+    shutil.copytree(bundle, root / "rescue")
+    assert not (root / "lib").exists() and not (root / "usr").exists()
+    (root / "mnt").mkdir()
+    (root / "run").mkdir()
+    run("mount", "-o", "subvolid=5", btrfs.loop, root / "mnt")
+    try:
+        r = run("chroot", root, "/bin/sh", "-c", "/rescue/snaprotate --fs /mnt list root")
+        assert "root.20261127T100000Z" in r.stdout and "root.20261127T110000Z" in r.stdout
+        run("chroot", root, "/bin/sh", "-c",
+            "/rescue/snaprotate --fs /mnt rollback root root.20261127T100000Z")
+        assert (root / "mnt/@/etc/state").read_text() == "A"
+    finally:
+        run("umount", root / "mnt")
+    assert (m / "@/etc/state").read_text() == "A"
+
+
+def test_the_initramfs_hook_copies_what_the_bundle_would(tmp_path):
+    """The initramfs-tools hook, run as mkinitramfs runs it (DESTDIR), on the built binary."""
+    hook = tmp_path / "hook"
+    hook.write_text((ROOT / "pkg/initramfs-tools/snaprotate").read_text()
+                    .replace("copy_exec /usr/sbin/snaprotate /usr/sbin/",
+                             f"copy_exec {BINARY} /usr/sbin/snaprotate"))
+    dest = tmp_path / "initramfs"
+    dest.mkdir()
+    run("sh", hook, env={"DESTDIR": str(dest), "PATH": os.environ["PATH"], "verbose": "n"})
+    assert (dest / "usr/sbin/snaprotate").is_file(), sorted(str(p) for p in dest.rglob("*"))
+    found = {p.name for p in dest.rglob("*.so*")}
+    for lib in ("libbtrfsutil.so.1", "libmount.so.1", "libjson-c.so.5", "liblvm2cmd.so.2.03"):
+        assert lib in found, (lib, sorted(found))
