@@ -24,8 +24,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <endian.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <linux/btrfs.h>
+#include <linux/btrfs_tree.h>
 
 #include <btrfsutil.h>
 #include <json-c/json.h>
@@ -298,7 +305,13 @@ static void rb_follow(const struct volume *v, const struct rb_plan *p, char *sai
 			 (unsigned long long)new_id);
 }
 
-int btrfs_rollback_recover(const struct volume *v, char *note, size_t len, struct rerr *e)
+/*
+ * Complete or undo the rollback journalled beside @v->path. @keep_id: a
+ * subvolume still mounted (the running root before its reboot), which stays,
+ * with its journal, until a later run finds it unmounted.
+ */
+static int rb_recover(const struct volume *v, uint64_t keep_id, char *note, size_t len,
+		      struct rerr *e)
 {
 	_cleanup_close_ int dfd = -1;
 	struct rb_plan p = { 0 };
@@ -331,8 +344,18 @@ int btrfs_rollback_recover(const struct volume *v, char *note, size_t len, struc
 	(void) rb_uuid(v->path, now_uuid);
 	swapped = p.new_uuid[0] && streq(now_uuid, p.new_uuid);
 	if (swapped && fstatat(dfd, p.new_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		uint64_t old_id = 0;
+
 		rb_follow(v, &p, followed, sizeof(followed));
 		snprintf(rb_followed, sizeof(rb_followed), "%s", followed);
+		if (keep_id && btrfs_util_subvolume_id(p.new_path, &old_id) == BTRFS_UTIL_OK &&
+		    old_id == keep_id) {
+			snprintf(note, len, "%s: rolled back to %s%s; the old subvolume is still "
+				 "mounted: it is deleted by the first run after the next boot (or "
+				 "remount)", v->name, p.target[0] ? p.target : "?", followed);
+			rb_plan_done(&p);
+			return 2;
+		}
 	}
 	if (!swapped)
 		/* Undo: what was carried goes back; then the new subvolume goes. */
@@ -353,6 +376,149 @@ int btrfs_rollback_recover(const struct volume *v, char *note, size_t len, struc
 			 p.target[0] ? p.target : "?", swapped ? "completed" : "undone", followed);
 	rb_plan_done(&p);
 	return r < 0 ? r : 1;
+}
+
+/* Whether subvolume @parent_id has a child subvolume called @name (a ROOT_REF search). */
+static bool rb_child_exists(int fd, uint64_t parent_id, const char *name)
+{
+	union {
+		struct btrfs_ioctl_search_args_v2 args;
+		char raw[sizeof(struct btrfs_ioctl_search_args_v2) + 16 * 1024];
+	} u;
+	struct btrfs_ioctl_search_args_v2 *a = &u.args;
+	size_t off = 0;
+
+	memset(&a->key, 0, sizeof(a->key));
+	a->key.tree_id = BTRFS_ROOT_TREE_OBJECTID;
+	a->key.min_objectid = a->key.max_objectid = parent_id;
+	a->key.min_type = a->key.max_type = BTRFS_ROOT_REF_KEY;
+	a->key.max_offset = UINT64_MAX;
+	a->key.max_transid = UINT64_MAX;
+	a->key.nr_items = 4096;
+	a->buf_size = sizeof(u.raw) - sizeof(*a);
+	if (ioctl(fd, BTRFS_IOC_TREE_SEARCH_V2, a) < 0)
+		return false;
+	for (uint32_t i = 0; i < a->key.nr_items; i++) {
+		struct btrfs_ioctl_search_header h;
+		struct btrfs_root_ref ref;
+
+		memcpy(&h, a->buf + off, sizeof(h));
+		off += sizeof(h);
+		if (h.type == BTRFS_ROOT_REF_KEY && h.len >= sizeof(ref)) {
+			memcpy(&ref, a->buf + off, sizeof(ref));
+			if (le16toh(ref.name_len) == strlen(name) &&
+			    sizeof(ref) + strlen(name) <= h.len &&
+			    memcmp(a->buf + off + sizeof(ref), name, strlen(name)) == 0)
+				return true;
+		}
+		off += h.len;
+	}
+	return false;
+}
+
+/*
+ * A mounted volume (the running root, /home) cannot be swapped under its
+ * mount: the same steps run on its subvolume in the filesystem's top level,
+ * mounted (subvolid=5) in a mount namespace of this process's own; @w is @v
+ * with that path. The mount goes with the process.
+ */
+static char rb_top[] = "/run/snaprotate/top.XXXXXX";
+
+static void rb_top_cleanup(void)
+{
+	(void) umount2(rb_top, MNT_DETACH);
+	(void) rmdir(rb_top);
+}
+
+static int rb_top_level(const struct volume *v, const struct mount_info *m, struct volume *w,
+			char *path, size_t len, struct rerr *e)
+{
+	char *top = rb_top;
+
+	if (!strstr(rb_top, "XXXXXX")) {
+		/* Mounted once already by this process (recovery, then the rollback). */
+		goto named;
+	}
+	(void) mkdir("/run/snaprotate", 0700);
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return rerr_set(e, errno, "%s: cannot make a mount namespace of its own", v->name);
+	if (!mkdtemp(top))
+		return rerr_set(e, errno, "%s: cannot make '%s'", v->name, top);
+	if (mount(m->source, top, "btrfs", 0, "subvolid=5") < 0) {
+		int r = rerr_set(e, errno, "%s: cannot mount the top level of %s", v->name,
+				 m->source);
+
+		(void) rmdir(top);
+		return r;
+	}
+	atexit(rb_top_cleanup);
+named:
+	if ((size_t)snprintf(path, len, "%s%s", top, m->root) >= len)
+		return rerr_set(e, ENAMETOOLONG, "%s: path too long", v->name);
+	*w = *v;
+	w->path = path;
+	return 0;
+}
+
+/*
+ * The mounted subvolume's path from the top level, as the volume's: after a
+ * swap, the mount table shows the old subvolume under the hidden name, which
+ * means a rollback waits for the next mount (@pending).
+ */
+static int rb_mount_root(const struct mount_info *m, char *root, size_t len, bool *pending)
+{
+	const char *slash = strrchr(m->root, '/');
+	const char *base = slash ? slash + 1 : m->root;
+	size_t n = strlen(base), tail = strlen(".rollback-new");
+
+	*pending = n > tail + 1 && base[0] == '.' && streq(base + n - tail, ".rollback-new");
+	if (!*pending)
+		return (size_t)snprintf(root, len, "%s", m->root) >= len ? -ENAMETOOLONG : 0;
+	return (size_t)snprintf(root, len, "%.*s%.*s", (int)(base - m->root), m->root,
+				(int)(n - tail - 1), base + 1) >= len ? -ENAMETOOLONG : 0;
+}
+
+int btrfs_rollback_recover(const struct volume *v, char *note, size_t len, struct rerr *e)
+{
+	struct mount_info m = { 0 };
+	struct btrfs_util_subvolume_info info;
+	char path[PATH_MAX], name[NAME_MAX + 1], root[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	const char *base;
+	struct volume w;
+	uint64_t mounted_id = 0;
+	bool pending;
+	int r;
+
+	note[0] = '\0';
+	if (mounts_find(v->path, &m, NULL) < 0 || !streq(m.target, v->path) || !m.root ||
+	    streq(m.root, "/")) {
+		mount_info_done(&m);
+		return rb_recover(v, 0, note, len, e);
+	}
+	/*
+	 * Mounted: the top level is mounted only when a rollback is under way, that
+	 * is, when the mount shows the old subvolume's hidden name (it waits for the
+	 * next mount), or when its parent holds that name (it was swapped since).
+	 */
+	if (rb_mount_root(&m, root, sizeof(root), &pending) < 0) {
+		mount_info_done(&m);
+		return 0;
+	}
+	base = strrchr(root, '/') + 1;
+	fd = open(v->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || btrfs_util_subvolume_info_fd(fd, 0, &info) != BTRFS_UTIL_OK ||
+	    (size_t)snprintf(name, sizeof(name), ".%s.rollback-new", base) >= sizeof(name) ||
+	    (!pending && !rb_child_exists(fd, info.parent_id, name))) {
+		mount_info_done(&m);
+		return 0;
+	}
+	free(m.root);
+	m.root = strdup(root);
+	mounted_id = info.id;
+	r = rb_top_level(v, &m, &w, path, sizeof(path), e);
+	mount_info_done(&m);
+	return r < 0 ? r : rb_recover(&w, mounted_id, note, len, e);
 }
 
 /* Steps 1-3; the plan is journalled before each change. */
@@ -394,20 +560,40 @@ int btrfs_be_rollback(const struct volume *v, const struct snapshot *s,
 	struct mount_info m = { 0 };
 	_cleanup_close_ int dfd = -1;
 	struct rb_plan p = { 0 };
-	char src[PATH_MAX], note[300];
+	char src[PATH_MAX], note[400], top_path[PATH_MAX];
+	struct volume w;
+	uint64_t mounted_id = 0;
 	int r;
 
 	rb_followed[0] = '\0';
 	r = btrfs_rollback_recover(v, note, sizeof(note), e);
 	if (r < 0)
 		return r;
-	if (mounts_find(v->path, &m, NULL) == 0 && streq(m.target, v->path)) {
+	if (r == 2)
+		return rerr_say(e, EBUSY, "%s: an earlier rollback waits for '%s' to be mounted again "
+				"(reboot, or remount it); roll back after that", v->name, v->path);
+	if (mounts_find(v->path, &m, NULL) == 0 && streq(m.target, v->path) && m.root) {
+		bool pending;
+		char root[PATH_MAX];
+
+		if (rb_mount_root(&m, root, sizeof(root), &pending) == 0) {
+			free(m.root);
+			m.root = strdup(root);
+		}
+		if (!m.root || streq(m.root, "/")) {
+			mount_info_done(&m);
+			return rerr_say(e, EOPNOTSUPP, "%s: '%s' is the top level of its filesystem, "
+					"which has no name to swap", v->name, v->path);
+		}
+		(void) btrfs_util_subvolume_id(v->path, &mounted_id);
+		r = rb_top_level(v, &m, &w, top_path, sizeof(top_path), e);
 		mount_info_done(&m);
-		return rerr_say(e, EOPNOTSUPP, "%s: '%s' is a mount point: its rollback can only take "
-				"effect at the next mount, which this version cannot do yet", v->name,
-				v->path);
+		if (r < 0)
+			return r;
+		v = &w;
+	} else {
+		mount_info_done(&m);
 	}
-	mount_info_done(&m);
 	if (rb_names(v, &p) < 0)
 		return rerr_set(e, EINVAL, "%s: cannot roll back '%s'", v->name, v->path);
 	snprintf(p.target, sizeof(p.target), "%s", s->name);
@@ -425,16 +611,16 @@ int btrfs_be_rollback(const struct volume *v, const struct snapshot *s,
 		/* Undone now, as the next run would; the snapshot of the state before stays. */
 		struct rerr ue = { 0 };
 
-		(void) btrfs_rollback_recover(v, note, sizeof(note), &ue);
+		(void) rb_recover(v, mounted_id, note, sizeof(note), &ue);
 		rb_plan_done(&p);
 		return r;
 	}
-	/* Step 4: the old volume, which the snapshot just taken holds. */
-	r = btrfs_rollback_recover(v, note, sizeof(note), e);
+	/* Step 4: the old volume, which the snapshot just taken holds (unless still mounted). */
+	r = rb_recover(v, mounted_id, note, sizeof(note), e);
 	rb_plan_done(&p);
 	if (r < 0)
 		return r;
-	*ret = ROLLBACK_DONE;
+	*ret = r == 2 ? ROLLBACK_AT_ACTIVATION : ROLLBACK_DONE;
 	return 0;
 }
 
@@ -445,7 +631,12 @@ void btrfs_be_rollback_words(const struct volume *v, const struct snapshot *s,
 	struct rerr e = { 0 };
 
 	(void) rb_nested(v->path, &p, &e);
-	if (result) {
+	if (result && *result == ROLLBACK_AT_ACTIVATION) {
+		snprintf(buf, len, "%s holds %s from its next mount on (reboot, or remount it): a "
+			 "writable snapshot of it took the mounted subvolume's place in the top level; "
+			 "the subvolumes nested in it were carried over%s", v->path, s->name,
+			 rb_followed);
+	} else if (result) {
 		snprintf(buf, len, "%s now holds %s (a writable snapshot of it took its place; the "
 			 "subvolumes nested in it were carried over)%s", v->path, s->name, rb_followed);
 	} else {

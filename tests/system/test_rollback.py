@@ -102,15 +102,40 @@ def test_dry_run_says_each_step_and_changes_nothing(vol):
     assert digest(env.data) == want_b and env.names() == before
 
 
-def test_a_mount_point_is_refused_for_now(env, btrfs, tmp_path):
-    mnt = tmp_path / "m"
+def test_a_mounted_volume_holds_the_snapshot_from_its_next_mount(env, btrfs, tmp_path):
+    """A volume that is a mount point (the running root, /home mounted with subvol=):
+    swapped in the filesystem's top level, so the next mount (boot) holds the snapshot;
+    the old subvolume stays while mounted, and the first run after goes without it."""
+    mnt, again = tmp_path / "m", tmp_path / "again"
     mnt.mkdir()
+    again.mkdir()
     run("mount", "-o", "subvol=data", btrfs.loop, mnt)
     try:
         env.conf.write_text(env.conf.read_text().replace(f"path = {env.data}", f"path = {mnt}"))
-        env.ok("snapshot", "data")
-        r = env.run("rollback", "data", "latest")
-        assert r.returncode == 1 and "is a mount point" in r.stderr, r.stderr
+        (mnt / "state").write_text("A\n")
+        a = env.ok("snapshot", "data", "--now", "2026-11-27T10:00:00Z").stdout.strip()
+        (mnt / "state").write_text("B\n")
+        r = env.ok("rollback", "--json", "data", a, "--now", "2026-11-27T11:00:00Z")
+        assert __import__("json").loads(r.stdout)["result"] == "at next activation", r.stdout
+        assert (mnt / "state").read_text() == "B\n"          # the running mount: unchanged
+        run("mount", "-o", "subvol=data", btrfs.loop, again)  # the next boot's
+        try:
+            assert (again / "state").read_text() == "A\n"
+        finally:
+            run("umount", again)
+        assert ".data.rollback-new" in os.listdir(btrfs.mnt)
+        r = env.ok("run", "--now", "2026-11-27T11:30:00Z")
+        assert "still mounted" in r.stdout + r.stderr, r.stdout + r.stderr
+    finally:
+        run("umount", mnt)
+    # "Rebooted": mounted again by name, the new content; the first run deletes the old one.
+    run("mount", "-o", "subvol=data", btrfs.loop, mnt)
+    try:
+        assert (mnt / "state").read_text() == "A\n"
+        r = env.ok("run", "--now", "2026-11-27T12:00:00Z")
+        assert "rollback to data.20261127T100000Z was completed" in r.stdout + r.stderr, r.stdout
+        assert not [n for n in os.listdir(btrfs.mnt) if ".rollback" in n]
+        assert "data.20261127T110000Z" in env.names()      # the state before, kept
     finally:
         run("umount", mnt)
 
