@@ -80,6 +80,7 @@ BACKEND_SRCS := \
 	src/backends/lvm_lib.c \
 	src/backends/lvm.c \
 	src/backends/lvm_send.c \
+	src/backends/lvm_rescue.c \
 	src/backends/lvmthin.c \
 	src/backends/lvmthin_delta.c \
 	src/backends/btrfs_receive.c \

@@ -236,15 +236,18 @@ int backend_min_free(const struct volume *v, char *why, size_t why_len, struct r
 /**
  * backend_rescue_config() - Rescue mode (SPEC 7): the config of the volumes
  * whose snapshots are on the btrfs whose top level is mounted at @fs, found
- * from their info.json alone.
- * @fs: The mount point of the top level (subvolid 5).
+ * from their info.json alone; or, without @fs, in the active LVM VG @vg, from
+ * their LV tags.
+ * @fs: The mount point of the top level (subvolid 5), or NULL.
+ * @vg: The VG, when @fs is NULL.
  * @ret_text: On success the config's text; free() it.
  * @ret_notes: On success what was left out and why, one line each ("" if
  *             nothing); free() it.
  * @e: The error record, filled on failure (@e->usage for a wrong @fs).
  * Return: 0 or -errno with @e.
  */
-int backend_rescue_config(const char *fs, char **ret_text, char **ret_notes, struct rerr *e);
+int backend_rescue_config(const char *fs, const char *vg, char **ret_text, char **ret_notes,
+			  struct rerr *e);
 
 /**
  * backend_resolve() - Set each volume's ops to its backend, once the config is loaded.

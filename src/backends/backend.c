@@ -6,6 +6,7 @@
 #include "backends/backend.h"
 
 #include "btrfs_internal.h"
+#include "lvm_internal.h"
 
 static const struct backend *const backends[] = {
 	&backend_btrfs,
@@ -52,7 +53,9 @@ int backend_min_free(const struct volume *v, char *why, size_t why_len, struct r
 	return 1;
 }
 
-int backend_rescue_config(const char *fs, char **ret_text, char **ret_notes, struct rerr *e)
+int backend_rescue_config(const char *fs, const char *vg, char **ret_text, char **ret_notes,
+			  struct rerr *e)
 {
-	return btrfs_rescue_config(fs, ret_text, ret_notes, e);
+	return fs ? btrfs_rescue_config(fs, ret_text, ret_notes, e)
+		  : lvm_rescue_config(vg, ret_text, ret_notes, e);
 }

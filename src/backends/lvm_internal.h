@@ -50,6 +50,8 @@ int lvm_scan(const struct volume *v, char *vg, char *lv, size_t len,
 	     struct json_object **ret_report, struct json_object **ret_origin, struct rerr *e);
 
 /* The size and free bytes of VG @vg. Return: 0 or -errno with @e. */
+int lvm_rescue_config(const char *vg, char **ret_text, char **ret_notes, struct rerr *e);
+
 int lvm_vg_space(const char *vg, uint64_t *ret_size, uint64_t *ret_free, struct rerr *e);
 
 /* backend_lvm's stream members and restore (lvm_send.c). */

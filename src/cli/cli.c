@@ -58,9 +58,10 @@ static void help(void)
 	       "                       bring a snapshot back from a target (btrfs: as the new\n"
 	       "                       subvolume PATH; LVM: into an LV)\n"
 	       "  config-check         validate the config and print it normalised\n"
-	       "  list, status, rollback, config-check --fs DIR\n"
+	       "  list, status, rollback, config-check --fs DIR | --vg VG\n"
 	       "                       rescue mode: no config, the volumes of the btrfs whose\n"
-	       "                       top level is mounted at DIR, from their snapshots\n"
+	       "                       top level is mounted at DIR, or of the active VG, from\n"
+	       "                       their snapshots\n"
 	       "  pkg-pre --tool apt|pacman|dnf [--operation OP] [--root DIR]\n"
 	       "                       package hook: a pre snapshot, packages read from stdin\n"
 	       "  pkg-post --tool apt|pacman|dnf [--operation OP] [--root DIR]\n"
@@ -87,7 +88,7 @@ static void help(void)
 
 static const struct verb verbs[] = {
 	{ "snapshot", 1, -1, OPT_KIND | OPT_DESCRIPTION | OPT_PIN | OPT_PRE, true, verb_snapshot, false },
-	{ "list", 0, -1, OPT_TARGET | OPT_FS, true, verb_list, false },
+	{ "list", 0, -1, OPT_TARGET | OPT_FS | OPT_VG, true, verb_list, false },
 	{ "prune", 0, -1, 0, true, verb_prune, false },
 	{ "run", 0, -1, 0, true, verb_run, false },
 	{ "send", 1, -1, OPT_TARGET, true, verb_send, false },
@@ -95,10 +96,10 @@ static const struct verb verbs[] = {
 	{ "delete", 2, -1, OPT_FORCE, true, verb_delete, false },
 	{ "pin", 2, 2, 0, true, verb_pin, false },
 	{ "unpin", 2, 2, 0, true, verb_unpin, false },
-	{ "config-check", 0, 0, OPT_FS, true, verb_config_check, false },
-	{ "rollback", 2, 2, OPT_FS, true, verb_rollback, false },
+	{ "config-check", 0, 0, OPT_FS | OPT_VG, true, verb_config_check, false },
+	{ "rollback", 2, 2, OPT_FS | OPT_VG, true, verb_rollback, false },
 	{ "restore", 2, 2, OPT_TARGET | OPT_TO, true, verb_restore, false },
-	{ "status", 0, -1, OPT_FS, true, verb_status, false },
+	{ "status", 0, -1, OPT_FS | OPT_VG, true, verb_status, false },
 	{ "pkg-pre", 0, 0, OPT_TOOL | OPT_ROOT | OPT_OPERATION, true, verb_pkg_pre, true },
 	{ "pkg-post", 0, 0, OPT_TOOL | OPT_ROOT | OPT_OPERATION, true, verb_pkg_post, true },
 	{ .name = NULL },
@@ -107,7 +108,7 @@ static const struct verb verbs[] = {
 /* --- argv --------------------------------------------------------------- */
 
 static const char *const opt_names[] = { "--kind", "--description", "--pin", "--pre", "--force",
-					 "--target", "--root", "--to", "--tool", "--operation", "--fs" };
+					 "--target", "--root", "--to", "--tool", "--operation", "--fs", "--vg" };
 
 /*
  * One getopt loop with a case per option: long, but each case is a line or
@@ -117,7 +118,7 @@ static const char *const opt_names[] = { "--kind", "--description", "--pin", "--
 static int parse_argv(int argc, char *argv[])
 {
 	enum { ARG_JSON = 0x100, ARG_NOW, ARG_WAIT, ARG_KIND, ARG_DESCRIPTION, ARG_PIN, ARG_PRE,
-	       ARG_FORCE, ARG_TARGET, ARG_ROOT, ARG_TO, ARG_TOOL, ARG_OPERATION, ARG_FS };
+	       ARG_FORCE, ARG_TARGET, ARG_ROOT, ARG_TO, ARG_TOOL, ARG_OPERATION, ARG_FS, ARG_VG };
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, ARG_JSON },
@@ -137,6 +138,7 @@ static int parse_argv(int argc, char *argv[])
 		{ "tool", required_argument, NULL, ARG_TOOL },
 		{ "operation", required_argument, NULL, ARG_OPERATION },
 		{ "fs", required_argument, NULL, ARG_FS },
+		{ "vg", required_argument, NULL, ARG_VG },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ .name = NULL },
@@ -214,6 +216,10 @@ static int parse_argv(int argc, char *argv[])
 			arg.fs = optarg;
 			arg.given |= OPT_FS;
 			break;
+		case ARG_VG:
+			arg.vg = optarg;
+			arg.given |= OPT_VG;
+			break;
 		case ARG_OPERATION:
 			arg.operation = pkg_action_from_string(optarg);
 			if (arg.operation == _PKG_ACTION_INVALID || arg.operation == PKG_CHANGE)
@@ -268,12 +274,12 @@ static int cli_rescue_config(struct config **ret)
 	struct rerr e = { 0 };
 	int r;
 
-	r = backend_rescue_config(arg.fs, &text, &notes, &e);
+	r = backend_rescue_config(arg.fs, arg.vg, &text, &notes, &e);
 	if (r < 0)
 		return e.usage ? cli_report_usage(&e) : cli_report(r, &e);
 	if (*notes && arg.verbosity >= 0)
 		fputs(notes, stderr);
-	if (asprintf(&name, "(--fs %s)", arg.fs) < 0)
+	if (asprintf(&name, "(%s %s)", arg.fs ? "--fs" : "--vg", arg.fs ?: arg.vg) < 0)
 		return cli_report(-ENOMEM, &e);
 	r = config_parse_string(name, text, ret, &e);
 	if (r < 0)
@@ -315,7 +321,9 @@ int cli_main(int argc, char *argv[])
 			  "LVM are root's to read and change", verb->name);
 		return EXIT_USAGE;
 	}
-	if (verb->needs_config && arg.fs) {
+	if (verb->needs_config && (arg.fs || arg.vg)) {
+		if (arg.fs && arg.vg)
+			return cli_usage("--fs and --vg: one at a time");
 		r = cli_rescue_config(&cfg);
 		if (r != EXIT_OK)
 			return r;

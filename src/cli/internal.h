@@ -52,7 +52,8 @@ struct cli_args {
 	const char *to;
 	enum pkg_tool tool;		/* _PKG_TOOL_INVALID: not given */
 	enum pkg_action operation;	/* PKG_CHANGE: not given */
-	const char *fs;			/* --fs: rescue mode */
+	const char *fs;			/* --fs: rescue mode, btrfs */
+	const char *vg;			/* --vg: rescue mode, LVM */
 	unsigned given;			/* OPT_* given, to refuse them where they mean nothing */
 };
 
@@ -71,6 +72,7 @@ enum {
 	OPT_TOOL = 1U << 8,
 	OPT_OPERATION = 1U << 9,
 	OPT_FS = 1U << 10,
+	OPT_VG = 1U << 11,
 };
 
 /* --- output.c ----------------------------------------------------------------- */

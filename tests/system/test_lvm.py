@@ -177,6 +177,10 @@ lvs --noheadings -o lv_tags vg0/thin > out/rb-thin-tags.txt
 mount /dev/vg0/thin /mnt/thin
 digest /mnt/thin > out/thin.got
 
+# --- rescue mode: no config, the volumes of vg0 from their snapshots' tags
+snaprotate --vg vg0 list --json > out/rescue-vg.json
+snaprotate --vg vg0 config-check > out/rescue-vg.conf
+
 # --- sending: thin incrementally (thin_delta), thick as a sparse full image, to a
 # file:// target on ext4; then restore into new LVs, thin and linear
 lvcreate -q -y -L 400M -n backup vg0
@@ -433,6 +437,17 @@ def test_a_missing_vg_or_lv_is_said_once(rotation):
     for err in (vg, lv):
         assert len(err.strip().splitlines()) == 1, err
         assert "Input/output error" not in err and "Cannot process" not in err, err
+
+
+def test_rescue_vg_finds_the_volumes_from_their_tags(rotation):
+    kernel, times, r, share = rotation
+    vols = {v["volume"]: v["snapshots"] for v in
+            json.loads(out(share, "rescue-vg.json"))["volumes"]}
+    assert {"thick", "thin", "other"} <= set(vols), sorted(vols)
+    assert all(vols[v] for v in ("thick", "thin", "other")), vols
+    conf = out(share, "rescue-vg.conf")
+    for v in ("thick", "thin", "other"):
+        assert f"[volume {v}]\nbackend = lvm\nlv = vg0/{v}\n" in conf, conf
 
 
 def test_rollback_thick_merges_at_next_activation(rotation):

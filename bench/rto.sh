@@ -1,0 +1,166 @@
+#!/bin/bash
+# The recovery time a user would plan with (RTO): wall time of
+#   - `snaprotate rollback` of a data subvolume (1 GiB in 1,024 files, with a
+#     nested subvolume), to a snapshot and back, minus nothing: the snapshot it
+#     takes of the state before is part of the time;
+#   - `snaprotate restore` of that snapshot from a file:// and an ssh:// target
+#     (127.0.0.1) onto another btrfs, beside the raw `btrfs send | btrfs receive`
+#     of the target's copy (and `ssh HOST btrfs send | btrfs receive`).
+# Restores and raw runs alternate; between any two, untimed: the restored
+# subvolume deleted, sync, the cleaner waited for. Median (min-max) of RUNS.
+# Run as root: bench/rto.sh [path/to/snaprotate]. Knob: RUNS=5.
+set -euo pipefail
+
+SNAPROTATE=$(realpath "${1:-./snaprotate}")
+RUNS=${RUNS:-5}
+work=$(mktemp -d /tmp/snaprotate-bench-rto.XXXXXX)
+loops=()
+sshd_pid=""
+
+cleanup() {
+	local rc=$? m l
+	set +e
+	trap - EXIT INT TERM
+	[ -n "$sshd_pid" ] && kill "$sshd_pid" 2>/dev/null
+	for m in "$work/src" "$work/dst" "$work/new"; do
+		mountpoint -q "$m" && { umount "$m" 2>/dev/null || umount -l "$m"; }
+	done
+	for l in "${loops[@]}"; do losetup -d "$l"; done
+	rm -rf --one-file-system "$work"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+for p in openssh-server openssh-client btrfs-progs python3; do
+	dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed ||
+		apt-get install -y -q "$p" >/dev/null
+done
+
+mkfs_mount() {
+	truncate -s "$2" "$work/$1.img"
+	mkfs.btrfs -q -f "$work/$1.img" >/dev/null
+	local l
+	l=$(losetup --find --show "$work/$1.img")
+	loops+=("$l")
+	mkdir -p "$work/$1"
+	mount "$l" "$work/$1"
+}
+mkfs_mount src 4G
+mkfs_mount dst 4G
+mkfs_mount new 4G
+btrfs -q subvolume create "$work/src/data"
+btrfs -q subvolume create "$work/src/data/nested"
+python3 - "$work/src/data" <<'PY'
+import os, sys
+for i in range(1024):
+    with open(os.path.join(sys.argv[1], f"f{i:04d}"), "wb") as f:
+        f.write(os.urandom(1 << 20))
+PY
+mkdir -p "$work/dst/sr"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"
+ssh-keygen -q -t ed25519 -N '' -f "$work/sr_key"
+ssh-keygen -q -t ed25519 -N '' -f "$work/raw_key"
+{
+	printf 'command="%s serve --root %s",restrict %s\n' "$SNAPROTATE" "$work/dst/sr" \
+		"$(cat "$work/sr_key.pub")"
+	printf 'restrict %s\n' "$(cat "$work/raw_key.pub")"
+} >"$work/authorized_keys"
+cat >"$work/sshd_config" <<CONF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $work/hostkey
+AuthorizedKeysFile $work/authorized_keys
+StrictModes no
+PidFile $work/sshd.pid
+UsePAM no
+PasswordAuthentication no
+CONF
+mkdir -p /run/sshd
+/usr/sbin/sshd -f "$work/sshd_config" -E "$work/sshd.log"
+until [ -s "$work/sshd.pid" ]; do :; done
+sshd_pid=$(cat "$work/sshd.pid")
+SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+	-o BatchMode=yes)
+
+conf="$work/rotate.conf"
+cat >"$conf" <<CONF
+[global]
+lock_dir = $work/lock
+state_dir = $work/state
+
+[volume data]
+backend = btrfs
+path = $work/src/data
+snapshot_dir = $work/src/snaps
+retain = hourly=1000
+retain_manual = all
+targets = local ssh
+
+[target local]
+url = file://$work/dst/sr
+retain = hourly=1000
+
+[target ssh]
+url = ssh://root@127.0.0.1:$port$work/dst/sr
+ssh_identity = $work/sr_key
+ssh_options = ${SSH_OPTS[*]}
+retain = hourly=1000
+CONF
+chmod 600 "$conf"
+sr() { "$SNAPROTATE" -c "$conf" -q "$@"; }
+S=$(sr snapshot --kind timeline data --now 2026-11-27T10:00:00Z)
+echo changed >"$work/src/data/f0000"
+sr send --target local data
+copy="$work/dst/sr/data/$S/snapshot"
+
+settle() {
+	sync
+	btrfs subvolume sync "$work/new" >/dev/null 2>&1 || true
+	btrfs subvolume sync "$work/src" >/dev/null 2>&1 || true
+	sync
+}
+ms() { python3 -c "print(f'{($2 - $1) * 1000:.0f}')" ; }
+declare -A times
+
+for ((i = 0; i < RUNS; i++)); do
+	# rollback to S, then back to the state before it
+	t0=$EPOCHREALTIME
+	sr rollback data "$S" --now "2026-11-28T$(printf %02d "$i"):00:00Z"
+	t1=$EPOCHREALTIME
+	times[rollback]+="$(ms "$t0" "$t1") "
+	back=$(sr list --json data | python3 -c 'import json,sys; print([s["name"] for s in json.load(sys.stdin)["volumes"][0]["snapshots"] if s["description"].startswith("before rollback")][-1])')
+	sr rollback data "$back" --now "2026-11-28T$(printf %02d "$i"):30:00Z"
+	settle
+	for how in local ssh raw raw-ssh; do
+		to="$work/new/r$i-$how"
+		t0=$EPOCHREALTIME
+		case $how in
+		local | ssh) sr restore --target "$how" data "$S" --to "$to" ;;
+		raw) mkdir "$to" && btrfs send -q "$copy" | btrfs receive -q "$to" ;;
+		raw-ssh) mkdir "$to" && ssh -p "$port" -i "$work/raw_key" "${SSH_OPTS[@]}" root@127.0.0.1 \
+			btrfs send -q "$copy" | btrfs receive -q "$to" ;;
+		esac
+		t1=$EPOCHREALTIME
+		times[$how]+="$(ms "$t0" "$t1") "
+		case $how in
+		local | ssh) btrfs -q subvolume delete "$to"; rm -f "$to.info.json" ;;
+		*) btrfs -q subvolume delete "$to/snapshot"; rmdir "$to" ;;
+		esac
+		settle
+	done
+done
+
+stat() { python3 -c "import statistics,sys; v=[int(x) for x in sys.argv[1:]]; print(f'{statistics.median(v):.0f} ({min(v)}-{max(v)})')" $1; }
+mib=$(du -sm --apparent-size "$work/src/data" | cut -f1)
+printf '| what (%s MiB, 1,024 files) | ms, median (min-max) of %d |\n| --- | ---: |\n' "$mib" "$RUNS"
+for k in rollback local raw ssh raw-ssh; do
+	printf '| %s | %s |\n' "$k" "$(stat "${times[$k]}")"
+done
+printf '| restore local / raw (throughput ratio) | %s |\n' \
+	"$(python3 -c "import statistics as s; a=[int(x) for x in '${times[local]}'.split()]; b=[int(x) for x in '${times[raw]}'.split()]; print(f'{s.median(b)/s.median(a):.2f}')")"
+printf '| restore ssh / raw ssh (throughput ratio) | %s |\n' \
+	"$(python3 -c "import statistics as s; a=[int(x) for x in '${times[ssh]}'.split()]; b=[int(x) for x in '${times[raw-ssh]}'.split()]; print(f'{s.median(b)/s.median(a):.2f}')")"
