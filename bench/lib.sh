@@ -60,3 +60,48 @@ bench_deps() {
 	done
 	[ -z "$missing" ] || apt-get install -y -q $missing >/dev/null
 }
+
+# bench_sshd DIR SNAPROTATE SERVE_ROOT: an sshd on 127.0.0.1 with its files in DIR; key
+# DIR/sr_key is pinned to `SNAPROTATE serve --root SERVE_ROOT`, DIR/raw_key is free.
+# Sets port, sshd_pid and SSH_OPTS; its log (-E DIR/sshd.log) has one "Accepted
+# publickey" line per session. The caller kills "$sshd_pid".
+bench_sshd() {
+	local dir=$1
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	ssh-keygen -q -t ed25519 -N '' -f "$dir/hostkey"
+	ssh-keygen -q -t ed25519 -N '' -f "$dir/sr_key"
+	ssh-keygen -q -t ed25519 -N '' -f "$dir/raw_key"
+	{
+		printf 'command="%s serve --root %s",restrict %s\n' "$2" "$3" "$(cat "$dir/sr_key.pub")"
+		printf 'restrict %s\n' "$(cat "$dir/raw_key.pub")"
+	} >"$dir/authorized_keys"
+	cat >"$dir/sshd_config" <<CONF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $dir/hostkey
+AuthorizedKeysFile $dir/authorized_keys
+StrictModes no
+PidFile $dir/sshd.pid
+UsePAM no
+PasswordAuthentication no
+LogLevel INFO
+CONF
+	mkdir -p /run/sshd
+	/usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
+	until [ -s "$dir/sshd.pid" ]; do :; done
+	sshd_pid=$(cat "$dir/sshd.pid")
+	SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+		-o BatchMode=yes)
+}
+
+# bench_mkfs_mount NAME SIZE: a fresh loop btrfs mounted at $work/NAME; its loop device
+# is added to the caller's `loops` array for its cleanup.
+bench_mkfs_mount() {
+	local l
+	truncate -s "$2" "$work/$1.img"
+	mkfs.btrfs -q -f "$work/$1.img" >/dev/null
+	l=$(losetup --find --show "$work/$1.img")
+	loops+=("$l")
+	mkdir -p "$work/$1"
+	mount "$l" "$work/$1"
+}

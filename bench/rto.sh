@@ -38,18 +38,10 @@ for p in openssh-server openssh-client btrfs-progs python3; do
 		apt-get install -y -q "$p" >/dev/null
 done
 
-mkfs_mount() {
-	truncate -s "$2" "$work/$1.img"
-	mkfs.btrfs -q -f "$work/$1.img" >/dev/null
-	local l
-	l=$(losetup --find --show "$work/$1.img")
-	loops+=("$l")
-	mkdir -p "$work/$1"
-	mount "$l" "$work/$1"
-}
-mkfs_mount src 4G
-mkfs_mount dst 4G
-mkfs_mount new 4G
+. "$(dirname "$0")/lib.sh"
+bench_mkfs_mount src 4G
+bench_mkfs_mount dst 4G
+bench_mkfs_mount new 4G
 btrfs -q subvolume create "$work/src/data"
 btrfs -q subvolume create "$work/src/data/nested"
 python3 - "$work/src/data" <<'PY'
@@ -60,32 +52,8 @@ for i in range(1024):
 PY
 mkdir -p "$work/dst/sr"
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-ssh-keygen -q -t ed25519 -N '' -f "$work/hostkey"
-ssh-keygen -q -t ed25519 -N '' -f "$work/sr_key"
-ssh-keygen -q -t ed25519 -N '' -f "$work/raw_key"
-{
-	printf 'command="%s serve --root %s",restrict %s\n' "$SNAPROTATE" "$work/dst/sr" \
-		"$(cat "$work/sr_key.pub")"
-	printf 'restrict %s\n' "$(cat "$work/raw_key.pub")"
-} >"$work/authorized_keys"
-cat >"$work/sshd_config" <<CONF
-Port $port
-ListenAddress 127.0.0.1
-HostKey $work/hostkey
-AuthorizedKeysFile $work/authorized_keys
-StrictModes no
-PidFile $work/sshd.pid
-UsePAM no
-PasswordAuthentication no
-CONF
-mkdir -p /run/sshd
-/usr/sbin/sshd -f "$work/sshd_config" -E "$work/sshd.log"
-until [ -s "$work/sshd.pid" ]; do :; done
-sshd_pid=$(cat "$work/sshd.pid")
-SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-	-o BatchMode=yes)
-
+# sshd on loopback: one key pinned to `snaprotate serve`, one free for the raw pipeline.
+bench_sshd "$work" "$SNAPROTATE" "$work/dst/sr"
 conf="$work/rotate.conf"
 cat >"$conf" <<CONF
 [global]

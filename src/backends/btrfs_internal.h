@@ -46,6 +46,17 @@ int btrfs_rollback_recover(const struct volume *v, char *note, size_t len, struc
 
 int btrfs_rescue_config(const char *fs, char **ret_text, char **ret_notes, struct rerr *e);
 
+/* One child subvolume of a ROOT_REF walk; nonzero stops the walk with that value. */
+typedef int (*btrfs_root_ref_fn)(void *user, uint64_t child, uint64_t dirid, const char *name,
+				 size_t len);
+
+/*
+ * The child subvolumes of subvolume @parent (ROOT_REF items of the root tree,
+ * one search; needs CAP_SYS_ADMIN), each handed to @fn.
+ * Return: 0, what @fn returned, or -errno.
+ */
+int btrfs_root_refs(int fd, uint64_t parent, btrfs_root_ref_fn fn, void *user);
+
 int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e);
 int btrfs_be_get(const struct volume *v, const char *name, struct snapshot *ret, struct rerr *e);
 

@@ -39,28 +39,14 @@ static int btrfs_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
- * The inode numbers of the directories (in the subvolume holding @dirfd) that
- * hold a subvolume named "snapshot": one tree search of the root tree's
- * ROOT_REF items instead of one fstatat() per snapshot. Needs CAP_SYS_ADMIN;
- * the caller falls back to fstatat() on -EPERM.
- * Return: 0 with a sorted array the caller must free(), or -errno.
- */
-static int btrfs_snapshot_dirs(int dirfd, uint64_t **ret, size_t *ret_n)
+int btrfs_root_refs(int fd, uint64_t parent, btrfs_root_ref_fn fn, void *user)
 {
 	union {
 		struct btrfs_ioctl_search_args_v2 args;
 		char raw[sizeof(struct btrfs_ioctl_search_args_v2) + 64 * 1024];
 	} u;
 	struct btrfs_ioctl_search_args_v2 *a = &u.args;
-	_cleanup_free_ uint64_t *ids = NULL;
-	size_t n = 0, cap = 0;
-	enum btrfs_util_error be;
-	uint64_t parent;
 
-	be = btrfs_util_subvolume_id_fd(dirfd, &parent);
-	if (be != BTRFS_UTIL_OK)
-		return -(errno ?: EIO);
 	memset(&a->key, 0, sizeof(a->key));
 	a->key.tree_id = BTRFS_ROOT_TREE_OBJECTID;
 	a->key.min_objectid = a->key.max_objectid = parent;
@@ -73,33 +59,26 @@ static int btrfs_snapshot_dirs(int dirfd, uint64_t **ret, size_t *ret_n)
 
 		a->key.nr_items = UINT32_MAX;
 		a->buf_size = sizeof(u.raw) - sizeof(*a);
-		if (ioctl(dirfd, BTRFS_IOC_TREE_SEARCH_V2, a) < 0)
+		if (ioctl(fd, BTRFS_IOC_TREE_SEARCH_V2, a) < 0)
 			return -errno;
 		if (a->key.nr_items == 0)
 			break;
 		for (uint32_t i = 0; i < a->key.nr_items; i++) {
 			struct btrfs_ioctl_search_header h;
 			struct btrfs_root_ref ref;
+			int r;
 
 			memcpy(&h, a->buf + off, sizeof(h));
 			off += sizeof(h);
 			last = h.offset;
 			if (h.type == BTRFS_ROOT_REF_KEY && h.len >= sizeof(ref)) {
 				memcpy(&ref, a->buf + off, sizeof(ref));
-				if (le16toh(ref.name_len) == strlen(SNAPSHOT_SUBVOL) &&
-				    sizeof(ref) + le16toh(ref.name_len) <= h.len &&
-				    memcmp(a->buf + off + sizeof(ref), SNAPSHOT_SUBVOL,
-					   strlen(SNAPSHOT_SUBVOL)) == 0) {
-					if (n == cap) {
-						uint64_t *g;
-
-						cap = cap ? cap * 2 : 256;
-						g = realloc(ids, cap * sizeof(*ids));
-						if (!g)
-							return -ENOMEM;
-						ids = g;
-					}
-					ids[n++] = le64toh(ref.dirid);
+				if (sizeof(ref) + le16toh(ref.name_len) <= h.len) {
+					r = fn(user, h.offset, le64toh(ref.dirid),
+					       (const char *)a->buf + off + sizeof(ref),
+					       le16toh(ref.name_len));
+					if (r != 0)
+						return r;
 				}
 			}
 			off += h.len;
@@ -108,10 +87,59 @@ static int btrfs_snapshot_dirs(int dirfd, uint64_t **ret, size_t *ret_n)
 			break;
 		a->key.min_offset = last + 1;
 	}
-	if (n > 1)
-		qsort(ids, n, sizeof(*ids), btrfs_cmp_u64);
-	*ret = TAKE_PTR(ids);
-	*ret_n = n;
+	return 0;
+}
+
+struct btrfs_dir_ids {
+	uint64_t *ids;
+	size_t n, cap;
+};
+
+static int btrfs_collect_snapshot_dir(void *user, uint64_t child, uint64_t dirid,
+				      const char *name, size_t len)
+{
+	struct btrfs_dir_ids *x = user;
+
+	(void) child;
+	if (len != strlen(SNAPSHOT_SUBVOL) || memcmp(name, SNAPSHOT_SUBVOL, len) != 0)
+		return 0;
+	if (x->n == x->cap) {
+		uint64_t *g;
+
+		x->cap = x->cap ? x->cap * 2 : 256;
+		g = realloc(x->ids, x->cap * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		x->ids = g;
+	}
+	x->ids[x->n++] = dirid;
+	return 0;
+}
+
+/*
+ * The inode numbers of the directories (in the subvolume holding @dirfd) that
+ * hold a subvolume named "snapshot": one tree search of the root tree's
+ * ROOT_REF items instead of one fstatat() per snapshot. Needs CAP_SYS_ADMIN;
+ * the caller falls back to fstatat() on -EPERM.
+ * Return: 0 with a sorted array the caller must free(), or -errno.
+ */
+static int btrfs_snapshot_dirs(int dirfd, uint64_t **ret, size_t *ret_n)
+{
+	struct btrfs_dir_ids x = { 0 };
+	uint64_t parent;
+	int r;
+
+	if (btrfs_util_subvolume_id_fd(dirfd, &parent) != BTRFS_UTIL_OK)
+		return -(errno ?: EIO);
+	r = btrfs_root_refs(dirfd, parent, btrfs_collect_snapshot_dir, &x);
+	if (r < 0) {
+		free(x.ids);
+		return r;
+	}
+	if (x.n > 1)
+		qsort(x.ids, x.n, sizeof(*x.ids), btrfs_cmp_u64);
+	*ret = x.ids;
+	*ret_n = x.n;
 	return 0;
 }
 
@@ -153,11 +181,13 @@ struct btrfs_list_ctx {
 };
 
 /*
- * Whether NAME (no info.json) holds only what an interrupted create or delete
- * leaves: the snapshot subvolume and a temporary info.json, or nothing.
- * Return: 1 yes; 0 no, with the first other entry in @other; <0 error.
+ * Whether directory @name (in @dir) holds nothing but, with @leftovers, what
+ * an interrupted create or delete leaves: the snapshot subvolume and a
+ * temporary info.json. Return: 1 yes; 0 no, with the first other entry in
+ * @other; <0 error.
  */
-static int btrfs_only_leftovers(int dir, const char *name, char *other, size_t other_len)
+static int btrfs_only_entries(int dir, const char *name, bool leftovers, char *other,
+			      size_t other_len)
 {
 	int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	struct dirent *de;
@@ -174,8 +204,9 @@ static int btrfs_only_leftovers(int dir, const char *name, char *other, size_t o
 	while (r == 1 && (de = readdir(d))) {
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
-		if ((streq(de->d_name, SNAPSHOT_SUBVOL) && btrfs_is_subvol_at(dirfd(d), de->d_name)) ||
-		    streq(de->d_name, "." META_FILE ".tmp"))
+		if (leftovers &&
+		    ((streq(de->d_name, SNAPSHOT_SUBVOL) && btrfs_is_subvol_at(dirfd(d), de->d_name)) ||
+		     streq(de->d_name, "." META_FILE ".tmp")))
 			continue;
 		snprintf(other, other_len, "%s", de->d_name);
 		r = 0;
@@ -187,23 +218,9 @@ static int btrfs_only_leftovers(int dir, const char *name, char *other, size_t o
 /* Whether directory @path (in @dir) holds nothing. Return: 1, 0, or -errno. */
 static int btrfs_dir_empty_at(int dir, const char *path)
 {
-	int fd = openat(dir, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	struct dirent *de;
-	DIR *d;
-	int r = 1;
+	char other[NAME_MAX + 1];
 
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (r == 1 && (de = readdir(d)))
-		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-			r = 0;
-	closedir(d);
-	return r;
+	return btrfs_only_entries(dir, path, false, other, sizeof(other));
 }
 
 /* Marks @n damaged: ours by its name, but in a state no crash leaves. */
@@ -289,7 +306,7 @@ static int btrfs_list_entry(void *user, size_t index, const char *text, ssize_t 
 		} else if (len != -ENOENT) {
 			k = btrfs_damaged(&n, "%s is not a regular file", META_FILE);
 		} else {
-			int o = btrfs_only_leftovers(c->dirfd, name, other, sizeof(other));
+			int o = btrfs_only_entries(c->dirfd, name, true, other, sizeof(other));
 
 			if (o == 0)
 				k = btrfs_damaged(&n, "no %s, and it holds '%s'", META_FILE, other);

@@ -24,15 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <endian.h>
 #include <sched.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <linux/btrfs.h>
-#include <linux/btrfs_tree.h>
 
 #include <btrfsutil.h>
 #include <json-c/json.h>
@@ -378,42 +374,19 @@ static int rb_recover(const struct volume *v, uint64_t keep_id, char *note, size
 	return r < 0 ? r : 1;
 }
 
-/* Whether subvolume @parent_id has a child subvolume called @name (a ROOT_REF search). */
+static int rb_name_is(void *user, uint64_t child, uint64_t dirid, const char *name, size_t len)
+{
+	const char *want = user;
+
+	(void) child;
+	(void) dirid;
+	return len == strlen(want) && memcmp(name, want, len) == 0;
+}
+
+/* Whether subvolume @parent_id has a child subvolume called @name. */
 static bool rb_child_exists(int fd, uint64_t parent_id, const char *name)
 {
-	union {
-		struct btrfs_ioctl_search_args_v2 args;
-		char raw[sizeof(struct btrfs_ioctl_search_args_v2) + 16 * 1024];
-	} u;
-	struct btrfs_ioctl_search_args_v2 *a = &u.args;
-	size_t off = 0;
-
-	memset(&a->key, 0, sizeof(a->key));
-	a->key.tree_id = BTRFS_ROOT_TREE_OBJECTID;
-	a->key.min_objectid = a->key.max_objectid = parent_id;
-	a->key.min_type = a->key.max_type = BTRFS_ROOT_REF_KEY;
-	a->key.max_offset = UINT64_MAX;
-	a->key.max_transid = UINT64_MAX;
-	a->key.nr_items = 4096;
-	a->buf_size = sizeof(u.raw) - sizeof(*a);
-	if (ioctl(fd, BTRFS_IOC_TREE_SEARCH_V2, a) < 0)
-		return false;
-	for (uint32_t i = 0; i < a->key.nr_items; i++) {
-		struct btrfs_ioctl_search_header h;
-		struct btrfs_root_ref ref;
-
-		memcpy(&h, a->buf + off, sizeof(h));
-		off += sizeof(h);
-		if (h.type == BTRFS_ROOT_REF_KEY && h.len >= sizeof(ref)) {
-			memcpy(&ref, a->buf + off, sizeof(ref));
-			if (le16toh(ref.name_len) == strlen(name) &&
-			    sizeof(ref) + strlen(name) <= h.len &&
-			    memcmp(a->buf + off + sizeof(ref), name, strlen(name)) == 0)
-				return true;
-		}
-		off += h.len;
-	}
-	return false;
+	return btrfs_root_refs(fd, parent_id, rb_name_is, (void *)name) == 1;
 }
 
 /*
