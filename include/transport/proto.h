@@ -105,6 +105,16 @@ int conn_printf(struct conn *c, const char *fmt, ...) __attribute__((format(prin
 int conn_write_chunk(struct conn *c, const void *buf, size_t len);
 
 /**
+ * conn_relay_chunk() - Pass a chunk of @len bytes that @from's peer is sending
+ * on to @to's peer as a chunk: what @from buffered first, the rest by splice.
+ * @from: The connection the chunk's bytes come from (its "DATA" line read).
+ * @to: The connection it goes to.
+ * @len: The chunk's length.
+ * Return: 0, or -errno (-EPIPE when @from ended early).
+ */
+int conn_relay_chunk(struct conn *from, struct conn *to, size_t len);
+
+/**
  * conn_splice_chunk() - A chunk of @len bytes taken from the pipe @fd: the
  * header, then the bytes spliced (moved, not copied) to the peer.
  * @c: The connection.

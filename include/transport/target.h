@@ -80,6 +80,21 @@ int target_receive(struct target_conn *tc, const char *volume, const struct snap
 		   uint64_t *ret_bytes, struct rerr *e);
 
 /**
+ * target_receive_from() - Restore's relay: FETCH copy @s of @volume from
+ * @from and RECEIVE it on @to, each chunk passed on as it comes (spliced, no
+ * copy into this process), so that @to checks and stores it as any copy.
+ * @to: The session that receives (a local serve's).
+ * @volume: The volume.
+ * @s: The copy, as @from lists it (announced to @to as is).
+ * @from: The session that holds it.
+ * @ret_bytes: On success the stream's size.
+ * @e: The error record, filled on failure (the fetching side's error first).
+ * Return: 0 or -errno with @e.
+ */
+int target_receive_from(struct target_conn *to, const char *volume, const struct snapshot *s,
+			struct target_conn *from, uint64_t *ret_bytes, struct rerr *e);
+
+/**
  * target_fetch() - Copy the stored stream of the block copy @name into @out_fd.
  * @tc: The session.
  * @volume: The volume's name.

@@ -130,22 +130,6 @@ static int restore_chain(const struct volume *v, const struct snapshot_list *cop
 	return 0;
 }
 
-/* The local RECEIVE's producer: the copy as the target sends it back (FETCH). */
-struct restore_fetch {
-	struct target_conn *tc;
-	const char *volume;
-	const char *name;
-	uint64_t bytes;
-	struct rerr e;
-};
-
-static int restore_fetch_produce(void *arg, int pipe_w)
-{
-	struct restore_fetch *f = arg;
-
-	return target_fetch(f->tc, f->volume, f->name, pipe_w, &f->bytes, &f->e);
-}
-
 /*
  * Restore by way of a store (btrfs): the copy goes from the target into a
  * local serve's store beside @to (the same checks and confinement as any
@@ -158,7 +142,6 @@ static int restore_by_store(const struct volume *v, struct sessions *ss, const c
 	const struct backend *be = v->ops;
 	_cleanup_snapshot_list_ struct snapshot_list copies = { 0 };
 	struct target_conn *tc = NULL, ltc;
-	struct restore_fetch f = { 0 };
 	struct target local;
 	const struct snapshot *c;
 	char root[PATH_MAX];
@@ -185,15 +168,12 @@ static int restore_by_store(const struct volume *v, struct sessions *ss, const c
 		k = target_open(&local, &ltc, e);
 	if (k < 0)
 		return k;
-	f = (struct restore_fetch){ .tc = tc, .volume = v->name, .name = c->name };
-	k = target_receive(&ltc, v->name, c, restore_fetch_produce, &f, NULL, NULL, &r->bytes[0], e);
+	k = target_receive_from(&ltc, v->name, c, tc, &r->bytes[0], e);
 	target_close(&ltc);
-	if (k < 0 && f.e.code) {
-		*e = f.e;
+	if (k < 0)
 		return rerr_prefix(e, k, "%s: '%s' from target '%s'", v->name, c->name,
 				   r->target->name);
-	}
-	return k < 0 ? k : be->restore_place(v, root, c, to, e);
+	return be->restore_place(v, root, c, to, e);
 }
 
 int engine_restore(const struct volume *v, struct sessions *ss,

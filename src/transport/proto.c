@@ -168,24 +168,21 @@ int conn_write_chunk(struct conn *c, const void *buf, size_t len)
 	}
 }
 
-int conn_splice_chunk(struct conn *c, int fd, size_t len)
+/* @len bytes from @in to @out: spliced where both allow, else copied. */
+static int conn_splice_chunk_body(int in, int out, size_t len)
 {
-	char head[32];
-	int n = snprintf(head, sizeof(head), "DATA %zu\n", len), r;
 	char buf[65536];
+	int r;
 
-	r = write_all(c->out, head, (size_t)n);
-	if (r < 0)
-		return r;
 	while (len > 0) {
-		ssize_t k = splice(fd, NULL, c->out, NULL, len, SPLICE_F_MOVE | SPLICE_F_MORE);
+		ssize_t k = splice(in, NULL, out, NULL, len, SPLICE_F_MOVE | SPLICE_F_MORE);
 
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0 && (errno == EINVAL || errno == ENOSYS)) {
 			/* Not a pipe on one side: copy. */
-			k = read(fd, buf, len < sizeof(buf) ? len : sizeof(buf));
-			if (k > 0 && (r = write_all(c->out, buf, (size_t)k)) < 0)
+			k = read(in, buf, len < sizeof(buf) ? len : sizeof(buf));
+			if (k > 0 && (r = write_all(out, buf, (size_t)k)) < 0)
 				return r;
 		}
 		if (k < 0)
@@ -195,6 +192,38 @@ int conn_splice_chunk(struct conn *c, int fd, size_t len)
 		len -= (size_t)k;
 	}
 	return 0;
+}
+
+int conn_splice_chunk(struct conn *c, int fd, size_t len)
+{
+	char head[32];
+	int n = snprintf(head, sizeof(head), "DATA %zu\n", len), r;
+
+	r = write_all(c->out, head, (size_t)n);
+	return r < 0 ? r : conn_splice_chunk_body(fd, c->out, len);
+}
+
+int conn_relay_chunk(struct conn *from, struct conn *to, size_t len)
+{
+	char head[32];
+	int n = snprintf(head, sizeof(head), "DATA %zu\n", len), r;
+	size_t have = from->end - from->start;
+
+	r = write_all(to->out, head, (size_t)n);
+	if (r < 0)
+		return r;
+	if (have > len)
+		have = len;
+	/* What the line reader took in already, then the rest without a copy. */
+	r = write_all(to->out, from->buf + from->start, have);
+	if (r < 0)
+		return r;
+	from->start += have;
+	len -= have;
+	if (len == 0)
+		return 0;
+	r = conn_splice_chunk_body(from->in, to->out, len);
+	return r;
 }
 
 /* Reads and drops the next @len bytes from the peer (buffered bytes first). */

@@ -322,6 +322,76 @@ int target_receive(struct target_conn *tc, const char *volume, const struct snap
 				   ret_bytes, e);
 }
 
+/* The relay of a FETCH from @from into the RECEIVE under way on @ts (restore). */
+struct target_relay {
+	struct target_conn *from;
+	const char *volume;
+	const char *name;
+	struct rerr fetch_err;
+};
+
+static int target_relay_sender(void *ctx, struct target_stream *ts, uint64_t *bytes,
+			       struct rerr *e)
+{
+	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	struct target_relay *x = ctx;
+	struct target_conn *from = x->from;
+	int r;
+
+	(void) e;
+	r = conn_printf(&from->c, "FETCH %s %s\n", x->volume, x->name);
+	if (r < 0)
+		return target_fail(from, &x->fetch_err, r, "cannot send a request");
+	r = target_reply(from, &o, &x->fetch_err);
+	if (r < 0)
+		return r;
+	for (;;) {
+		char *line;
+		uint64_t n;
+
+		r = conn_read_line(&from->c, &line);
+		if (r < 0)
+			return target_fail(from, &x->fetch_err, r,
+					   "the connection was lost while fetching");
+		if (startswith(line, "ERR "))
+			return rerr_say(&x->fetch_err, EREMOTEIO, "target '%s': %s",
+					from->target->name, line + 4);
+		if (!startswith(line, "DATA ") || parse_u64(line + 5, PROTO_CHUNK_MAX, &n) < 0) {
+			from->broken = true;
+			return rerr_set(&x->fetch_err, EPROTO, "target '%s': unexpected '%.60s'",
+					from->target->name, line);
+		}
+		if (n == 0)
+			break;
+		r = conn_relay_chunk(&from->c, &ts->tc->c, (size_t)n);
+		if (r < 0) {
+			/* Which side broke is not told by splice: both are done for. */
+			from->broken = true;
+			ts->error = r;
+			return r;
+		}
+		ts->bytes += n;
+	}
+	*bytes = ts->bytes;
+	return 0;
+}
+
+int target_receive_from(struct target_conn *to, const char *volume, const struct snapshot *s,
+			struct target_conn *from, uint64_t *ret_bytes, struct rerr *e)
+{
+	struct target_relay x = { .from = from, .volume = volume, .name = s->name };
+	int r;
+
+	if (from->broken)
+		return rerr_set(e, EPIPE, "target '%s': the session was lost", from->target->name);
+	r = target_receive_with(to, volume, s, target_relay_sender, &x, NULL, NULL, ret_bytes, e);
+	if (r < 0 && x.fetch_err.code) {
+		*e = x.fetch_err;
+		return -e->code;
+	}
+	return r;
+}
+
 int target_fetch(struct target_conn *tc, const char *volume, const char *name, int out_fd,
 		 uint64_t *ret_bytes, struct rerr *e)
 {
