@@ -106,7 +106,10 @@ for ((i = 0; i < RUNS; i++)); do
 	back=$(sr list --json data | python3 -c 'import json,sys; print([s["name"] for s in json.load(sys.stdin)["volumes"][0]["snapshots"] if s["description"].startswith("before rollback")][-1])')
 	sr rollback data "$back" --now "2026-11-28T$(printf %02d "$i"):30:00Z"
 	settle
-	for how in local ssh raw raw-ssh raw-durable raw-ssh-durable; do
+	# Each round in another order: none always runs right after the rollbacks' writeback.
+	order=(local raw-durable ssh raw-ssh-durable raw raw-ssh)
+	for ((k = 0; k < ${#order[@]}; k++)); do
+		how=${order[(k + i) % ${#order[@]}]}
 		to="$work/new/r$i-$how"
 		t0=$EPOCHREALTIME
 		case $how in
