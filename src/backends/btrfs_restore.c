@@ -110,6 +110,13 @@ int btrfs_restore_place(const struct volume *v, const char *root, const struct s
 		return rerr_set(e, errno, "cannot open '%s'", dir);
 	/* What an interrupted restore left under the hidden name goes first. */
 	(void) btrfs_util_delete_subvolume(tmp, 0);
+	{
+		char stale[NAME_MAX + 8];
+
+		/* write_file_atomic_at()'s temporary, if a kill cut the writing of the last one. */
+		if ((size_t)snprintf(stale, sizeof(stale), ".%s.tmp", info) < sizeof(stale))
+			(void) unlinkat(dfd, stale, 0);
+	}
 	be = btrfs_util_create_snapshot(src, tmp, 0, NULL, NULL);
 	if (be != BTRFS_UTIL_OK)
 		return rerr_set(e, errno ?: EIO, "cannot snapshot '%s' as '%s' (%s)", src, tmp,

@@ -288,13 +288,18 @@ static void rb_follow(const struct volume *v, const struct rb_plan *p, char *sai
 	    !(out = malloc(tlen * 2 + 64)))
 		return;
 	out[0] = '\0';
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+	/* strsep keeps empty lines; a line too long for the buffer is left as it is. */
+	for (char *rest = text, *line; (line = strsep(&rest, "\n")) && (rest || *line); ) {
 		char buf[4096];
 
-		snprintf(buf, sizeof(buf), "%s", line);
-		if (line[0] != '#')
-			changed |= rb_fstab_line(buf, sizeof(buf), old_id, new_id);
-		strcat(strcat(out, buf), "\n");
+		if (strlen(line) < sizeof(buf) - 64 && line[0] != '#') {
+			snprintf(buf, sizeof(buf), "%s", line);
+			if (rb_fstab_line(buf, sizeof(buf), old_id, new_id)) {
+				changed = true;
+				line = buf;
+			}
+		}
+		strcat(strcat(out, line), "\n");
 	}
 	if (changed && write_file_atomic_at(etc, "fstab", out, strlen(out), 0644) == 0 && off < len)
 		snprintf(said + off, len - off, "; its /etc/fstab mounts subvolid=%llu now",

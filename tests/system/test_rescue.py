@@ -42,7 +42,7 @@ def distro(btrfs, tmp_path):
 
     def fstab(options):
         (m / "@/etc/fstab").write_text(f"UUID=x / btrfs {options} 0 0\n"
-                                       "UUID=x /home btrfs subvol=@home 0 0\n")
+                                       "UUID=x /home btrfs subvol=@home 0 0\n\n# kept\n")
 
     def take(when, state):
         (m / "@/etc/state").write_text(state)
@@ -102,6 +102,9 @@ def test_root_rollback_takes_effect_as_fstab_mounts_it(distro, btrfs, tmp_path, 
         assert options == "subvol=@"
     elif pin == "subvolid":
         assert options == f"subvolid={subvol_id(at)}", (line, r.stdout)
+        # Only that option changed: the other lines, blank and comment too, stay.
+        assert (at / "etc/fstab").read_text().split("\n")[1:] == \
+            ["UUID=x /home btrfs subvol=@home 0 0", "", "# kept", ""]
         assert "its /etc/fstab mounts subvolid=" in r.stdout, r.stdout
     else:
         assert "it is the default subvolume now" in r.stdout, r.stdout
