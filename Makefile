@@ -90,7 +90,8 @@ BACKEND_SRCS := \
 
 POLICY_SRCS := \
 	src/policy/retention.c \
-	src/policy/replication.c
+	src/policy/replication.c \
+	src/policy/freshness.c
 
 TRANSPORT_SRCS := \
 	src/transport/send.c \
@@ -102,6 +103,7 @@ ENGINE_SRCS := \
 	src/engine/report.c \
 	src/engine/rotate.c \
 	src/engine/run.c \
+	src/engine/runstate.c \
 	src/engine/replicate.c \
 	src/engine/rollback.c \
 	src/engine/restore.c \
@@ -123,6 +125,7 @@ CLI_SRCS := \
 	src/cli/prune.c \
 	src/cli/rollback.c \
 	src/cli/status.c \
+	src/cli/check.c \
 	src/cli/pkg.c
 
 SRCS := $(BASE_SRCS) $(MODEL_SRCS) $(FORMAT_SRCS) $(OS_SRCS) $(BACKEND_SRCS) $(POLICY_SRCS) \
@@ -131,7 +134,8 @@ LIB_OBJS := $(patsubst src/%.c,build/%.o,$(SRCS))
 OBJS := $(LIB_OBJS) build/cli/main.o
 
 UNIT_TESTS := test-stamp test-config test-snapshot test-jsontext test-retention test-year \
-	test-blockstream test-sendcheck test-replication test-engine test-pkg
+	test-blockstream test-sendcheck test-replication test-engine test-pkg \
+	test-freshness
 UNIT_BINS := $(addprefix build/tests/,$(UNIT_TESTS))
 
 PYTHON ?= /usr/bin/python3

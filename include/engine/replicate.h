@@ -57,6 +57,7 @@ struct replicate_opts {
 	bool send;			/* send what is missing */
 	bool prune_targets;		/* apply each target's retention there */
 	bool dry_run;
+	bool offline_ok;		/* run: an absent target within its rpo is no failure */
 	rotate_progress_fn progress;
 	void *user;
 };

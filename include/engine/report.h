@@ -28,6 +28,8 @@ struct target_report {
 	const struct target *target;	/* borrowed */
 	bool reached;			/* a session was had */
 	bool failed;			/* a send or a deletion there failed (see errors) */
+	bool offline;			/* absent (not mounted, host not answering), not broken */
+	char *problem;			/* offline or failed: the first message, else NULL */
 	struct transfer *sent;
 	size_t n_sent;
 	struct snapshot_list copies;	/* the target's copies retention saw */
@@ -51,6 +53,7 @@ struct volume_report {
 	size_t n_notices;
 	struct target_report *targets;	/* one per target of the volume that was worked on */
 	size_t n_targets;
+	double seconds;			/* run: how long the volume's unit took */
 };
 
 /**

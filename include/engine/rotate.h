@@ -80,15 +80,4 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 	       bool dry_run, struct sessions *ss, const struct replicate_opts *o,
 	       struct volume_report *reports);
 
-/**
- * rotate_save_state() - Record a run's result in STATE_DIR/VOLUME.json for check and status.
- * @cfg: The config (state_dir, made if missing).
- * @r: The volume's report of the run.
- * @now: The time of the run.
- * @e: The error record, filled on failure.
- * Return: 0 or -errno (with @e).
- */
-int rotate_save_state(const struct config *cfg, const struct volume_report *r, time_t now,
-		      struct rerr *e);
-
 #endif

@@ -125,6 +125,12 @@ struct target {
 	bool retain_set;
 	bool send_pinned;		/* default yes: the target gets and keeps what the source pins */
 	int64_t rpo;
+	/*
+	 * file://: the mount the directory needs, or the empty string for "any
+	 * filesystem but the one that holds /"; NULL: no requirement.
+	 */
+	char *require_mount;
+	unsigned require_mount_line;
 	char *ssh_identity;
 	char *ssh_options;		/* split on spaces into ssh's argv */
 };

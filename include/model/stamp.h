@@ -102,4 +102,13 @@ int snap_name_format(const char *volume, time_t t, unsigned seq, char *buf, size
  */
 int snap_name_parse(const char *volume, const char *name, time_t *ret_time, unsigned *ret_seq);
 
+/**
+ * age_format() - An age for people: "45s", "12m", "3h 5m", "16d 2h".
+ * @s: Seconds (negative counts as 0).
+ * @buf: Where to write.
+ * @len: Its size.
+ * Return: @buf.
+ */
+char *age_format(int64_t s, char *buf, size_t len);
+
 #endif

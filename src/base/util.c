@@ -89,7 +89,8 @@ static int atomic_tmp_write(int dirfd, const char *name, const void *buf, size_t
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, buf, len);
+	/* The mode asked for, whatever the umask (the service's is 0077). */
+	r = fchmod(fd, mode) < 0 ? -errno : write_all(fd, buf, len);
 	if (r < 0) {
 		close(fd);
 		(void) unlinkat(dirfd, tmp, 0);

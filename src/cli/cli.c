@@ -53,7 +53,12 @@ static void help(void)
 	       "  rollback VOLUME SNAPSHOT\n"
 	       "                       make the volume's content that of SNAPSHOT (LVM: merge),\n"
 	       "                       keeping the current state as a new snapshot\n"
-	       "  status [VOLUME...]   a line a volume: newest, count, next due, targets, health\n"
+	       "  status [VOLUME...]   a line a volume: newest, count, next due, targets, health,\n"
+	       "                       and a line for each problem (exit 1 when there is one)\n"
+	       "  check [-w AGE] [-c AGE] [--prometheus [--output FILE]] [VOLUME...]\n"
+	       "                       for monitoring: a Nagios plugin (exit 0 OK, 1 WARNING,\n"
+	       "                       2 CRITICAL, 3 UNKNOWN), or Prometheus metrics; after\n"
+	       "                       check, -c is its critical age, not the config\n"
 	       "  restore [--target NAME] VOLUME SNAPSHOT --to PATH|VG/LV\n"
 	       "                       bring a snapshot back from a target (btrfs: as the new\n"
 	       "                       subvolume PATH; LVM: into an LV)\n"
@@ -100,6 +105,8 @@ static const struct verb verbs[] = {
 	{ "rollback", 2, 2, OPT_FS | OPT_VG, true, verb_rollback, false },
 	{ "restore", 2, 2, OPT_TARGET | OPT_TO, true, verb_restore, false },
 	{ "status", 0, -1, OPT_FS | OPT_VG, true, verb_status, false },
+	{ "check", 0, -1, OPT_WARNING | OPT_CRITICAL | OPT_PROMETHEUS | OPT_OUTPUT, true, verb_check,
+	  false },
 	{ "pkg-pre", 0, 0, OPT_TOOL | OPT_ROOT | OPT_OPERATION, true, verb_pkg_pre, true },
 	{ "pkg-post", 0, 0, OPT_TOOL | OPT_ROOT | OPT_OPERATION, true, verb_pkg_post, true },
 	{ .name = NULL },
@@ -108,7 +115,47 @@ static const struct verb verbs[] = {
 /* --- argv --------------------------------------------------------------- */
 
 static const char *const opt_names[] = { "--kind", "--description", "--pin", "--pre", "--force",
-					 "--target", "--root", "--to", "--tool", "--operation", "--fs", "--vg" };
+					 "--target", "--root", "--to", "--tool", "--operation", "--fs", "--vg",
+					 "--warning", "--critical", "--prometheus", "--output" };
+
+/* The options that take their value as the next argument. */
+static const char *const opts_with_value[] = { "-c", "--config", "--now", "--kind", "--description",
+					       "--pre", "--target", "--root", "--to", "--tool",
+					       "--operation", "--fs", "--vg", "-w", "--warning",
+					       "--critical", "--output", NULL };
+
+/* The index of the command in @argv, or @argc. */
+static int find_command(int argc, char *argv[])
+{
+	for (int i = 1; i < argc; i++) {
+		bool takes = false;
+
+		if (streq(argv[i], "--"))
+			return i + 1;
+		if (argv[i][0] != '-' || !argv[i][1])
+			return i;
+		for (size_t k = 0; opts_with_value[k]; k++)
+			takes |= streq(argv[i], opts_with_value[k]);
+		i += takes;
+	}
+	return argc;
+}
+
+/*
+ * Monitoring plugins take -w and -c; after `check`, -c is its critical limit
+ * (the config is -c before the command, or --config).
+ */
+static bool check_argv(int argc, char *argv[])
+{
+	int cmd = find_command(argc, argv);
+
+	if (cmd >= argc || !streq(argv[cmd], "check"))
+		return false;
+	for (int i = cmd + 1; i < argc && !streq(argv[i], "--"); i++)
+		if (streq(argv[i], "-c"))
+			argv[i] = (char *)"--critical";
+	return true;
+}
 
 /*
  * One getopt loop with a case per option: long, but each case is a line or
@@ -118,7 +165,8 @@ static const char *const opt_names[] = { "--kind", "--description", "--pin", "--
 static int parse_argv(int argc, char *argv[])
 {
 	enum { ARG_JSON = 0x100, ARG_NOW, ARG_WAIT, ARG_KIND, ARG_DESCRIPTION, ARG_PIN, ARG_PRE,
-	       ARG_FORCE, ARG_TARGET, ARG_ROOT, ARG_TO, ARG_TOOL, ARG_OPERATION, ARG_FS, ARG_VG };
+	       ARG_FORCE, ARG_TARGET, ARG_ROOT, ARG_TO, ARG_TOOL, ARG_OPERATION, ARG_FS, ARG_VG,
+	       ARG_CRITICAL, ARG_PROMETHEUS, ARG_OUTPUT };
 	static const struct option options[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, ARG_JSON },
@@ -139,6 +187,10 @@ static int parse_argv(int argc, char *argv[])
 		{ "operation", required_argument, NULL, ARG_OPERATION },
 		{ "fs", required_argument, NULL, ARG_FS },
 		{ "vg", required_argument, NULL, ARG_VG },
+		{ "warning", required_argument, NULL, 'w' },
+		{ "critical", required_argument, NULL, ARG_CRITICAL },
+		{ "prometheus", no_argument, NULL, ARG_PROMETHEUS },
+		{ "output", required_argument, NULL, ARG_OUTPUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ .name = NULL },
@@ -147,7 +199,7 @@ static int parse_argv(int argc, char *argv[])
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:nvqhV", options, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "c:w:nvqhV", options, NULL)) >= 0) {
 		switch (c) {
 		case 'c':
 			arg.config = optarg;
@@ -227,6 +279,22 @@ static int parse_argv(int argc, char *argv[])
 						 "downgrade, reinstall or remove", optarg), -EINVAL;
 			arg.given |= OPT_OPERATION;
 			break;
+		case 'w':
+		case ARG_CRITICAL:
+			if (duration_parse(optarg, c == 'w' ? &arg.warn : &arg.crit) < 0 ||
+			    (c == 'w' ? arg.warn : arg.crit) <= 0)
+				return cli_usage("%s '%s': expected an age such as 90m, 2h or 1d",
+						 c == 'w' ? "-w" : "-c", optarg), -EINVAL;
+			arg.given |= c == 'w' ? OPT_WARNING : OPT_CRITICAL;
+			break;
+		case ARG_PROMETHEUS:
+			arg.prometheus = true;
+			arg.given |= OPT_PROMETHEUS;
+			break;
+		case ARG_OUTPUT:
+			arg.output = optarg;
+			arg.given |= OPT_OUTPUT;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -287,7 +355,23 @@ static int cli_rescue_config(struct config **ret)
 	return EXIT_OK;
 }
 
+static int cli_main_verb(int argc, char *argv[]);
+
 int cli_main(int argc, char *argv[])
+{
+	bool check = check_argv(argc, argv);
+	int r = cli_main_verb(argc, argv);
+
+	/* A plugin's trouble of its own is UNKNOWN, said on stdout where the monitor reads. */
+	if (check && !arg.checked && r == EXIT_USAGE) {
+		printf("SNAPROTATE UNKNOWN - %s\n", cli_first_error());
+		fflush(stdout);
+		return 3;
+	}
+	return r;
+}
+
+static int cli_main_verb(int argc, char *argv[])
 {
 	_cleanup_(config_freep) struct config *cfg = NULL;
 	const struct verb *verb = NULL;

@@ -54,6 +54,11 @@ struct cli_args {
 	enum pkg_action operation;	/* PKG_CHANGE: not given */
 	const char *fs;			/* --fs: rescue mode, btrfs */
 	const char *vg;			/* --vg: rescue mode, LVM */
+	int64_t warn;			/* check -w, seconds; 0 not given */
+	int64_t crit;			/* check -c (after the command), seconds */
+	bool prometheus;		/* check --prometheus */
+	const char *output;		/* check --output FILE */
+	bool checked;			/* check gave its verdict: the exit code is the plugin's */
 	unsigned given;			/* OPT_* given, to refuse them where they mean nothing */
 };
 
@@ -73,6 +78,10 @@ enum {
 	OPT_OPERATION = 1U << 9,
 	OPT_FS = 1U << 10,
 	OPT_VG = 1U << 11,
+	OPT_WARNING = 1U << 12,
+	OPT_CRITICAL = 1U << 13,
+	OPT_PROMETHEUS = 1U << 14,
+	OPT_OUTPUT = 1U << 15,
 };
 
 /* --- output.c ----------------------------------------------------------------- */
@@ -91,6 +100,9 @@ int cli_report(int r, const struct rerr *e);
 
 /* Prints @e's message, which names the caller's mistake. Return: 2. */
 int cli_report_usage(const struct rerr *e);
+
+/* The first message cli_error() printed, "" if none (check's UNKNOWN line). */
+const char *cli_first_error(void);
 
 /* Prints a usage error and the --help hint. Return: 2. */
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -143,6 +155,13 @@ struct json_object *cli_report_json(const struct volume_report *r, bool run);
 struct json_object *cli_targets_json(const struct volume_report *r);
 struct json_object *cli_plan_json(const struct snapshot_list *l, const struct plan *p);
 
+/* --- status.c ---------------------------------------------------------------- */
+
+struct volume_status;
+
+/* One volume's status as status --json and check --json print it. Return: new, or NULL. */
+struct json_object *cli_status_json(const struct volume_status *st);
+
 /* --- the verbs: argc and argv are the command's own arguments ------------------ */
 
 int verb_snapshot(struct engine *eng, int argc, char **argv);
@@ -158,6 +177,7 @@ int verb_run(struct engine *eng, int argc, char **argv);
 int verb_rollback(struct engine *eng, int argc, char **argv);
 int verb_restore(struct engine *eng, int argc, char **argv);
 int verb_status(struct engine *eng, int argc, char **argv);
+int verb_check(struct engine *eng, int argc, char **argv);
 int verb_pkg_pre(struct engine *eng, int argc, char **argv);
 int verb_pkg_post(struct engine *eng, int argc, char **argv);
 

@@ -111,6 +111,21 @@ static void write_volume(struct jt_writer *w, const struct volume *v,
 	jt_end_object(w);
 }
 
+static void write_error(struct jt_writer *w, const struct volume *v, const char *error)
+{
+	jt_begin_object(w);
+	jt_key(w, "volume");
+	jt_string(w, v->name);
+	jt_key(w, "backend");
+	jt_string(w, v->ops->name);
+	jt_key(w, "error");
+	jt_string(w, error);
+	jt_key(w, "snapshots");
+	jt_begin_array(w);
+	jt_end_array(w);
+	jt_end_object(w);
+}
+
 /* Streams --json: 10,000 snapshots are written as they are formatted, not built as a tree. */
 int verb_list(struct engine *eng, int argc, char **argv)
 {
@@ -127,8 +142,6 @@ int verb_list(struct engine *eng, int argc, char **argv)
 	r = cli_select(eng, argc, argv, true, &vols, &n);
 	if (r < 0)
 		return EXIT_USAGE;
-	if (cli_probe_all(eng, vols, n) < 0)
-		return EXIT_USAGE;
 	if (arg.json) {
 		jt_begin_object(&w);
 		jt_key(&w, "format");
@@ -140,9 +153,20 @@ int verb_list(struct engine *eng, int argc, char **argv)
 		struct snapshot_list l = { 0 };
 		struct rerr e = { 0 };
 
-		r = t ? engine_list_target(eng, vols[i], t, &l, &e) : engine_list(eng, vols[i], &l, &e);
+		/* One volume that cannot be read is said on its own; the others are listed. */
+		r = engine_probe(eng, vols[i], &e);
+		if (r == 0)
+			r = t ? engine_list_target(eng, vols[i], t, &l, &e)
+			      : engine_list(eng, vols[i], &l, &e);
 		if (r < 0) {
-			ret = cli_report(r, &e);
+			char text[sizeof(e.msg) + 64];
+
+			ret = cli_report(r, &e) == EXIT_LOCKED ? EXIT_LOCKED : EXIT_FAILED;
+			if (arg.json)
+				write_error(&w, vols[i], rerr_text(&e, r, text, sizeof(text)));
+			else
+				printf("%s%s: CANNOT BE READ: %s\n", i ? "\n" : "", vols[i]->name,
+				       cli_safe(rerr_text(&e, r, text, sizeof(text))));
 			continue;
 		}
 		if (arg.json) {

@@ -5,15 +5,27 @@
  */
 #include "internal.h"
 
+static char first_error[512];
+
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (!first_error[0]) {
+		va_start(ap, fmt);
+		vsnprintf(first_error, sizeof(first_error), fmt, ap);
+		va_end(ap);
+	}
 	fputs("snaprotate: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+const char *cli_first_error(void)
+{
+	return first_error;
 }
 
 /* Human progress lines: stdout, silenced by -q and by --json (stdout is the document). */
@@ -62,6 +74,11 @@ int cli_usage(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (!first_error[0]) {
+		va_start(ap, fmt);
+		vsnprintf(first_error, sizeof(first_error), fmt, ap);
+		va_end(ap);
+	}
 	fputs("snaprotate: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -169,16 +186,7 @@ void cli_zone_at(time_t t, char *buf, size_t len)
 /* "3h 12m", "2d 4h", "45s": a short age for status lines. */
 void cli_age(int64_t s, char *buf, size_t len)
 {
-	if (s < 0)
-		s = 0;
-	if (s < 60)
-		snprintf(buf, len, "%llds", (long long)s);
-	else if (s < 3600)
-		snprintf(buf, len, "%lldm", (long long)(s / 60));
-	else if (s < 86400)
-		snprintf(buf, len, "%lldh %lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
-	else
-		snprintf(buf, len, "%lldd %lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+	age_format(s, buf, len);
 }
 
 /* On a terminal: the transfer under way, its size and rate, on one line. */

@@ -71,7 +71,8 @@ int verb_run(struct engine *eng, int argc, char **argv)
 	_cleanup_free_ struct volume **vols = NULL;
 	_cleanup_(json_object_putp) struct json_object *out = NULL;
 	const struct replicate_opts o = { .send = true, .prune_targets = true,
-					  .dry_run = arg.dry_run, .progress = cli_progress() };
+					  .dry_run = arg.dry_run, .offline_ok = true,
+					  .progress = cli_progress() };
 	struct cli_units u = { .run = true };
 	struct run_summary sum;
 	size_t n;

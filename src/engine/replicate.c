@@ -24,6 +24,7 @@
 #include "engine/replicate.h"
 #include "engine/snapshots.h"
 #include "model/stamp.h"
+#include "policy/freshness.h"
 #include "policy/replication.h"
 
 struct session {
@@ -326,6 +327,52 @@ static int replicate_prune_target(const struct volume *v, struct target_conn *tc
 	return ret;
 }
 
+/*
+ * A target that is absent (its disk not mounted, its host not answering) is,
+ * for run (@offline_ok), no failure while its newest copy of @v is within the target's rpo: said,
+ * and the run goes on. Past the rpo, or with no copy at all, it fails.
+ * Return: 0 or -EIO (recorded in @r).
+ */
+static int replicate_offline(const struct volume *v, const struct target *t,
+			     const struct snapshot_list *src, time_t now, bool offline_ok,
+			     const struct rerr *e, struct volume_report *r)
+{
+	struct freshness lim = freshness_limits(freshness_period(&v->policy, v->interval), t->rpo,
+						0, 0);
+	const struct snapshot *held = NULL;
+	char age[32], rpo[32], msg[sizeof(e->msg) + 300];
+	struct target_report *tr = &r->targets[r->n_targets - 1];
+
+	for (size_t i = 0; i < src->n; i++)
+		if (src->items[i].complete && replicate_has_record(&src->items[i], t->name))
+			held = &src->items[i];
+	age_format(lim.crit, rpo, sizeof(rpo));
+	if (!offline_ok) {
+		replicate_fail(r, v, -e->code, e);
+		tr->problem = strdup(e->msg);
+		return -EIO;
+	}
+	if (held && now - held->created < lim.crit) {
+		age_format(now - held->created, age, sizeof(age));
+		snprintf(msg, sizeof(msg), "%s: %s; its newest copy, %s, is %s old, within the "
+			 "target's rpo of %s: not a failure yet", v->name, e->msg, held->name, age,
+			 rpo);
+		volume_report_notice(r, msg);
+		tr->problem = strdup(e->msg);
+		return 0;
+	}
+	if (held) {
+		age_format(now - held->created, age, sizeof(age));
+		volume_report_errorf(r, "%s: %s; its newest copy, %s, is %s old, past the target's "
+				     "rpo of %s", v->name, e->msg, held->name, age, rpo);
+	} else {
+		volume_report_errorf(r, "%s: %s; it holds no copy of this volume yet", v->name,
+				     e->msg);
+	}
+	tr->problem = strdup(e->msg);
+	return -EIO;
+}
+
 int replicate_volume(const struct volume *v, struct sessions *ss,
 		     time_t now, const struct replicate_opts *o, struct volume_report *r)
 {
@@ -350,6 +397,7 @@ int replicate_volume(const struct volume *v, struct sessions *ss,
 		struct target_report *tr, *grown;
 		struct target_conn *tc = NULL;
 		struct rerr e = { 0 };
+		size_t before;
 
 		if (!t || (o->only_target && !streq(o->only_target, t->name)))
 			continue;
@@ -359,22 +407,31 @@ int replicate_volume(const struct volume *v, struct sessions *ss,
 		r->targets = grown;
 		tr = &r->targets[r->n_targets++];
 		*tr = (struct target_report){ .target = t };
+		before = r->n_errors;
 		k = sessions_get(ss, t, &tc, &e);
+		if (k == -EHOSTDOWN || k == -EHOSTUNREACH) {
+			tr->offline = true;
+			if (replicate_offline(v, t, &r->snaps, now, o->offline_ok, &e, r) < 0)
+				tr->failed = failed = true;
+			continue;
+		}
 		if (k == 0)
 			k = target_list(tc, v->name, &tr->copies, &e);
 		if (k < 0) {
 			replicate_fail(r, v, k, &e);
 			tr->failed = failed = true;
-			continue;
+		} else {
+			tr->reached = true;
+			replication_mirror_pins(&r->snaps, &tr->copies, t->send_pinned);
+			replicate_reconcile(v, &r->snaps, &tr->copies, t->name, now, o->dry_run, r);
+			if (o->send && replicate_send(v, tc, &r->snaps, &tr->copies, now, o, tr, r) < 0)
+				tr->failed = failed = true;
+			if (o->prune_targets &&
+			    replicate_prune_target(v, tc, &r->snaps, now, o, tr, r) < 0)
+				tr->failed = failed = true;
 		}
-		tr->reached = true;
-		replication_mirror_pins(&r->snaps, &tr->copies, t->send_pinned);
-		replicate_reconcile(v, &r->snaps, &tr->copies, t->name, now, o->dry_run, r);
-		if (o->send && replicate_send(v, tc, &r->snaps, &tr->copies, now, o, tr, r) < 0)
-			tr->failed = failed = true;
-		if (o->prune_targets &&
-		    replicate_prune_target(v, tc, &r->snaps, now, o, tr, r) < 0)
-			tr->failed = failed = true;
+		if (tr->failed && r->n_errors > before && !(tr->problem = strdup(r->errors[before])))
+			return -ENOMEM;
 	}
 	return failed ? -EIO : 0;
 }

@@ -106,6 +106,7 @@ void volume_report_done(struct volume_report *r)
 		free(tr->sent);
 		snapshot_list_clear(&tr->copies);
 		plan_free(tr->plan);
+		free(tr->problem);
 	}
 	free(r->targets);
 	memset(r, 0, sizeof(*r));

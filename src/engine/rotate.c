@@ -483,39 +483,3 @@ int rotate_run(const struct config *cfg, struct volume *const *vols, size_t n, t
 			failed = true;
 	return failed ? -EIO : 0;
 }
-
-int rotate_save_state(const struct config *cfg, const struct volume_report *r, time_t now,
-		      struct rerr *e)
-{
-	_cleanup_(json_object_putp) struct json_object *o = json_object_new_object();
-	_cleanup_close_ int dirfd = -1;
-	char when[ISO_TIME_LEN], file[VOLUME_NAME_MAX + 8];
-	const char *text;
-	int k;
-
-	if (!o ||
-	    meta_add(o, "format", json_object_new_int(1)) < 0 ||
-	    meta_add(o, "volume", json_object_new_string(r->volume->name)) < 0 ||
-	    meta_add(o, "time", json_object_new_string(time_format_iso(now, when))) < 0 ||
-	    meta_add(o, "success", json_object_new_boolean(r->n_errors == 0)) < 0 ||
-	    meta_add(o, "error", r->n_errors ? json_object_new_string(r->errors[0]) : NULL) < 0 ||
-	    meta_add(o, "snapshot", r->created ? json_object_new_string(r->created) : NULL) < 0 ||
-	    meta_add(o, "deleted", json_object_new_int64((int64_t)r->n_deleted)) < 0 ||
-	    meta_add(o, "bytes_sent", json_object_new_int64((int64_t)volume_report_bytes_sent(r))) < 0)
-		return rerr_set(e, ENOMEM, "%s: out of memory", r->volume->name);
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
-	k = mkdir_parents(cfg->state_dir, 0755);
-	if (k < 0)
-		return rerr_set(e, k, "%s: cannot create state_dir '%s'", r->volume->name,
-				cfg->state_dir);
-	dirfd = open(cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return rerr_set(e, errno, "%s: cannot open state_dir '%s'", r->volume->name,
-				cfg->state_dir);
-	snprintf(file, sizeof(file), "%s.json", r->volume->name);
-	k = write_file_atomic_at(dirfd, file, text, strlen(text), 0644);
-	if (k < 0)
-		return rerr_set(e, k, "%s: cannot write '%s/%s'", r->volume->name, cfg->state_dir,
-				file);
-	return 0;
-}

@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/util.h"
 #include "engine/pkg.h"
 #include "engine/rollback.h"
 #include "engine/run.h"
+#include "engine/runstate.h"
 #include "engine/snapshots.h"
 
 int engine_snapshot(struct engine *eng, struct take *takes, size_t n, struct volume_report *reps,
@@ -130,9 +132,11 @@ static int run_unit(struct engine *eng, struct volume **unit, size_t m,
 {
 	struct volume_report reps[GROUP_MAX];
 	struct rerr le = { 0 };
+	struct timespec t0, t1;
 	bool ok = true, locked = false;
 
 	memset(reps, 0, sizeof(reps));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (size_t u = 0; u < m; u++) {
 		struct rerr e = { 0 };
 
@@ -155,10 +159,12 @@ static int run_unit(struct engine *eng, struct volume **unit, size_t m,
 		ok = false;
 	if (ok)
 		run_release_rollback_pins(eng, unit, m, reps);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	for (size_t u = 0; u < m && !locked; u++) {
 		struct rerr e = { 0 };
 
-		if (!eng->dry_run && rotate_save_state(eng->cfg, &reps[u], eng->now, &e) < 0) {
+		reps[u].seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		if (!eng->dry_run && run_record_save(eng->cfg, &reps[u], eng->now, &e) < 0) {
 			volume_report_error(&reps[u], -e.code, &e);
 			ok = false;
 		}

@@ -236,6 +236,7 @@ struct config *config_free(struct config *c)
 		free(t->root);
 		free(t->ssh_identity);
 		free(t->ssh_options);
+		free(t->require_mount);
 	}
 	free(c->volumes);
 	free(c->groups);
@@ -436,10 +437,15 @@ static int config_validate(struct parse_ctx *ctx)
 		r = validate_distinct(ctx);
 	for (size_t i = 0; i < c->n_groups && r == 0; i++)
 		r = validate_group(ctx, &c->groups[i]);
-	for (size_t i = 0; i < c->n_targets && r == 0; i++)
-		if (!c->targets[i].url)
-			r = cfg_fail(ctx, c->targets[i].line, "target '%s' has no 'url'",
-				     c->targets[i].name);
+	for (size_t i = 0; i < c->n_targets && r == 0; i++) {
+		const struct target *t = &c->targets[i];
+
+		if (!t->url)
+			r = cfg_fail(ctx, t->line, "target '%s' has no 'url'", t->name);
+		else if (t->require_mount && t->scheme != TARGET_FILE)
+			r = cfg_fail(ctx, t->require_mount_line, "require_mount: target '%s' is not "
+				     "a file:// target (an ssh host's mounts are its own)", t->name);
+	}
 	return r < 0 ? r : config_resolve(c);
 }
 

@@ -109,6 +109,8 @@ char *config_format(const struct config *c)
 		fmt_policy(f, &t->policy, false);
 		fprintf(f, "rpo = %s\n", duration_format(t->rpo, buf, sizeof(buf)));
 		fprintf(f, "send_pinned = %s\n", t->send_pinned ? "yes" : "no");
+		if (t->require_mount)
+			fprintf(f, "require_mount = %s\n", *t->require_mount ? t->require_mount : "yes");
 		if (t->ssh_identity)
 			fprintf(f, "ssh_identity = %s\n", t->ssh_identity);
 		if (t->ssh_options)

@@ -47,7 +47,7 @@ const char *const cfg_global_keys[] = {
 };
 const char *const cfg_group_keys[] = { "volumes", "freeze", NULL };
 const char *const cfg_target_keys[] = {
-	"url", "retain", "rpo", "send_pinned", "ssh_identity", "ssh_options", NULL,
+	"url", "retain", "rpo", "send_pinned", "require_mount", "ssh_identity", "ssh_options", NULL,
 };
 
 /* Keys whose value is a space-separated list, so a continuation line appends. */
@@ -304,6 +304,17 @@ static int handle_target(struct parse_ctx *ctx, struct target *t, const char *ke
 			return cfg_fail(ctx, ctx->line, "send_pinned = '%s': expected yes or no",
 					value);
 		return 0;
+	}
+	if (streq(key, "require_mount")) {
+		bool yes;
+
+		t->require_mount_line = ctx->line;
+		if (cfg_parse_bool(value, &yes) == 0)
+			return yes ? set_string(&t->require_mount, "") : 0;
+		if (!cfg_path_valid(value))
+			return cfg_fail(ctx, ctx->line, "require_mount = '%s': expected yes, no or "
+					"the absolute path of a mount point", value);
+		return set_string(&t->require_mount, value);
 	}
 	if (streq(key, "ssh_identity")) {
 		if (!cfg_path_valid(value))

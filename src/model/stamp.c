@@ -251,3 +251,18 @@ int snap_name_parse(const char *volume, const char *name, time_t *ret_time, unsi
 		*ret_seq = seq;
 	return 0;
 }
+
+char *age_format(int64_t s, char *buf, size_t len)
+{
+	if (s < 0)
+		s = 0;
+	if (s < 60)
+		snprintf(buf, len, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, len, "%lldm", (long long)(s / 60));
+	else if (s < 86400)
+		snprintf(buf, len, "%lldh %lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+	else
+		snprintf(buf, len, "%lldd %lldh", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+	return buf;
+}

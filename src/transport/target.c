@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/debug.h"
 #include "base/util.h"
 #include "format/meta.h"
+#include "os/mounts.h"
 #include "os/process.h"
 #include "transport/send.h"
 #include "transport/target.h"
@@ -44,14 +46,46 @@ static int target_no_greeting(struct target_conn *tc, int r, struct rerr *e)
 	if (r != -EPIPE)
 		return rerr_set(e, -r, "target '%s': no session", t->name);
 	if (t->scheme == TARGET_SSH && status == 255)
-		return rerr_say(e, EHOSTUNREACH, "target '%s': ssh to %s failed (what ssh said is "
-				"above)", t->name, t->host);
+		return rerr_say(e, EHOSTUNREACH, "target '%s' could not be reached: ssh to %s "
+				"failed (what ssh said is above)", t->name, t->host);
 	if (status >= 0)
 		return rerr_say(e, ECONNREFUSED, "target '%s': '%ssnaprotate serve --root %s' "
 				"ended (exit status %d) without starting a session; what it "
 				"printed is above", t->name, t->scheme == TARGET_SSH ? "ssh ... " : "",
 				t->root, status);
 	return rerr_set(e, -status, "target '%s': no session", t->name);
+}
+
+/*
+ * file://: whether the target's directory is there, before a serve is
+ * started. A missing directory or a required mount that is not there means
+ * the disk is absent (-EHOSTDOWN), and nothing is ever created in its place:
+ * an unplugged USB disk's empty mount point stays empty.
+ */
+static int target_file_present(const struct target *t, struct rerr *e)
+{
+	struct mount_info m = { 0 };
+	struct rerr me = { 0 };
+	struct stat st;
+	int r = 0;
+
+	if (t->require_mount && *t->require_mount) {
+		if (mounts_find(t->require_mount, &m, &me) < 0 || !streq(m.target, t->require_mount))
+			r = rerr_say(e, EHOSTDOWN, "target '%s' is offline: '%s' is not mounted",
+				     t->name, t->require_mount);
+	} else if (t->require_mount) {
+		if (mounts_find(t->root, &m, &me) == 0 && streq(m.target, "/"))
+			r = rerr_say(e, EHOSTDOWN, "target '%s' is offline: '%s' is on the filesystem "
+				     "of / (require_mount = yes: is its disk mounted?)", t->name, t->root);
+	}
+	mount_info_done(&m);
+	if (r < 0)
+		return r;
+	/* Anything else wrong with it, serve says. */
+	if (stat(t->root, &st) < 0 && errno == ENOENT)
+		return rerr_say(e, EHOSTDOWN, "target '%s' is offline: '%s' does not exist (is its "
+				"disk mounted? snaprotate never creates it)", t->name, t->root);
+	return 0;
 }
 
 int target_open(const struct target *t, struct target_conn *ret, struct rerr *e)
@@ -66,6 +100,10 @@ int target_open(const struct target *t, struct target_conn *ret, struct rerr *e)
 
 	if (t->scheme == TARGET_FILE) {
 		const char *bundle = getenv("SNAPROTATE_SELF");
+
+		r = target_file_present(t, e);
+		if (r < 0)
+			return r;
 
 		/* The rescue bundle's launcher: this process is its dynamic loader. */
 		if (bundle && bundle[0] == '/') {

@@ -149,15 +149,15 @@ digest /mnt/thick > out/thick.changed
 $SR rollback --dry-run thick 20261124T00 > out/rb-thick-dry.txt
 $SR rollback --json thick 20261124T00 --now 2026-11-24T01:00:00Z > out/rb-thick.json
 $SR list --json thick > out/rb-thick-list.json
-$SR status --json thick > out/rb-thick-status.json
-$SR status thick > out/rb-thick-status.txt
+$SR status --json thick > out/rb-thick-status.json || true
+$SR status thick > out/rb-thick-status.txt || true
 $SR snapshot thick --now 2026-11-24T02:00:00Z 2> out/rb-thick-refused.err && echo taken > out/rb-thick-refused.fail
 umount /mnt/thick
 lvchange -an vg0/thick
 lvchange -ay vg0/thick
 # what lvmpolld does on a real system once the merge has started (the guest runs none)
 lvm lvpoll --polloperation merge --interval 1 vg0/thick.20261124T000000Z
-$SR status --json thick > out/rb-thick-status-after.json
+$SR status --json thick > out/rb-thick-status-after.json || true
 mount /dev/vg0/thick /mnt/thick
 digest /mnt/thick > out/thick.got
 mountsnap vg0/thick.20261124T010000Z /mnt/snap
@@ -252,9 +252,24 @@ $SR snapshot thick --now 2026-11-26T00:00:00Z
 dd if=/dev/urandom of=/mnt/thick/big bs=1M count=20 conv=fsync status=none
 $SR list --json thick > out/ov-list.json
 $SR list thick > out/ov-list.txt
-$SR status --json thick > out/ov-status.json
+$SR status --json thick > out/ov-status.json || true
+$SR check --json thick --now 2026-11-26T00:30:00Z > out/ov-check.json || true
 $SR prune thick --now 2026-11-26T01:00:00Z > out/ov-prune.txt 2> out/ov-prune.err
 $SR list --json thick > out/ov-after.json
+
+# --- check: a thick snapshot's COW space over 80%, a thin pool over 80% (WARNING)
+$SR snapshot thick --now 2026-11-26T02:00:00Z > /dev/null
+dd if=/dev/urandom of=/mnt/thick/cow bs=1M count=10 conv=fsync status=none
+cur=$(lvs --noheadings -o data_percent vg0/pool | tr -d ' ' | cut -d. -f1)
+need=$(( (88 - cur) * 3 ))
+if [ "$need" -gt 0 ]; then
+	lvcreate -q -y -V ${need}M -T vg0/pool -n fill
+	dd if=/dev/urandom of=/dev/vg0/fill bs=1M count=$need conv=fsync status=none
+fi
+$SR check --json thick thin --now 2026-11-26T02:10:00Z > out/chk.json || echo $? > out/chk.rc
+$SR check --prometheus thick thin --now 2026-11-26T02:10:00Z > out/chk.prom
+lvremove -q -y vg0/fill 2>/dev/null || true
+rm -f /mnt/thick/cow
 
 # --- one of ours whose kind tag was changed by hand: damaged, kept, reported
 $SR snapshot thin --now 2026-11-30T00:00:00Z
@@ -431,7 +446,8 @@ def test_thin_pool_over_threshold_refuses_the_snapshot(rotation):
 def test_a_missing_vg_or_lv_is_said_once(rotation):
     kernel, times, r, share = rotation
     vg, lv = out(share, "missing-vg.err"), out(share, "missing-lv.err")
-    assert out(share, "missing-vg.rc").strip() == "2" == out(share, "missing-lv.rc").strip()
+    # list goes on past a volume it cannot read: exit 1, not a usage error
+    assert out(share, "missing-vg.rc").strip() == "1" == out(share, "missing-lv.rc").strip()
     assert "volume 'novg': lvs: Volume group \"nosuch\" not found" in vg, vg
     assert "volume 'nolv': lvs: " in lv and "vg0/nosuch" in lv, lv
     for err in (vg, lv):
@@ -502,6 +518,32 @@ def test_overflowed_thick_snapshot_is_invalid_and_pruned(rotation):
     assert "raise snapshot_size" in out(share, "ov-prune.err")
     assert not any(x["invalid"] for x in snaps_of(share, "ov-after.json").values())
     assert "thick.20261126T000000Z" not in snaps_of(share, "ov-after.json")
+    chk = json.loads(out(share, "ov-check.json"))
+    assert chk["state"] == "CRITICAL" and chk["exit"] == 2, chk
+    assert ("CRITICAL", "1 snapshot overflowed (INVALID: the content is lost)") in [
+        (p["state"], p["text"]) for p in chk["volumes"][0]["problems"]], chk
+
+
+def test_check_warns_of_full_lvm_snapshots_and_pools(rotation):
+    """check (SPEC 4): a thick snapshot's COW space and a thin pool over 80% are
+    WARNINGs, in the plugin's JSON and in the Prometheus metrics."""
+    kernel, times, r, share = rotation
+    chk = json.loads(out(share, "chk.json"))
+    probs = {v["volume"]: [(p["state"], p["text"]) for p in v["problems"]] for v in chk["volumes"]}
+    assert any(s == "WARNING" and "copy-on-write space is" in t for s, t in probs["thick"]), probs
+    assert any(s == "WARNING" and t.startswith("thin pool vg0/pool is") for s, t in probs["thin"])
+    assert chk["exit"] == int(out(share, "chk.rc").strip()) >= 1
+    prom = out(share, "chk.prom")
+    val = {}
+    for line in prom.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            val[k] = float(v)
+    assert val['snaprotate_pool_usage_ratio{volume="thin",pool="vg0/pool",part="data"}'] > 0.8
+    assert val['snaprotate_cow_usage_max_ratio{volume="thick"}'] > 0.8
+    p = subprocess.run(["promtool", "check", "metrics"], input=prom, capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
 
 
 def test_damaged_tags_keep_the_lv(rotation):

@@ -16,16 +16,16 @@ def test_a_pre_without_post_is_shown_then_closed_by_run(env):
     env.write_config(extra_volume="pkg_snapshots = yes\n")
     r = pkg(env, "pre", "2026-12-01T10:00:00Z", APT_INPUT)
     assert r.returncode == 0 and "data: pre data.20261201T100000Z (apt: install p)" in r.stdout
-    r = env.ok("status", "--now", "2026-12-01T13:00:00Z")
+    r = env.run("status", "--now", "2026-12-01T13:00:00Z")
     assert "package pre data.20261201T100000Z still without its post (3h" in r.stdout, r.stdout
-    doc = json.loads(env.ok("status", "--json", "--now", "2026-12-01T13:00:00Z").stdout)
+    doc = json.loads(env.run("status", "--json", "--now", "2026-12-01T13:00:00Z").stdout)
     assert doc["volumes"][0]["pkg_open"] == "data.20261201T100000Z"
     # Within a day run leaves it open: a long upgrade may still finish.
     r = env.ok("run", "--now", "2026-12-01T20:00:00Z")
     assert "never got its post" not in r.stdout + r.stderr
     r = env.ok("run", "--now", "2026-12-02T11:00:00Z")
     assert "package pre data.20261201T100000Z never got its post" in r.stdout + r.stderr, r
-    assert "still without" not in env.ok("status", "--now", "2026-12-02T11:00:01Z").stdout
+    assert "still without" not in env.run("status", "--now", "2026-12-02T11:00:01Z").stdout
     # The next post has no pre to pair with: a single snapshot that says so.
     r = pkg(env, "post", "2026-12-02T12:00:00Z")
     assert r.returncode == 0 and "data: single" in r.stdout, r.stdout

@@ -72,8 +72,11 @@ def test_list_and_status_find_the_volumes(distro):
     import json
     vols = {v["volume"]: [s["name"] for s in v["snapshots"]] for v in json.loads(r.stdout)["volumes"]}
     assert vols == {"root": ["root.20261127T100000Z"], "home": ["home.20261127T100000Z"]}, vols
-    r = rescue(m, "status")
-    assert "root: newest root.20261127T100000Z" in r.stdout and "home: newest" in r.stdout
+    r = rescue(m, "status", check=False)
+    # manual snapshots only: each volume is shown, with "no timeline snapshot" (exit 1)
+    assert r.returncode == 1 and "CRITICAL: no timeline snapshot yet" in r.stdout, r.stdout
+    assert "newest of any kind root.20261127T100000Z (manual" in r.stdout, r.stdout
+    assert "newest of any kind home.20261127T100000Z (manual" in r.stdout
     r = rescue(m, "config-check")
     assert f"path = {m}/@\n" in r.stdout and f"snapshot_dir = {m}/@snapshots\n" in r.stdout
     assert f"snapshot_dir = {m}/@home/.snapshots\n" in r.stdout

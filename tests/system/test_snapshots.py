@@ -302,23 +302,29 @@ def test_status_line_and_json(env):
     """status: newest, count, next due (by the finest bucket, or interval), the
     last run; no lock, nothing written."""
     env.write_config(extra_volume="retain = hourly=24 daily=7\n", extra="")
-    st = json.loads(env.ok("status", "--json", "--now", "2026-11-27T09:10:00Z").stdout)
-    v = st["volumes"][0]
-    assert v["count"] == 0 and v["newest"] is None
+    r = env.run("status", "--json", "--now", "2026-11-27T09:10:00Z")
+    assert r.returncode == 1                            # no timeline snapshot: a problem
+    v = json.loads(r.stdout)["volumes"][0]
+    assert v["count"] == 0 and v["newest"] is None and v["state"] == "CRITICAL"
+    assert [p["text"] for p in v["problems"]] == ["no timeline snapshot yet"]
     assert v["next_due"] == "2026-11-27T09:10:00Z"     # nothing yet: due now
     env.ok("run", "--now", "2026-11-27T09:05:00Z", env={"TZ": "UTC"})
     env.ok("snapshot", "data", "--now", "2026-11-27T09:06:00Z")
     before = env.tree()
     r = env.ok("status", "--json", "--now", "2026-11-27T09:10:00Z", env={"TZ": "UTC"})
     v = json.loads(r.stdout)["volumes"][0]
-    assert v["count"] == 2 and v["newest"] == "data.20261127T090600Z"
+    # "newest" is the newest timeline snapshot; the manual one after it is shown apart
+    assert v["count"] == 2 and v["newest"] == "data.20261127T090500Z"
+    assert v["newest_any"] == "data.20261127T090600Z" and v["kinds"]["manual"] == 1
+    assert v["state"] == "OK" and v["problems"] == []
     # a manual snapshot does not count for the timeline: the next hour is
     assert v["next_due"] == "2026-11-27T10:00:00Z"
     assert v["last_run"]["success"] is True and v["last_run"]["time"] == "2026-11-27T09:05:00Z"
     assert v["merge_pending"] is False and v["pool"] is None and v["invalid"] == 0
     line = env.ok("status", "--now", "2026-11-27T09:10:00Z", env={"TZ": "UTC"}).stdout
-    assert line.startswith("data: newest data.20261127T090600Z (4m ago), 2 in all, "
-                           "next due 2026-11-27 10:00:00"), line
+    assert line.startswith("data: newest timeline data.20261127T090500Z (5m ago), 2 in all, "
+                           "next due 2026-11-27 10:00:00 UTC; newest of any kind "
+                           "data.20261127T090600Z (manual, 4m ago)"), line
     assert "last run 2026-11-27T09:05:00Z ok" in line
     env.write_config(extra_volume="retain = hourly=24\ninterval = 90m\n")
     v = json.loads(env.ok("status", "--json", "--now", "2026-11-27T09:10:00Z").stdout)["volumes"][0]
