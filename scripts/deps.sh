@@ -10,13 +10,38 @@ dpkg-dev pacman-package-manager makepkg libarchive-tools zstd dnf createrepo-c r
 scdoc debhelper fakeroot lintian man-db bash-completion python3-croniter
 initramfs-tools-core busybox-static"
 
+# promtool validates `check --prometheus`. Debian ships it only inside the
+# prometheus package, whose installation would start a Prometheus server on
+# this machine: the binary is taken out of the package instead.
+fetch_promtool() {
+	tool="$(dirname "$0")/../build/tools/promtool"
+	command -v promtool >/dev/null 2>&1 || [ -x "$tool" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: no promtool (run as root to fetch it)" >&2
+		return 1
+	fi
+	tmp=$(mktemp -d)
+	if ! (cd "$tmp" && apt-get download -q prometheus >/dev/null 2>&1); then
+		apt-get update -q
+		(cd "$tmp" && apt-get download -q prometheus)
+	fi
+	mkdir -p "$(dirname "$tool")"
+	dpkg-deb --fsys-tarfile "$tmp"/prometheus_*.deb | tar -x -O ./usr/bin/promtool >"$tool.new"
+	chmod 755 "$tool.new"
+	mv "$tool.new" "$tool"
+	rm -rf "$tmp"
+}
+
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed; then
 		missing="$missing $p"
 	fi
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+	fetch_promtool
+	exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps: missing packages:$missing (run as root to install them)" >&2
@@ -27,3 +52,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+fetch_promtool

@@ -6,6 +6,7 @@ failing test leaves no mount or loop device behind.
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("SNAPROTATE", ROOT / "snaprotate"))
+# scripts/deps.sh takes promtool out of Debian's prometheus package, not installed
+PROMTOOL = shutil.which("promtool") or str(ROOT / "build" / "tools" / "promtool")
 
 
 def run(*argv, check=True, **kw):

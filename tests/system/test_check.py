@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from conftest import Btrfs, run
+from conftest import BINARY, PROMTOOL, ROOT, Btrfs, run
+from test_send import configure, sshd, target_fs  # noqa: F401 (fixtures)
 
 H = 3600
 T0 = "2026-12-01T10:00:00Z"
@@ -55,7 +56,7 @@ def check(env, *args, now):
 
 
 def metrics(text):
-    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+    p = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
                        text=True)
     assert p.returncode == 0, p.stdout + p.stderr
     val = {}
@@ -226,6 +227,24 @@ def test_target_copy_age_and_an_unplugged_disk(env, tmp_path):
         usb.close()
 
 
+def test_an_ssh_host_that_does_not_answer(env, target_fs, sshd):
+    configure(env, target_fs, sshd, src_retain="retain = hourly=24\n",
+              tgt_retain="retain = hourly=24\n")
+    env.ok("run", "--now", T0)
+    sshd.stop()
+    r = env.run("run", "--now", at(1))
+    assert r.returncode == 0, r.stderr
+    assert "target 'nas' could not be reached: ssh to 127.0.0.1 failed" in r.stderr, r.stderr
+    assert "within the target's rpo of 2h 30m: not a failure yet" in r.stderr, r.stderr
+    assert len(env.names()) == 2
+    state, summary, perf, _ = check(env, now=at(1.1))
+    assert state == "WARNING" and "target nas was offline at the last run" in summary, summary
+    assert perf["data nas age"][0] == str(int(1.1 * H))
+    r = env.run("run", "--now", at(2.5))
+    assert r.returncode == 1 and "past the target's rpo of 2h 30m" in r.stderr, r.stderr
+    assert check(env, now=at(2.5))[0] == "CRITICAL"
+
+
 def test_one_unreadable_volume_among_three(btrfs, tmp_path, env):
     for v in ("b", "c"):
         btrfs.subvolume(v)
@@ -303,8 +322,6 @@ def test_unknown_for_its_own_trouble(env, tmp_path):
     bad = tmp_path / "bad.conf"
     bad.write_text("[volume x]\nbackend = zfs\n")
     bad.chmod(0o600)
-    r = run("/bin/true")
-    from conftest import BINARY
     r = subprocess.run([BINARY, "-c", bad, "check"], capture_output=True, text=True)
     assert r.returncode == 3 and r.stdout.startswith("SNAPROTATE UNKNOWN - "), r
     assert f"{bad}:2" in r.stdout, r.stdout
@@ -312,3 +329,45 @@ def test_unknown_for_its_own_trouble(env, tmp_path):
     assert r.returncode == 3 and "SNAPROTATE UNKNOWN - -c 'soon'" in r.stdout, r
     r = env.run("check", "--output", "/tmp/x.prom")
     assert r.returncode == 3 and "--output goes with --prometheus" in r.stdout
+
+
+def test_the_shipped_alerting_rules(tmp_path):
+    """pkg/prometheus/snaprotate.rules.yml loads, and fires on the metrics check writes."""
+    rules = ROOT / "pkg" / "prometheus" / "snaprotate.rules.yml"
+    p = subprocess.run([PROMTOOL, "check", "rules", rules], capture_output=True, text=True)
+    assert p.returncode == 0 and "SUCCESS: 6 rules found" in p.stdout, p.stdout + p.stderr
+    t = tmp_path / "test.yml"
+    t.write_text(f"""\
+rule_files: ["{rules}"]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'snaprotate_newest_snapshot_timestamp_seconds{{volume="data"}}'
+        values: '0+0x300'
+      - series: 'snaprotate_rpo_seconds{{volume="data"}}'
+        values: '9000+0x300'
+      - series: 'snaprotate_last_run_success{{volume="data"}}'
+        values: '1+0x100 0+0x200'
+    alert_rule_test:
+      - eval_time: 2h
+        alertname: SnaprotateSnapshotsStale
+        exp_alerts: []
+      - eval_time: 3h
+        alertname: SnaprotateSnapshotsStale
+        exp_alerts:
+          - exp_labels: {{severity: critical, volume: data}}
+            exp_annotations:
+              summary: ": no timeline snapshot of data within its rpo"
+      - eval_time: 90m
+        alertname: SnaprotateRunFailed
+        exp_alerts: []
+      - eval_time: 2h
+        alertname: SnaprotateRunFailed
+        exp_alerts:
+          - exp_labels: {{severity: critical, volume: data}}
+            exp_annotations:
+              summary: ": the last run of data failed (snaprotate status says why)"
+""")
+    p = subprocess.run([PROMTOOL, "test", "rules", t], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr

@@ -5,12 +5,13 @@ bash on the completion, and the Debian package built, linted and installed in a
 throwaway root."""
 import os
 import re
+import shlex
 import shutil
 import subprocess
 
 import pytest
 
-from conftest import BINARY, ROOT, run
+from conftest import BINARY, PROMTOOL, ROOT, run
 from pkgroot import PkgRoot
 from test_pkg_apt import build_deb
 
@@ -35,6 +36,32 @@ def test_units_verify(installed):
                         units / "snaprotate.timer", boot], capture_output=True, text=True,
                        env=env)
     assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_the_service_leaves_metrics_for_node_exporter(installed, env, tmp_path):
+    """ExecStopPost (after every run, failed or not) writes the textfile when
+    node_exporter's directory exists, and does nothing when it does not."""
+    text = (installed / "usr/lib/systemd/system/snaprotate.service").read_text()
+    line = re.search(r"^ExecStopPost=-(.*)$", text, re.M).group(1)
+    argv = shlex.split(line.replace("$$", "$"))     # systemd's unescaping of $$
+    assert argv[:2] == ["/bin/sh", "-c"], argv
+    tf = tmp_path / "node-exporter"
+    script = (argv[2].replace("/var/lib/prometheus/node-exporter", str(tf))
+              .replace(f"{installed}/usr/sbin/snaprotate", f"{BINARY} -c {env.conf}"))
+    assert script != argv[2] and str(BINARY) in script, script
+    r = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True)
+    assert r.returncode == 0 and not tf.exists(), r
+    tf.mkdir()
+    env.ok("run")
+    r = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True,
+                       preexec_fn=lambda: os.umask(0o077))
+    assert r.returncode == 0, r
+    prom = tf / "snaprotate.prom"
+    assert os.stat(prom).st_mode & 0o777 == 0o644
+    assert 'snaprotate_last_run_success{volume="data"} 1' in prom.read_text()
+    p = subprocess.run([PROMTOOL, "check", "metrics"], input=prom.read_text(),
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
 
 
 def test_timer_calendar_and_options(installed):

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import BINARY, ROOT
+from conftest import BINARY, PROMTOOL, ROOT
 from model import Snap, due, expected_keep, iso, stamp
 
 VM = ROOT / "tests" / "vm" / "run-vm.sh"
@@ -541,7 +541,7 @@ def test_check_warns_of_full_lvm_snapshots_and_pools(rotation):
             val[k] = float(v)
     assert val['snaprotate_pool_usage_ratio{volume="thin",pool="vg0/pool",part="data"}'] > 0.8
     assert val['snaprotate_cow_usage_max_ratio{volume="thick"}'] > 0.8
-    p = subprocess.run(["promtool", "check", "metrics"], input=prom, capture_output=True,
+    p = subprocess.run([PROMTOOL, "check", "metrics"], input=prom, capture_output=True,
                        text=True)
     assert p.returncode == 0, p.stdout + p.stderr
 
