@@ -177,8 +177,55 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 check: deps
-	$(MAKE) all unit $(TOOLS)
+	$(MAKE) all unit fuzz-replay $(TOOLS)
+	$(MAKE) fuzz FUZZ_TIME=$(CHECK_FUZZ_TIME)
 	$(PYTHON) -m pytest -v tests/system
+
+# --- fuzzing: libFuzzer harnesses of every parser of others' input (tests/fuzz/) ---
+FUZZ_HARNESSES := config names info sendcheck blockstream thindelta serve
+# Seconds per harness for `make fuzz`; `make check` runs each briefly.
+FUZZ_TIME ?= 600
+CHECK_FUZZ_TIME ?= 15
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+FUZZ_OBJS := $(patsubst src/%.c,build/fuzz/obj/%.o,$(SRCS))
+FUZZ_BINS := $(addprefix build/fuzz/fuzz-,$(FUZZ_HARNESSES))
+REPLAY_BINS := $(addprefix build/tests/replay-,$(FUZZ_HARNESSES))
+
+build/fuzz/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+
+build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-util.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -Itests/fuzz $(PKG_CFLAGS) -o $@ \
+		$< tests/fuzz/fuzz-util.c $(FUZZ_OBJS) $(PKG_LIBS) -ldl -pthread
+
+# Each harness for FUZZ_TIME seconds from its seeds; a crash stops here, its input in
+# build/fuzz/crashes/ (copy it into tests/fuzz/regress/HARNESS/ once fixed).
+fuzz: $(FUZZ_BINS)
+	@set -e; mkdir -p build/fuzz/crashes; for h in $(FUZZ_HARNESSES); do \
+		mkdir -p build/fuzz/corpus/$$h; rm -f build/fuzz/crashes/$$h-*; \
+		echo "== fuzz-$$h, $(FUZZ_TIME) s"; \
+		build/fuzz/fuzz-$$h -max_total_time=$(FUZZ_TIME) -timeout=20 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix=build/fuzz/crashes/$$h- \
+			build/fuzz/corpus/$$h tests/fuzz/corpus/$$h 2>&1 | \
+			grep -E '^(stat::|#[0-9]+ +DONE|==[0-9]+==|SUMMARY|INFO: (Seed|Loaded))|ERROR' || true; \
+		test -z "$$(ls build/fuzz/crashes/ | grep "^$$h-")" || \
+			{ echo "fuzz-$$h: crash, see build/fuzz/crashes/"; exit 1; }; \
+	done
+
+# The same harnesses without libFuzzer: the seeds and every input that ever crashed one.
+build/tests/replay-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-util.c tests/fuzz/replay.c $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $(PKG_CFLAGS) -Itests/fuzz -o $@ $< tests/fuzz/fuzz-util.c \
+		tests/fuzz/replay.c $(LIB_OBJS) $(PKG_LIBS) -ldl -pthread
+
+fuzz-replay: $(REPLAY_BINS)
+	@set -e; for h in $(FUZZ_HARNESSES); do \
+		build/tests/replay-$$h tests/fuzz/corpus/$$h \
+			$$(test -d tests/fuzz/regress/$$h && echo tests/fuzz/regress/$$h) 2>&1 | tail -n 1; \
+	done
 
 # The LVM harness alone: boot both kernels and run the smoke test inside.
 check-vm: all
@@ -254,6 +301,6 @@ deb:
 clean:
 	rm -rf build snaprotate
 
-.PHONY: all unit check check-vm deps demo asan install man deb rescue clean
+.PHONY: all unit check check-vm deps demo asan install man deb rescue clean fuzz fuzz-replay
 
--include $(OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)

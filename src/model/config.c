@@ -163,6 +163,13 @@ static char *config_ini_reader(char *buf, int size, void *stream)
 	memcpy(buf, ctx->text, len);
 	buf[len] = '\0';
 	ctx->text = nl ? nl + 1 : ctx->text + strlen(ctx->text);
+	/* A carriage return or an escape inside a value would be written back as another line. */
+	for (p = buf; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f) {
+			cfg_fail(ctx, ctx->line, "a control character (0x%02x) at column %zu",
+				 (unsigned char)*p, (size_t)(p - buf) + 1);
+			return NULL;
+		}
 
 	for (p = buf; *p == ' ' || *p == '\t'; p++)
 		;
@@ -174,7 +181,8 @@ static char *config_ini_reader(char *buf, int size, void *stream)
 	/* inih would drop "; text" silently and keep "# text": both are mistakes here. */
 	if (*p != '#' && *p != ';')
 		for (const char *c = p + 1; *c; c++)
-			if ((*c == '#' || *c == ';') && (c[-1] == ' ' || c[-1] == '\t')) {
+			/* "key =;x" too: written back as "key = ;x", it would be one. */
+			if ((*c == '#' || *c == ';') && (c[-1] == ' ' || c[-1] == '\t' || c[-1] == '=')) {
 				cfg_fail(ctx, ctx->line,
 					 "comments must be whole lines: '%c' after a value is not a comment",
 					 *c);
@@ -338,6 +346,11 @@ static int validate_volume(struct parse_ctx *ctx, struct volume *v)
 		    asprintf(&v->snapshot_dir, "%s%s.snapshots", v->path,
 			     streq(v->path, "/") ? "" : "/") < 0)
 			return -ENOMEM;
+		if (strlen(v->snapshot_dir) > CFG_PATH_MAX)
+			return cfg_fail(ctx, config_volume_line(v, VKEY_PATH), "path = '%s': its "
+					"snapshot_dir '%s' would be longer than %d characters: set "
+					"a shorter snapshot_dir", v->path, v->snapshot_dir,
+					CFG_PATH_MAX);
 		if (streq(v->snapshot_dir, v->path))
 			return cfg_fail(ctx, config_volume_line(v, VKEY_SNAPSHOT_DIR),
 					"snapshot_dir must not be the volume's path itself");

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,59 @@
 #include "model/stamp.h"
 
 #include "config_internal.h"
+
+/* Where a list value is wrapped (a line may hold 199 characters; a tab counts 8 here). */
+#define FMT_WRAP	78
+
+/*
+ * "KEY = WORD ...", the words of a list key wrapped onto indented continuation
+ * lines, which append to it: what was joined from several lines may not fit on
+ * one. The first word stays on the key's line (an empty value is an error), and
+ * a word that starts with '[' stays with the one before it (an indented '[' is a
+ * misplaced section header): as the words stood in the file that was read.
+ */
+static void fmt_words(FILE *f, const char *key, const char *value)
+{
+	size_t col = (size_t)fprintf(f, "%s =", key), n = 0;
+	_cleanup_free_ char *words = malloc(strlen(value) + 1);
+	bool first = true;
+
+	if (!words) {
+		fprintf(f, " %s\n", value);
+		return;
+	}
+	/* The words with one space between them: how long a unit is does not depend on blanks. */
+	for (const char *c = value + strspn(value, " \t"); *c;) {
+		size_t len = strcspn(c, " \t");
+
+		memcpy(words + n, c, len);
+		n += len;
+		c += len;
+		c += strspn(c, " \t");
+		if (*c)
+			words[n++] = ' ';
+	}
+	words[n] = '\0';
+	for (const char *w = words; *w;) {
+		const char *end = w + strcspn(w, " \t"), *next;
+
+		/* One unit: the word and the '[' words right after it. */
+		for (next = end + strspn(end, " \t"); *next == '['; next = end + strspn(end, " \t"))
+			end = next + strcspn(next, " \t");
+		if (col + 1 + (size_t)(end - w) > FMT_WRAP && !first) {
+			fputs("\n\t", f);
+			col = 8;
+		} else {
+			fputc(' ', f);
+			col++;
+		}
+		fwrite(w, 1, (size_t)(end - w), f);
+		col += (size_t)(end - w);
+		first = false;
+		w = end + strspn(end, " \t");
+	}
+	fputc('\n', f);
+}
 
 static void fmt_policy(FILE *f, const struct policy *p, bool full)
 {
@@ -65,18 +119,18 @@ char *config_format(const struct config *c)
 		if (v->n_pre_hooks) {
 			_cleanup_free_ char *h = cfg_strv_join(v->pre_hooks, v->n_pre_hooks);
 
-			fprintf(f, "pre_hook = %s\n", h ?: "");
+			fmt_words(f, "pre_hook", h ?: "");
 		}
 		if (v->n_post_hooks) {
 			_cleanup_free_ char *h = cfg_strv_join(v->post_hooks, v->n_post_hooks);
 
-			fprintf(f, "post_hook = %s\n", h ?: "");
+			fmt_words(f, "post_hook", h ?: "");
 		}
 		fmt_policy(f, &v->policy, true);
 		if (v->n_targets) {
 			_cleanup_free_ char *t = cfg_strv_join(v->targets, v->n_targets);
 
-			fprintf(f, "targets = %s\n", t ?: "");
+			fmt_words(f, "targets", t ?: "");
 		}
 		fprintf(f, "rpo = %s\n", duration_format(v->rpo, buf, sizeof(buf)));
 		fprintf(f, "interval = %s\n", duration_format(v->interval, buf, sizeof(buf)));
@@ -98,7 +152,7 @@ char *config_format(const struct config *c)
 		_cleanup_free_ char *m = cfg_strv_join(g->volumes, g->n_volumes);
 
 		fprintf(f, "\n[group %s]\n", g->name);
-		fprintf(f, "volumes = %s\n", m ?: "");
+		fmt_words(f, "volumes", m ?: "");
 		fprintf(f, "freeze = %s\n", g->freeze ? "yes" : "no");
 	}
 	for (size_t i = 0; i < c->n_targets; i++) {
@@ -114,7 +168,7 @@ char *config_format(const struct config *c)
 		if (t->ssh_identity)
 			fprintf(f, "ssh_identity = %s\n", t->ssh_identity);
 		if (t->ssh_options)
-			fprintf(f, "ssh_options = %s\n", t->ssh_options);
+			fmt_words(f, "ssh_options", t->ssh_options);
 	}
 	if (fclose(f) != 0) {
 		free(out);

@@ -63,6 +63,13 @@ int cfg_strv_split_append(char ***v, size_t *n, const char *value);
 char *cfg_strv_join(char *const *v, size_t n);
 int cfg_parse_uint(const char *s, unsigned long max, unsigned long *ret);
 int cfg_parse_bool(const char *s, bool *ret);
+/*
+ * Paths in the config are short enough that the longest line config-check
+ * prints ("snapshot_dir = PATH/.snapshots") fits the 199 characters of a line.
+ */
+#define CFG_PATH_MAX		160
+#define CFG_PATH_WANTED		"expected an absolute path of at most 160 characters, without '..'"
+
 bool cfg_path_valid(const char *p);
 void cfg_path_normalize(char *p);
 bool cfg_lv_spec_valid(const char *s);

@@ -162,8 +162,7 @@ static int handle_volume(struct parse_ctx *ctx, struct volume *v, int k, const c
 	case VKEY_PATH:
 	case VKEY_SNAPSHOT_DIR:
 		if (!cfg_path_valid(value))
-			return cfg_fail(ctx, ctx->line, "%s = '%s': expected an absolute path without '..'",
-					key, value);
+			return cfg_fail(ctx, ctx->line, "%s = '%s': " CFG_PATH_WANTED, key, value);
 		r = set_string(k == VKEY_PATH ? &v->path : &v->snapshot_dir, value);
 		if (r == 0)
 			cfg_path_normalize(k == VKEY_PATH ? v->path : v->snapshot_dir);
@@ -260,7 +259,7 @@ static int handle_global(struct parse_ctx *ctx, const char *key, const char *val
 	if (streq(key, "pkg_dedupe"))
 		return handle_duration(ctx, key, value, &c->pkg_dedupe);
 	if (!cfg_path_valid(value))
-		return cfg_fail(ctx, ctx->line, "%s = '%s': expected an absolute path without '..'",
+		return cfg_fail(ctx, ctx->line, "%s = '%s': " CFG_PATH_WANTED,
 				key, value);
 	return set_string(streq(key, "state_dir") ? &c->state_dir : &c->lock_dir, value);
 }
@@ -319,7 +318,7 @@ static int handle_target(struct parse_ctx *ctx, struct target *t, const char *ke
 	if (streq(key, "ssh_identity")) {
 		if (!cfg_path_valid(value))
 			return cfg_fail(ctx, ctx->line,
-					"ssh_identity = '%s': expected an absolute path without '..'",
+					"ssh_identity = '%s': " CFG_PATH_WANTED,
 					value);
 		return set_string(&t->ssh_identity, value);
 	}

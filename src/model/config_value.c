@@ -106,15 +106,27 @@ int cfg_parse_bool(const char *s, bool *ret)
 
 bool cfg_path_valid(const char *p)
 {
+	char norm[PATH_MAX];
+	size_t n = strlen(p);
 	const char *c;
 
-	if (p[0] != '/' || strlen(p) >= PATH_MAX)
+	if (p[0] != '/' || n > CFG_PATH_MAX)
 		return false;
 	/* ".." would let a path leave where it seems to point. */
 	for (c = p; (c = strstr(c, "/..")); c += 3)
 		if (c[3] == '/' || c[3] == '\0')
 			return false;
-	return true;
+	for (c = p; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return false;
+	/*
+	 * A path that ends in a blank once normalised ("/x /.") could never be
+	 * written back: the config format strips blanks at the end of a value.
+	 */
+	memcpy(norm, p, n + 1);
+	cfg_path_normalize(norm);
+	n = strlen(norm);
+	return norm[n - 1] != ' ' && norm[n - 1] != '\t';
 }
 
 /*
@@ -274,7 +286,7 @@ int cfg_parse_url(struct target *t, const char *url, char *why, size_t why_len)
 	if (startswith(url, "file://")) {
 		p = url + strlen("file://");
 		if (!cfg_path_valid(p)) {
-			snprintf(why, why_len, "a file:// URL needs an absolute path without '..'");
+			snprintf(why, why_len, "a file:// URL needs an absolute path of at most 160 characters, without '..'");
 			return -EINVAL;
 		}
 		t->scheme = TARGET_FILE;
@@ -288,7 +300,7 @@ int cfg_parse_url(struct target *t, const char *url, char *why, size_t why_len)
 	p = url + strlen("ssh://");
 	slash = strchr(p, '/');
 	if (!slash || !cfg_path_valid(slash)) {
-		snprintf(why, why_len, "an ssh:// URL needs an absolute path without '..' after the host");
+		snprintf(why, why_len, "an ssh:// URL needs an absolute path (at most 160 characters, without '..') after the host");
 		return -EINVAL;
 	}
 	at = memchr(p, '@', (size_t)(slash - p));

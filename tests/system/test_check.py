@@ -245,24 +245,38 @@ def test_an_ssh_host_that_does_not_answer(env, target_fs, sshd):
     assert check(env, now=at(2.5))[0] == "CRITICAL"
 
 
-def test_one_unreadable_volume_among_three(btrfs, tmp_path, env):
-    for v in ("b", "c"):
-        btrfs.subvolume(v)
-    env.write_config(extra_volume="retain = hourly=24\n",
-                     extra="".join(f"[volume {v}]\nbackend = btrfs\npath = {btrfs.mnt / v}\n"
-                                   "retain = hourly=24\n\n" for v in ("b", "c")))
-    env.ok("run", "--now", T0)
-    os.rename(btrfs.mnt / "b", btrfs.mnt / "b.gone")
+def test_one_unmounted_volume_among_three(btrfs, tmp_path, env):
+    """Volume b is a subvolume mounted on its own (as /home often is); unmounted, its
+    path is an empty directory of another filesystem. The others are still shown."""
+    btrfs.subvolume("c")
+    btrfs.subvolume("b")
+    bmnt = tmp_path / "bmnt"
+    bmnt.mkdir()
+    run("mount", "-o", "subvol=b", btrfs.loop, bmnt)
+    try:
+        env.write_config(extra_volume="retain = hourly=24\n",
+                         extra=f"[volume b]\nbackend = btrfs\npath = {bmnt}\n"
+                               f"snapshot_dir = {bmnt}/.snapshots\nretain = hourly=24\n\n"
+                               f"[volume c]\nbackend = btrfs\npath = {btrfs.mnt / 'c'}\n"
+                               "retain = hourly=24\n")
+        env.ok("run", "--now", T0)
+    finally:
+        run("umount", bmnt)
     r = env.run("list")
     assert r.returncode == 1
     assert "data (btrfs" in r.stdout and "c (btrfs" in r.stdout, r.stdout
-    assert "b: CANNOT BE READ: " in r.stdout and "does not exist" in r.stdout, r.stdout
+    assert "b: CANNOT BE READ: " in r.stdout and "not btrfs" in r.stdout, r.stdout
     doc = json.loads(env.run("list", "--json").stdout)
     by = {v["volume"]: v for v in doc["volumes"]}
-    assert "does not exist" in by["b"]["error"] and len(by["c"]["snapshots"]) == 1
+    assert "not btrfs" in by["b"]["error"] and len(by["c"]["snapshots"]) == 1
+    assert by["b"]["snapshots"] == []
     r = env.run("status", "--now", at(0.5))
     assert r.returncode == 1
     assert r.stdout.count("newest timeline") == 2 and "b: CANNOT BE READ:" in r.stdout
+    doc = json.loads(env.run("status", "--json", "--now", at(0.5)).stdout)
+    by = {v["volume"]: v for v in doc["volumes"]}
+    assert "not btrfs" in by["b"]["error"] and by["b"]["state"] == "CRITICAL"
+    assert by["c"]["state"] == "OK" and by["c"]["count"] == 1
     state, summary, perf, _ = check(env, now=at(0.5))
     assert state == "CRITICAL" and summary.startswith("b: cannot be read: "), summary
     assert "data age" in perf and "c age" in perf and "b age" not in perf
@@ -271,6 +285,10 @@ def test_one_unreadable_volume_among_three(btrfs, tmp_path, env):
     assert val['snaprotate_volume_readable{volume="c"}'] == 1
     assert val['snaprotate_check_state{volume="b"}'] == 2
     assert val['snaprotate_last_run_success{volume="b"}'] == 1    # the run before it went
+    # The run goes on for the others, and fails for b alone.
+    r = env.run("run", "--now", at(1))
+    assert r.returncode == 1 and "run failed for 1 volume: b" in r.stderr, r.stderr
+    assert len(env.names("c")) == 2
 
 
 def test_prometheus_values_and_the_atomic_textfile(env, tmp_path):
