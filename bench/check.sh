@@ -20,7 +20,7 @@ BENCH_FS_SIZE=16G bench_setup
 make_volume() {
 	[ -d "$work/mnt/$1" ] || btrfs -q subvolume create "$work/mnt/$1"
 	btrfs -q subvolume create "$work/mnt/$1/$2"
-	python3 - "$work/mnt/$1/$2" "$work/mnt/$1/snaps-$2" "$2" "$3" <<'PY'
+	/usr/bin/python3 - "$work/mnt/$1/$2" "$work/mnt/$1/snaps-$2" "$2" "$3" <<'PY'
 import btrfsutil, json, os, sys, uuid
 from datetime import datetime, timedelta, timezone
 src, sd, vol, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
