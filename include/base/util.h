@@ -149,7 +149,8 @@ int write_all(int fd, const void *buf, size_t len);
 /**
  * read_all_at() - Read a whole small file relative to a directory fd.
  * @dirfd: Directory the @name is relative to.
- * @name: File name; a symlink is not followed (-ELOOP).
+ * @name: File name; a symlink is not followed (-ELOOP), anything but a regular file
+ *        is refused (-EINVAL) without blocking on it.
  * @max: Larger files are refused with -EFBIG.
  * @ret_buf: On success a NUL-terminated buffer the caller must free().
  * @ret_len: On success its length, without the NUL (may be NULL).

@@ -15,7 +15,8 @@
 
 #define SPAWN_STDIN_PIPE	(1U << 0)	/* *ret_in: write end of the child's stdin */
 #define SPAWN_STDOUT_PIPE	(1U << 1)	/* *ret_out: read end of the child's stdout */
-#define SPAWN_STDOUT_TO_STDERR	(1U << 2)	/* the child's stdout goes to our stderr */
+#define SPAWN_STDOUT_TO_STDERR	(1U << 2)	/* the child's stdout goes where its stderr
+							 * goes: into the pipe with STDERR_PIPE */
 #define SPAWN_STDIN_NULL	(1U << 3)	/* the child's stdin is /dev/null */
 #define SPAWN_STDERR_PIPE	(1U << 4)	/* err: read end of the child's stderr */
 #define SPAWN_NEW_PGROUP	(1U << 5)	/* a process group of its own (kill -PID takes all) */

@@ -33,9 +33,16 @@ int read_all_at(int dirfd, const char *name, size_t max, char **ret_buf, size_t 
 {
 	_cleanup_close_ int fd = -1;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+
+	/* Never a symlink; never a FIFO or device to block on or to read from. */
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
 	return read_all_fd(fd, max, ret_buf, ret_len);
 }
 

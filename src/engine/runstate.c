@@ -11,6 +11,9 @@
 #include "format/meta.h"
 #include "model/stamp.h"
 
+/* A record is a few hundred bytes a target. */
+#define RUN_RECORD_MAX	(1 << 20)
+
 static const char *const target_states[_RUN_TARGET_STATE_MAX] = {
 	[RUN_TARGET_OK] = "ok",
 	[RUN_TARGET_OFFLINE] = "offline",
@@ -94,23 +97,36 @@ int run_record_load(const struct config *cfg, const char *volume, struct run_rec
 		    struct rerr *e)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	_cleanup_close_ int dirfd = -1;
+	_cleanup_free_ char *text = NULL;
 	struct run_record rec = { 0 };
+	char file[VOLUME_NAME_MAX + 8];
 	struct json_object *x;
-	char path[4096];
 	const char *when;
-	int fd, k;
+	size_t len;
+	int k;
 
-	snprintf(path, sizeof(path), "%s/%s.json", cfg->state_dir, volume);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT)
+	dirfd = open(cfg->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 && errno == ENOENT)
 		return 0;
-	if (fd < 0)
-		return rerr_set(e, errno, "%s: cannot read '%s'", volume, path);
-	o = json_object_from_fd(fd);
-	close(fd);
+	if (dirfd < 0)
+		return rerr_set(e, errno, "%s: cannot open state_dir '%s'", volume, cfg->state_dir);
+	snprintf(file, sizeof(file), "%s.json", volume);
+	/* A regular file only: a symlink is not followed, a FIFO does not block. */
+	k = read_regular_beneath(dirfd, file, RUN_RECORD_MAX, &text, &len);
+	if (k == -ENOENT)
+		return 0;
+	if (k == -ENOMEM)
+		return rerr_set(e, ENOMEM, "out of memory");
+	if (k < 0)
+		return rerr_say(e, -k, "%s: cannot read '%s/%s': %s", volume, cfg->state_dir, file,
+				k == -EINVAL ? "not a regular file" : k == -ELOOP ?
+				"a symbolic link" : strerror(-k));
+	o = json_tokener_parse(text);
 	if (!o || !json_object_is_type(o, json_type_object) || !(when = jstring(o, "time")) ||
 	    time_parse_iso(when, &rec.time) < 0 || !json_object_object_get_ex(o, "success", &x))
-		return rerr_say(e, EBADMSG, "%s: '%s' is not a run record", volume, path);
+		return rerr_say(e, EBADMSG, "%s: '%s/%s' is not a run record", volume,
+				cfg->state_dir, file);
 	rec.success = json_object_get_boolean(x);
 	if (json_object_object_get_ex(o, "duration_seconds", &x) &&
 	    (json_object_is_type(x, json_type_double) || json_object_is_type(x, json_type_int))) {

@@ -159,6 +159,9 @@ static int64_t hook_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* At most this much is read after the hook exited. */
+#define HOOK_DRAIN_MAX	(64 * 1024)
+
 static int hook_run_one(const char *hook, enum hook_phase phase, char **envp, int64_t timeout,
 			struct rerr *e)
 {
@@ -222,6 +225,21 @@ static int hook_run_one(const char *hook, enum hook_phase phase, char **envp, in
 		(void) kill(-pid, SIGKILL);
 		(void) waitpid(pid, &status, 0);
 	}
+	/*
+	 * What the hook said just before it exited, and no more: a daemon it left
+	 * may hold the pipe open (and write on) for ever.
+	 */
+	if (!eof && fcntl(err_fd, F_SETFL, O_NONBLOCK) == 0)
+		for (size_t drained = 0; drained < HOOK_DRAIN_MAX;) {
+			char buf[512];
+			ssize_t n = read(err_fd, buf, sizeof(buf));
+
+			if (n <= 0)
+				break;
+			hook_tail_add(&tail, buf, (size_t)n);
+			(void) write_all(STDERR_FILENO, buf, (size_t)n);
+			drained += (size_t)n;
+		}
 	/* The hook is gone; children it left in its group die with a timeout only. */
 	if (timed_out)
 		(void) kill(-pid, SIGKILL);

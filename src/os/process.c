@@ -51,13 +51,16 @@ int spawn_full(char *const argv[], char *const envp[], unsigned flags,
 		posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
 	else if (flags & SPAWN_STDIN_NULL)
 		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	/* stdout before stderr: "to stderr" means our stderr, not the pipe below. */
+	if (flags & SPAWN_STDERR_PIPE)
+		posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
+	/*
+	 * After stderr: into the same pipe, never our own stdout or stderr, which
+	 * a daemon the child leaves behind would hold open for whoever reads them.
+	 */
 	if (flags & SPAWN_STDOUT_PIPE)
 		posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
 	else if (flags & SPAWN_STDOUT_TO_STDERR)
 		posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-	if (flags & SPAWN_STDERR_PIPE)
-		posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
 	r = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp ? envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);

@@ -399,6 +399,7 @@ def test_hooks_get_an_environment_of_their_own(env, tmp_path):
     configure(env, pre=[dump])
     env.ok("snapshot", "data", env={
         "PATH": "/tmp/evil:" + os.environ["PATH"], "LD_LIBRARY_PATH": "/tmp/evil",
+        "LD_PRELOAD": "/tmp/evil/nothing.so", "BASH_ENV": "/tmp/evil.sh", "ENV": "/tmp/evil.sh",
         "IFS": "x", "APT_CONFIG": "/tmp/evil.conf", "DPKG_HOOK_ACTION": "install",
         "TZ": "Europe/Vienna", "LANG": "C.UTF-8", "SNAPROTATE_PG_PORT": "5433",
         "SNAPROTATE_VOLUME": "spoofed"})
@@ -408,8 +409,49 @@ def test_hooks_get_an_environment_of_their_own(env, tmp_path):
     assert seen["TZ"] == "Europe/Vienna" and seen["LANG"] == "C.UTF-8"
     assert seen["SNAPROTATE_PG_PORT"] == "5433"
     assert seen["SNAPROTATE_VOLUME"] == "data"
-    for leaked in ("LD_LIBRARY_PATH", "IFS", "APT_CONFIG", "DPKG_HOOK_ACTION"):
+    for leaked in ("LD_LIBRARY_PATH", "LD_PRELOAD", "BASH_ENV", "ENV", "IFS", "APT_CONFIG",
+                   "DPKG_HOOK_ACTION"):
         assert leaked not in seen, leaked
+
+
+def test_a_hook_reads_nothing_from_our_stdin(env, tmp_path):
+    """stdin is /dev/null: a hook that reads it gets EOF at once, and what was
+    piped to snaprotate (a package manager's package list, say) is not its."""
+    out = tmp_path / "out"
+    out.mkdir()
+    reader = sh_hook(tmp_path / "hooks" / "reader", f"""\
+        cat > '{out}/stdin'
+        readlink /proc/self/fd/0 > '{out}/fd0' || true
+        """)
+    configure(env, pre=[reader])
+    r = env.run("snapshot", "data", input="secret package list\n" * 1000, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert (out / "stdin").read_text() == ""
+    assert (out / "fd0").read_text().strip() == "/dev/null"
+
+
+def test_a_hook_that_leaves_a_daemon_does_not_hold_us(env, tmp_path):
+    """A hook that starts a daemon holding its stdout and stderr open and exits:
+    snaprotate goes on when the hook has exited, not when the daemon closes them."""
+    out = tmp_path / "out"
+    out.mkdir()
+    starter = sh_hook(tmp_path / "hooks" / "starter", f"""\
+        setsid sleep 600 &
+        echo $! > '{out}/daemon'
+        echo "started the daemon" >&2
+        exit 0
+        """)
+    configure(env, pre=[starter], hook_timeout="5s")
+    start = time.monotonic()
+    r = env.run("snapshot", "data", timeout=120)
+    took = time.monotonic() - start
+    pid = int((out / "daemon").read_text())
+    try:
+        assert r.returncode == 0 and r.stdout.startswith("data."), r.stderr
+        assert took < 5, took         # not even the hook_timeout
+        assert proc_state(pid) is not None   # the daemon is the hook's business: still there
+    finally:
+        kill_quietly(pid)
 
 
 def test_pre_hook_gets_the_name_of_a_second_snapshot_in_one_second(env, tmp_path):

@@ -1,0 +1,95 @@
+"""Symlinks and other entries a local attacker (or an accident) plants where snaprotate
+reads and writes (#16): in the snapshot directory (as an entry, as its `snapshot`,
+as its info.json) and in the state directory (the last-run record, the package pair).
+None of them redirects a read, a write or a delete; a FIFO never makes a command wait."""
+import json
+import os
+
+from conftest import run
+
+T0 = "2026-12-01T10:00:00Z"
+
+
+def fs_digest(path):
+    out = []
+    for d, dirs, files in os.walk(path):
+        for n in sorted(dirs + files):
+            p = os.path.join(d, n)
+            st = os.lstat(p)
+            out.append((os.path.relpath(p, path), st.st_mode, st.st_size))
+    return sorted(out)
+
+
+def test_an_entry_that_is_a_symlink_is_never_followed(env, btrfs):
+    """A symlink named like a snapshot, pointing at a real entry elsewhere (its
+    snapshot subvolume and a valid info.json of that name): not complete, never
+    deleted through, whatever prune or delete are asked."""
+    env.write_config(extra_volume="retain = hourly=1\n")
+    env.ok("snapshot", "--kind", "timeline", "data", "--now", T0)
+    planted = "data.20261201T090000Z"
+    outside = btrfs.mnt / "outside"
+    outside.mkdir()
+    run("btrfs", "subvolume", "snapshot", "-r", env.data, outside / "snapshot")
+    info = json.loads((env.snapdir / env.names()[0] / "info.json").read_text())
+    info.update(name=planted, created="2026-12-01T09:00:00Z")
+    (outside / "info.json").write_text(json.dumps(info))
+    os.symlink(outside, env.snapdir / planted)
+    before = fs_digest(outside)
+    snaps = {s["name"]: s for s in env.snaps()}
+    assert planted in snaps and not snaps[planted]["complete"], snaps
+    env.run("prune", "--now", "2026-12-01T12:00:00Z")
+    env.run("run", "--now", "2026-12-01T12:00:00Z")
+    r = env.run("delete", "--force", "data", planted)
+    assert r.returncode != 0, r.stdout
+    assert fs_digest(outside) == before
+    assert (outside / "snapshot").is_dir() and os.path.islink(env.snapdir / planted)
+
+
+def test_a_snapshot_that_is_a_symlink_to_the_volume_is_not_deleted_through(env):
+    """NAME/snapshot replaced by a symlink to the live volume: deleting NAME must
+    not delete (or empty) the volume."""
+    (env.data / "precious").write_text("keep me\n")
+    env.ok("snapshot", "data", "--now", T0)
+    name = env.names()[0]
+    run("btrfs", "subvolume", "delete", env.snapdir / name / "snapshot")
+    os.symlink(env.data, env.snapdir / name / "snapshot")
+    env.run("delete", "--force", "data", name)
+    env.run("prune", "--now", "2026-12-09T12:00:00Z")
+    env.run("run", "--now", "2026-12-09T12:00:00Z")
+    assert (env.data / "precious").read_text() == "keep me\n"
+    assert run("btrfs", "subvolume", "show", env.data, check=False).returncode == 0
+
+
+def test_state_files_that_are_symlinks_are_not_read_or_written_through(env, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text('{"precious": true}\n')
+    state = env.base / "state"
+    state.mkdir()
+    os.symlink(victim, state / "data.json")
+    os.symlink(victim, state / "data.pkg.json")
+    env.write_config(extra_volume="retain = hourly=24\npkg_snapshots = yes\n")
+    r = env.run("status", "--now", T0, timeout=30)
+    assert "a symbolic link" in r.stdout, r.stdout
+    env.ok("run", "--now", T0)
+    r = env.run("pkg-pre", "--tool", "apt", "--now", "2026-12-01T10:05:00Z",
+                input="VERSION 3\nAPT::Architecture=amd64\n\np - - none < 1.0-1 all none /x/p.deb\n")
+    assert r.returncode == 0, r.stderr
+    assert victim.read_text() == '{"precious": true}\n'
+    # Replaced by files of its own, not written through.
+    assert not os.path.islink(state / "data.json") and not os.path.islink(state / "data.pkg.json")
+    assert json.loads((state / "data.json").read_text())["success"] is True
+
+
+def test_a_fifo_in_place_of_a_state_file_never_blocks(env):
+    state = env.base / "state"
+    state.mkdir()
+    os.mkfifo(state / "data.json")
+    os.mkfifo(state / "data.pkg.json")
+    env.write_config(extra_volume="retain = hourly=24\npkg_snapshots = yes\n")
+    r = env.run("status", "--now", T0, timeout=30)
+    assert "not a regular file" in r.stdout, r.stdout
+    r = env.run("check", "--now", T0, timeout=30)
+    assert r.returncode == 2
+    r = env.run("run", "--now", T0, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert (state / "data.json").is_file()
