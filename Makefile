@@ -178,8 +178,23 @@ unit: $(UNIT_BINS)
 
 check: deps
 	$(MAKE) all unit fuzz-replay $(TOOLS)
+	$(MAKE) lint
 	$(MAKE) fuzz FUZZ_TIME=$(CHECK_FUZZ_TIME)
 	$(PYTHON) -m pytest -v tests/system
+
+# --- static analysis: make lint, clean in CI ---
+SHELL_SCRIPTS := hooks/consistency/fsfreeze hooks/consistency/mysql hooks/consistency/postgresql \
+	scripts/demo.sh scripts/deps.sh scripts/rescue.sh pkg/initramfs-tools/snaprotate \
+	pkg/dracut/95snaprotate/module-setup.sh pkg/bash-completion/snaprotate
+TIDY_SRCS ?= $(SRCS)
+
+lint:
+	shellcheck -x $(SHELL_SCRIPTS)
+	cppcheck -q --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
+		-D_GNU_SOURCE -Iinclude --inline-suppr --suppressions-list=.cppcheck-suppressions \
+		--template='{file}:{line}: {severity}: {id}: {message}' src
+	@set -e; for f in $(TIDY_SRCS); do clang-tidy -quiet $$f -- -std=c17 -D_GNU_SOURCE \
+		-Iinclude $(PKG_CFLAGS); done
 
 # --- fuzzing: libFuzzer harnesses of every parser of others' input (tests/fuzz/) ---
 FUZZ_HARNESSES := config names info sendcheck blockstream thindelta serve
@@ -301,6 +316,6 @@ deb:
 clean:
 	rm -rf build snaprotate
 
-.PHONY: all unit check check-vm deps demo asan install man deb rescue clean fuzz fuzz-replay
+.PHONY: all unit check check-vm deps demo asan install man deb rescue clean fuzz fuzz-replay lint
 
 -include $(OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)

@@ -8,7 +8,8 @@ libcmocka-dev liburing-dev liblvm2-dev lvm2 linux-libc-dev btrfs-progs util-linu
 postgresql-15 postgresql-client-15 mariadb-server mariadb-client
 dpkg-dev pacman-package-manager makepkg libarchive-tools zstd dnf createrepo-c rpm
 scdoc debhelper fakeroot lintian man-db bash-completion python3-croniter
-initramfs-tools-core busybox-static clang libclang-rt-14-dev"
+initramfs-tools-core busybox-static clang libclang-rt-14-dev clang-tidy cppcheck
+shellcheck"
 
 # promtool validates `check --prometheus`. Debian ships it only inside the
 # prometheus package, whose installation would start a Prometheus server on

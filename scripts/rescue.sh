@@ -23,7 +23,10 @@ for lvm in /lib/*/liblvm2cmd.so.2.03 /usr/lib/*/liblvm2cmd.so.2.03; do
 	for l in $(libs "$lvm"); do cp -L "$l" "$b/lib/"; done
 	break
 done
-loader=$(cd "$b/lib" && ls ld-linux* | head -n 1)
+for loader in "$b"/lib/ld-linux*; do
+	loader=${loader##*/}
+	break
+done
 
 cat >"$b/snaprotate" <<LAUNCHER
 #!/bin/sh

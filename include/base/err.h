@@ -84,4 +84,16 @@ int rerr_prefix(struct rerr *e, int errnum, const char *fmt, ...)
  */
 void rerr_clear(struct rerr *e);
 
+#ifdef __clang_analyzer__
+/*
+ * For clang-tidy's analyzer (make lint) only: what these functions guarantee,
+ * a negative return, so that it does not follow error paths as successes.
+ */
+#define RERR_NEGATIVE_(x)	({ int r_ = (x); if (r_ >= 0) __builtin_unreachable(); r_; })
+#define rerr_set(...)		RERR_NEGATIVE_(rerr_set(__VA_ARGS__))
+#define rerr_usage(...)		RERR_NEGATIVE_(rerr_usage(__VA_ARGS__))
+#define rerr_say(...)		RERR_NEGATIVE_(rerr_say(__VA_ARGS__))
+#define rerr_prefix(...)	RERR_NEGATIVE_(rerr_prefix(__VA_ARGS__))
+#endif
+
 #endif

@@ -130,6 +130,10 @@ static int rescue_scan(struct rescue *x, const char *mnt, struct rerr *e)
 		}
 	}
 	btrfs_util_destroy_subvolume_iterator(it);
+	/* A listing cut short would hide volumes: said, not taken for the whole. */
+	if (be != BTRFS_UTIL_ERROR_STOP_ITERATION)
+		return rerr_set(e, errno ?: EIO, "--fs '%s': cannot list its subvolumes (%s)", mnt,
+				btrfs_util_strerror(be));
 	return 0;
 }
 

@@ -474,7 +474,7 @@ static int lvm_be_remove(const struct volume *v, const struct snapshot *s, struc
 static int lvm_be_update(const struct volume *v, const struct snapshot *s, struct rerr *e)
 {
 	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
-	char vg[128], lv[128], del[4096], add[4096], cmd_del[4096], cmd_add[4096];
+	char vg[128], lv[128], del[4096], add[4096], cmd_del[4096] = "", cmd_add[4096] = "";
 	const struct snapshot *cur = NULL;
 	int r;
 

@@ -93,7 +93,7 @@ static int store_remove_tree(int dfd, const char *name, int depth)
 	d = fdopendir(fd);
 	if (!d)
 		return -errno;
-	fd = -1;
+	(void) TAKE_FD(fd);	/* closedir() closes it now */
 	while ((de = readdir(d))) {
 		int k;
 

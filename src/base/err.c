@@ -20,7 +20,7 @@ static int rerr_vrecord(struct rerr *e, int errnum, bool usage, bool whole, cons
 	return -errnum;
 }
 
-int rerr_set(struct rerr *e, int errnum, const char *fmt, ...)
+int (rerr_set)(struct rerr *e, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
@@ -31,7 +31,7 @@ int rerr_set(struct rerr *e, int errnum, const char *fmt, ...)
 	return r;
 }
 
-int rerr_usage(struct rerr *e, int errnum, const char *fmt, ...)
+int (rerr_usage)(struct rerr *e, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
@@ -42,7 +42,7 @@ int rerr_usage(struct rerr *e, int errnum, const char *fmt, ...)
 	return r;
 }
 
-int rerr_say(struct rerr *e, int errnum, const char *fmt, ...)
+int (rerr_say)(struct rerr *e, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 	int r;
@@ -66,7 +66,7 @@ const char *rerr_text(const struct rerr *e, int err, char *buf, size_t len)
 	return buf;
 }
 
-int rerr_prefix(struct rerr *e, int errnum, const char *fmt, ...)
+int (rerr_prefix)(struct rerr *e, int errnum, const char *fmt, ...)
 {
 	const size_t cap = sizeof(e->msg) - 1;
 	char head[sizeof(e->msg)];

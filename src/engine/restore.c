@@ -151,7 +151,7 @@ static int restore_by_store(const struct volume *v, struct sessions *ss, const c
 	k = be->restore_stage(v, to, root, sizeof(root), false, e);
 	if (k == 0)
 		k = restore_find_copy(v, ss, target, arg, &tc, &copies, &idx, r, e);
-	if (k < 0) {
+	if (k != 0) {
 		r->bad_arg |= e->usage;
 		return k;
 	}

@@ -79,7 +79,6 @@ static int record_targets(struct json_object *o, struct run_record *rec)
 
 		if (!json_object_is_type(t, json_type_object))
 			continue;
-		rec->n_targets++;
 		state = jstring(t, "state");
 		x->state = RUN_TARGET_FAILED;
 		for (int s = 0; s < _RUN_TARGET_STATE_MAX; s++)
@@ -87,8 +86,12 @@ static int record_targets(struct json_object *o, struct run_record *rec)
 				x->state = s;
 		x->bytes_sent = juint(t, "bytes_sent");
 		x->bytes_sent_total = juint(t, "bytes_sent_total");
-		if (!(x->target = strdup(name)) || strdup_opt(jstring(t, "message"), &x->message) < 0)
+		if (!(x->target = strdup(name)) || strdup_opt(jstring(t, "message"), &x->message) < 0) {
+			free(x->target);
+			*x = (struct run_target_record){ 0 };
 			return -ENOMEM;
+		}
+		rec->n_targets++;
 	}
 	return 0;
 }
@@ -176,7 +179,7 @@ static struct json_object *record_targets_json(const struct volume_report *r,
 			if (r->targets[k].target == t)
 				tr = &r->targets[k];
 		for (size_t k = 0; k < prev->n_targets; k++)
-			if (streq(prev->targets[k].target, t->name))
+			if (prev->targets[k].target && streq(prev->targets[k].target, t->name))
 				total = prev->targets[k].bytes_sent_total;
 		if (!tr) {
 			/* Not worked on in this run (the volume failed before): totals carry on. */

@@ -131,7 +131,7 @@ int engine_pin(struct engine *eng, const struct volume *v, const char *arg, bool
 {
 	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	struct snapshot *s;
-	size_t idx;
+	size_t idx = 0;
 	int r;
 
 	r = engine_open(eng, v, &l, e);
@@ -165,7 +165,7 @@ int engine_find_pre(struct engine *eng, const struct volume *v, const char *arg,
 {
 	_cleanup_snapshot_list_ struct snapshot_list l = { 0 };
 	struct snapshot one = { 0 };
-	size_t idx;
+	size_t idx = 0;
 	int r;
 
 	/* A full name (what the package hooks give) is one lookup, not a listing. */

@@ -43,15 +43,16 @@ static ssize_t conn_fill(struct conn *c, size_t max)
 			c->end -= c->start;
 			c->start = 0;
 		} else {
+			size_t cap = c->cap ? c->cap * 2 : CONN_BUF;
 			char *nb;
 
 			if (c->cap >= c->line_max)
 				return -E2BIG;
-			nb = realloc(c->buf, c->cap * 2);
+			nb = realloc(c->buf, cap);
 			if (!nb)
 				return -ENOMEM;
 			c->buf = nb;
-			c->cap *= 2;
+			c->cap = cap;
 		}
 	}
 	if (max > c->cap - c->end)

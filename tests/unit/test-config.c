@@ -575,6 +575,10 @@ static void crlf_and_no_final_newline(void **state)
 	assert_int_equal(c->volumes[0].key_line[VKEY_RPO], 4);
 }
 
+#define X10	"xxxxxxxxxx"
+#define X150	X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
+#define X161	X150 X10 "x"
+
 static void parse_errors_table(void **state)
 {
 	static const struct {
@@ -632,6 +636,14 @@ static void parse_errors_table(void **state)
 		{ VOL_A "retain = daily=7 # a week\n", 4, "comments must be whole lines: '#'" },
 		{ VOL_A "retain = daily=7 ; a week\n", 4, "comments must be whole lines: ';'" },
 		{ VOL_A "pre_hook = /a # x\n", 4, "comments must be whole lines" },
+		/* What config-check could not write back (found by tests/fuzz/fuzz-config.c). */
+		{ "[target n]\nurl = ssh://h/x\nssh_options =;x\n", 3, "comments must be whole lines: ';'" },
+		{ "[global]\nstate_dir = /a\r/b\n", 2, "a control character (0x0d) at column 15" },
+		{ "[global]\nstate_dir = /a\x1b[2J\n", 2, "a control character (0x1b) at column 15" },
+		{ "[global]\nstate_dir = /x /.\n", 2, "state_dir = '/x /.': expected an absolute path" },
+		{ "[global]\nlock_dir = /" X161 "\n", 2, "expected an absolute path of at most 160" },
+		{ "[volume a]\nbackend = btrfs\npath = /" X150 "\n", 3,
+		  "its snapshot_dir '/" X150 "/.snapshots' would be longer than 160 characters" },
 		{ "[volume a]\n  backend = btrfs\n", 2, "keys start at column 1" },
 		{ "[volume a]\nbackend = btrfs\npath = /a\nretain = daily=3\n[volume b]\n"
 		  "  retain = weekly=2\n", 6, "keys start at column 1" },
@@ -785,17 +797,20 @@ static void parse_errors_table(void **state)
 }
 
 /* "[global]\nstate_dir = /xxx...\n" with the second line @len characters long. */
+/* A config whose last line holds @len characters: a long ssh_options (paths stop at 160). */
+#define LONG_LINE_HEAD	"[target t]\nurl = ssh://h/srv\n"
+
 static char *long_line_config(size_t len)
 {
-	static const char key[] = "state_dir = /";
+	static const char key[] = "ssh_options = -";
 	size_t pad = len - (sizeof(key) - 1);
-	char *text = malloc(sizeof("[global]\n") + len + 2);
+	char *text = malloc(sizeof(LONG_LINE_HEAD) + len + 2);
 
 	assert_non_null(text);
-	strcpy(text, "[global]\n");
+	strcpy(text, LONG_LINE_HEAD);
 	strcat(text, key);
 	memset(text + strlen(text), 'x', pad);
-	strcpy(text + sizeof("[global]\n") - 1 + len, "\n");
+	strcpy(text + sizeof(LONG_LINE_HEAD) - 1 + len, "\n");
 	return text;
 }
 
@@ -821,16 +836,17 @@ static void line_length_limit(void **state)
 		struct rerr e = { 0 };
 		int r = config_parse_string(CONF, text, &c, &e);
 
-		assert_int_equal(strlen(strchr(text, '\n') + 1), cases[i].len + 1);
+		assert_int_equal(strlen(text) - strlen(LONG_LINE_HEAD), cases[i].len + 1);
 		if (cases[i].ok) {
 			if (r != 0)
 				fail_msg("a line of %zu characters: %s", cases[i].len, e.msg);
-			assert_int_equal(strlen(c->state_dir), cases[i].len - strlen("state_dir = "));
+			assert_int_equal(strlen(c->targets[0].ssh_options),
+					 cases[i].len - strlen("ssh_options = "));
 			continue;
 		}
 		assert_int_equal(r, -EINVAL);
 		assert_null(c);
-		assert_true(startswith(e.msg, CONF ":2: line is longer than "));
+		assert_true(startswith(e.msg, CONF ":3: line is longer than "));
 	}
 }
 
