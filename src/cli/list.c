@@ -95,33 +95,23 @@ static void print_table(const struct volume *v, const struct target *t,
 	}
 }
 
+/* One volume of list --json; one that could not be read has its @error and no snapshots. */
 static void write_volume(struct jt_writer *w, const struct volume *v,
-			 const struct snapshot_list *l)
+			 const struct snapshot_list *l, const char *error)
 {
 	jt_begin_object(w);
 	jt_key(w, "volume");
 	jt_string(w, v->name);
 	jt_key(w, "backend");
 	jt_string(w, v->ops->name);
+	if (error) {
+		jt_key(w, "error");
+		jt_string(w, error);
+	}
 	jt_key(w, "snapshots");
 	jt_begin_array(w);
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; l && i < l->n; i++)
 		meta_write_snapshot(w, &l->items[i]);
-	jt_end_array(w);
-	jt_end_object(w);
-}
-
-static void write_error(struct jt_writer *w, const struct volume *v, const char *error)
-{
-	jt_begin_object(w);
-	jt_key(w, "volume");
-	jt_string(w, v->name);
-	jt_key(w, "backend");
-	jt_string(w, v->ops->name);
-	jt_key(w, "error");
-	jt_string(w, error);
-	jt_key(w, "snapshots");
-	jt_begin_array(w);
 	jt_end_array(w);
 	jt_end_object(w);
 }
@@ -163,14 +153,14 @@ int verb_list(struct engine *eng, int argc, char **argv)
 
 			ret = cli_report(r, &e) == EXIT_LOCKED ? EXIT_LOCKED : EXIT_FAILED;
 			if (arg.json)
-				write_error(&w, vols[i], rerr_text(&e, r, text, sizeof(text)));
+				write_volume(&w, vols[i], NULL, rerr_text(&e, r, text, sizeof(text)));
 			else
 				printf("%s%s: CANNOT BE READ: %s\n", i ? "\n" : "", vols[i]->name,
 				       cli_safe(rerr_text(&e, r, text, sizeof(text))));
 			continue;
 		}
 		if (arg.json) {
-			write_volume(&w, vols[i], &l);
+			write_volume(&w, vols[i], &l, NULL);
 		} else {
 			if (i > 0)
 				putchar('\n');
