@@ -39,7 +39,7 @@ static bool block_holds(const struct store_dir *d)
 static int block_entry(const struct store_dir *d, const char *name, struct snapshot *s)
 {
 	_cleanup_free_ char *text = NULL;
-	char file[SNAP_NAME_MAX + 16];
+	char file[NAME_MAX + 16];	/* @name is a directory entry's */
 	struct stat st;
 
 	*s = (struct snapshot){ 0 };
