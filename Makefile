@@ -181,6 +181,7 @@ check: deps
 	$(MAKE) lint
 	$(MAKE) fuzz FUZZ_TIME=$(CHECK_FUZZ_TIME)
 	$(PYTHON) -m pytest -v tests/system
+	$(MAKE) check-asan
 
 # --- static analysis: make lint, clean in CI ---
 SHELL_SCRIPTS := hooks/consistency/fsfreeze hooks/consistency/mysql hooks/consistency/postgresql \
@@ -254,10 +255,21 @@ demo: deps
 	$(MAKE) all
 	scripts/demo.sh ./snaprotate
 
+ASAN_FLAGS := CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	LDFLAGS="-fsanitize=address,undefined"
+
 asan:
 	$(MAKE) clean
-	$(MAKE) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" all $(UNIT_BINS)
+	$(MAKE) $(ASAN_FLAGS) all $(UNIT_BINS) $(TOOLS)
+
+# The unit and system tests again with ASan and UBSan in the binary (LVM aside: the
+# guest has no ASan runtime); any report fails the test that caused it.
+check-asan: deps
+	$(MAKE) asan
+	$(MAKE) $(ASAN_FLAGS) unit
+	SNAPROTATE_SANITIZED=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		$(PYTHON) -m pytest -q tests/system --deselect tests/system/test_lvm.py \
+		--deselect tests/system/test_lvm_blocksend.py
 
 MAN_PAGES := build/man/snaprotate.8 build/man/rotate.conf.5
 
@@ -316,6 +328,6 @@ deb:
 clean:
 	rm -rf build snaprotate
 
-.PHONY: all unit check check-vm deps demo asan install man deb rescue clean fuzz fuzz-replay lint
+.PHONY: all unit check check-vm deps demo asan install man deb rescue clean fuzz fuzz-replay lint check-asan
 
 -include $(OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)

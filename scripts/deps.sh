@@ -15,7 +15,8 @@ shellcheck"
 # prometheus package, whose installation would start a Prometheus server on
 # this machine: the binary is taken out of the package instead.
 fetch_promtool() {
-	tool="$(dirname "$0")/../build/tools/promtool"
+	# Beside the VM harness's kernels: kept across `make clean`, outside the tree.
+	tool=/var/tmp/snaprotate-tools/promtool
 	command -v promtool >/dev/null 2>&1 || [ -x "$tool" ] && return 0
 	if [ "$(id -u)" -ne 0 ]; then
 		echo "deps: no promtool (run as root to fetch it)" >&2
