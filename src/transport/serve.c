@@ -584,6 +584,7 @@ int serve_main(const char *root, int in, int out, struct rerr *e)
 	}
 	sv.c.line_max = SERVE_LINE_MAX;
 	(void) fcntl(in, F_SETPIPE_SZ, SERVE_PIPE);	/* EBADF unless a pipe */
+	(void) fcntl(out, F_SETPIPE_SZ, SERVE_PIPE);	/* a FETCH's stream goes out this way */
 	r = conn_printf(&sv.c, PROTO_GREETING " %d\n", PROTO_VERSION);
 	while (r >= 0) {
 		char *line, *w[4];

@@ -102,3 +102,27 @@ def test_an_interrupted_restore_leaves_nothing_that_looks_complete(env, target_f
     env.ok("restore", "data", "latest", "--to", to)
     assert tree_digest(to) == tree_digest(env.snapdir / env.names()[-1] / "snapshot")
     assert sorted(os.listdir(newfs.mnt)) == ["@", "@.info.json"]
+
+
+def test_a_restore_that_fails_after_the_receive_leaves_nothing_and_can_be_retried(
+        env, target_fs, newfs):
+    """Placing the copy fails once the whole stream was received (here: a directory
+    planted where TO.info.json is written first). Nothing is left (not the received
+    copy in the store either, which made every later restore of it fail with
+    "File exists"), and the next restore succeeds."""
+    configure(env, target_fs)
+    write_random(env.data / "big", 8)
+    env.ok("snapshot", "data")
+    env.ok("send", "data")
+    to = newfs.mnt / "@"
+    planted = newfs.mnt / ".@.info.json.tmp"
+    planted.mkdir()
+    r = env.run("restore", "data", "latest", "--to", to)
+    assert r.returncode == 1 and "cannot write" in r.stderr, r.stderr
+    assert sorted(os.listdir(newfs.mnt)) == [".@.info.json.tmp"]
+    planted.rmdir()
+    env.ok("restore", "data", "latest", "--to", to)
+    assert tree_digest(to) == tree_digest(env.snapdir / env.names()[-1] / "snapshot")
+    assert sorted(os.listdir(newfs.mnt)) == ["@", "@.info.json"]
+    show = subvol_show(to)
+    assert show["Flags"] == "-" and show["Received UUID"] == "-", show
