@@ -28,8 +28,6 @@
 #include "config_internal.h"
 
 #define CONFIG_MAX_SIZE		(1024 * 1024)
-/* inih's line buffer holds INI_MAX_LINE bytes with the NUL: 199 characters and the newline. */
-#define CONFIG_LINE_MAX		(INI_MAX_LINE - 1)
 
 static void *grow(void *base, size_t n, size_t size)
 {

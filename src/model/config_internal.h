@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <ini.h>
+
 #include "base/err.h"
 #include "model/config.h"
 
@@ -68,6 +70,9 @@ int cfg_parse_bool(const char *s, bool *ret);
  * prints ("snapshot_dir = PATH/.snapshots") fits the 199 characters of a line.
  */
 #define CFG_PATH_MAX		160
+
+/* inih's line buffer holds INI_MAX_LINE bytes with the NUL: 199 characters and the newline. */
+#define CONFIG_LINE_MAX		(INI_MAX_LINE - 1)
 #define CFG_PATH_WANTED		"expected an absolute path of at most 160 characters, without '..'"
 
 bool cfg_path_valid(const char *p);

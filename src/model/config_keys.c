@@ -392,6 +392,12 @@ int cfg_ini_handler(void *user, const char *section, const char *name, const cha
 		cfg_fail(ctx, ctx->line, "'%s' has no value", name);
 		return 0;
 	}
+	/* "key=value" fits where "key = value", as config-check writes it, would not. */
+	if (!cfg_is_list_key(name) && strlen(name) + 3 + strlen(value) > CONFIG_LINE_MAX) {
+		cfg_fail(ctx, ctx->line, "'%s': a value of %zu characters is too long (a line "
+			 "\"%s = VALUE\" holds %d)", name, strlen(value), name, CONFIG_LINE_MAX);
+		return 0;
+	}
 	ctx->have_key = true;
 	DBG(CONFIG, "%s:%u: %s = '%s'", ctx->path, ctx->line, name, value);
 	switch (ctx->section) {

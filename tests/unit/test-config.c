@@ -642,6 +642,8 @@ static void parse_errors_table(void **state)
 		{ "[global]\nstate_dir = /a\x1b[2J\n", 2, "a control character (0x1b) at column 15" },
 		{ "[global]\nstate_dir = /x /.\n", 2, "state_dir = '/x /.': expected an absolute path" },
 		{ "[global]\nlock_dir = /" X161 "\n", 2, "expected an absolute path of at most 160" },
+		{ "[target n]\nurl=ssh://" X150 X10 X10 X10 "xxxxxx/x\n", 2,
+		  "'url': a value of 194 characters is too long (a line \"url = VALUE\" holds 199)" },
 		{ "[volume a]\nbackend = btrfs\npath = /" X150 "\n", 3,
 		  "its snapshot_dir '/" X150 "/.snapshots' would be longer than 160 characters" },
 		{ "[volume a]\n  backend = btrfs\n", 2, "keys start at column 1" },
