@@ -270,7 +270,7 @@ asan:
 check-asan: deps
 	$(MAKE) asan
 	$(MAKE) $(ASAN_FLAGS) unit
-	SNAPROTATE_SANITIZED=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	SANITIZED_BUILD=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		$(PYTHON) -m pytest -q tests/system --deselect tests/system/test_lvm.py \
 		--deselect tests/system/test_lvm_blocksend.py
 

@@ -154,7 +154,7 @@ def test_relative_root_is_a_usage_error(tmp_path):
 
 
 @pytest.mark.skipif(not shutil.which("valgrind"), reason="valgrind is not installed")
-@pytest.mark.skipif(os.environ.get("SNAPROTATE_SANITIZED") == "1",
+@pytest.mark.skipif(os.environ.get("SANITIZED_BUILD") == "1",
                     reason="an ASan build does not run under valgrind")
 def test_no_leak_when_the_volume_cannot_be_opened(target, source):
     root = target.mnt / "backup"
