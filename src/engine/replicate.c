@@ -329,8 +329,9 @@ static int replicate_prune_target(const struct volume *v, struct target_conn *tc
 
 /*
  * A target that is absent (its disk not mounted, its host not answering) is,
- * for run (@offline_ok), no failure while its newest copy of @v is within the target's rpo: said,
- * and the run goes on. Past the rpo, or with no copy at all, it fails.
+ * for run (@offline_ok), no failure while its newest copy of @v is within the
+ * target's rpo: said, and the run goes on. Past the rpo, with no copy at all,
+ * or for a send asked by hand, it fails.
  * Return: 0 or -EIO (recorded in @r).
  */
 static int replicate_offline(const struct volume *v, const struct target *t,
@@ -341,36 +342,31 @@ static int replicate_offline(const struct volume *v, const struct target *t,
 						0, 0);
 	const struct snapshot *held = NULL;
 	char age[32], rpo[32], msg[sizeof(e->msg) + 300];
-	struct target_report *tr = &r->targets[r->n_targets - 1];
 
+	r->targets[r->n_targets - 1].problem = strdup(e->msg);
+	if (!offline_ok) {
+		replicate_fail(r, v, -e->code, e);
+		return -EIO;
+	}
 	for (size_t i = 0; i < src->n; i++)
 		if (src->items[i].complete && replicate_has_record(&src->items[i], t->name))
 			held = &src->items[i];
-	age_format(lim.crit, rpo, sizeof(rpo));
-	if (!offline_ok) {
-		replicate_fail(r, v, -e->code, e);
-		tr->problem = strdup(e->msg);
-		return -EIO;
-	}
-	if (held && now - held->created < lim.crit) {
-		age_format(now - held->created, age, sizeof(age));
-		snprintf(msg, sizeof(msg), "%s: %s; its newest copy, %s, is %s old, within the "
-			 "target's rpo of %s: not a failure yet", v->name, e->msg, held->name, age,
-			 rpo);
-		volume_report_notice(r, msg);
-		tr->problem = strdup(e->msg);
-		return 0;
-	}
-	if (held) {
-		age_format(now - held->created, age, sizeof(age));
-		volume_report_errorf(r, "%s: %s; its newest copy, %s, is %s old, past the target's "
-				     "rpo of %s", v->name, e->msg, held->name, age, rpo);
-	} else {
+	if (!held) {
 		volume_report_errorf(r, "%s: %s; it holds no copy of this volume yet", v->name,
 				     e->msg);
+		return -EIO;
 	}
-	tr->problem = strdup(e->msg);
-	return -EIO;
+	age_format(lim.crit, rpo, sizeof(rpo));
+	age_format(now - held->created, age, sizeof(age));
+	if (now - held->created >= lim.crit) {
+		volume_report_errorf(r, "%s: %s; its newest copy, %s, is %s old, past the target's "
+				     "rpo of %s", v->name, e->msg, held->name, age, rpo);
+		return -EIO;
+	}
+	snprintf(msg, sizeof(msg), "%s: %s; its newest copy, %s, is %s old, within the target's "
+		 "rpo of %s: not a failure yet", v->name, e->msg, held->name, age, rpo);
+	volume_report_notice(r, msg);
+	return 0;
 }
 
 int replicate_volume(const struct volume *v, struct sessions *ss,

@@ -29,6 +29,16 @@
 
 #define CONFIG_MAX_SIZE		(1024 * 1024)
 
+/* Whether @path is @dir or lies below it (both normalised, absolute). */
+static bool path_is_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (streq(dir, "/"))
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
 static void *grow(void *base, size_t n, size_t size)
 {
 	void *p = realloc(base, (n + 1) * size);
@@ -456,6 +466,10 @@ static int config_validate(struct parse_ctx *ctx)
 		else if (t->require_mount && t->scheme != TARGET_FILE)
 			r = cfg_fail(ctx, t->require_mount_line, "require_mount: target '%s' is not "
 				     "a file:// target (an ssh host's mounts are its own)", t->name);
+		else if (t->require_mount && *t->require_mount && !path_is_below(t->root,
+									  t->require_mount))
+			r = cfg_fail(ctx, t->require_mount_line, "require_mount = %s: the target's "
+				     "directory '%s' is not on it", t->require_mount, t->root);
 	}
 	return r < 0 ? r : config_resolve(c);
 }

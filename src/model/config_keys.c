@@ -313,7 +313,10 @@ static int handle_target(struct parse_ctx *ctx, struct target *t, const char *ke
 		if (!cfg_path_valid(value))
 			return cfg_fail(ctx, ctx->line, "require_mount = '%s': expected yes, no or "
 					"the absolute path of a mount point", value);
-		return set_string(&t->require_mount, value);
+		if (set_string(&t->require_mount, value) < 0)
+			return -ENOMEM;
+		cfg_path_normalize(t->require_mount);
+		return 0;
 	}
 	if (streq(key, "ssh_identity")) {
 		if (!cfg_path_valid(value))
