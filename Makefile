@@ -39,6 +39,7 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 BASE_SRCS := \
 	src/base/err.c \
 	src/base/debug.c \
+	src/base/fault.c \
 	src/base/util.c
 
 MODEL_SRCS := \
@@ -177,11 +178,23 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 check: deps
-	$(MAKE) all unit fuzz-replay $(TOOLS)
+	$(MAKE) all unit fuzz-replay $(TOOLS) faults
 	$(MAKE) lint
 	$(MAKE) fuzz FUZZ_LIMIT="$(CHECK_FUZZ_LIMIT)"
 	$(PYTHON) -m pytest -v tests/system
 	$(MAKE) check-asan
+
+# --- the crash tests' binary: named fault points compiled in (include/base/fault.h) ---
+FAULT_OBJS := $(patsubst src/%.c,build/faults/obj/%.o,$(SRCS) src/cli/main.c)
+
+build/faults/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DSNAPROTATE_FAULTS $(PKG_CFLAGS) -c -o $@ $<
+
+build/faults/snaprotate: $(FAULT_OBJS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(FAULT_OBJS) $(PKG_LIBS) -ldl -pthread
+
+faults: build/faults/snaprotate
 
 # --- static analysis: make lint, clean in CI ---
 SHELL_SCRIPTS := hooks/consistency/fsfreeze hooks/consistency/mysql hooks/consistency/postgresql \
@@ -331,6 +344,6 @@ deb:
 clean:
 	rm -rf build snaprotate
 
-.PHONY: all unit check check-vm deps demo asan install man deb rescue clean fuzz fuzz-replay lint check-asan
+.PHONY: all unit check check-vm deps demo asan install man deb rescue clean fuzz fuzz-replay lint check-asan faults
 
--include $(OBJS:.o=.d) $(FUZZ_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(FUZZ_OBJS:.o=.d) $(FAULT_OBJS:.o=.d)

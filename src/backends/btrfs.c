@@ -37,6 +37,7 @@
 
 #include "backends/backend.h"
 #include "base/debug.h"
+#include "base/fault.h"
 #include "base/util.h"
 #include "base/version.h"
 #include "format/meta.h"
@@ -334,6 +335,7 @@ static int btrfs_be_create(const struct volume *v, struct snapshot *s, struct re
 	if (srcfd < 0)
 		return rerr_set(e, errno, "%s: cannot open '%s'", v->name, v->path);
 
+	FAULT("snapshot.begin");
 	/* mkdir claims a name atomically, also against a concurrent snaprotate. */
 	/* From the sequence the caller picked (and told a pre hook), if any. */
 	for (seq = s->seq > 1 ? s->seq : 1;; seq++) {
@@ -360,6 +362,7 @@ static int btrfs_be_create(const struct volume *v, struct snapshot *s, struct re
 		btrfs_discard(v, dirfd, nfd, name);
 		return r;
 	}
+	FAULT("snapshot.created");
 	snapfd = openat(nfd, SNAPSHOT_SUBVOL, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (snapfd < 0) {
 		r = rerr_set(e, errno, "%s: cannot open the new snapshot '%s'", v->name, name);
@@ -400,6 +403,7 @@ static int btrfs_be_create(const struct volume *v, struct snapshot *s, struct re
 		return r;
 	}
 	s->complete = true;
+	FAULT("snapshot.done");
 	DBG(BTRFS, "%s: created '%s/%s'", v->name, v->snapshot_dir, name);
 	return 0;
 }
@@ -427,10 +431,12 @@ static int btrfs_be_remove(const struct volume *v, const struct snapshot *s, str
 	 * order, so the subvolume deletion below never becomes durable before this
 	 * unlink does (and 1,000 fsyncs would dominate a large prune).
 	 */
+	FAULT("remove.begin");
 	if (unlinkat(nfd, META_FILE, 0) < 0 && errno != ENOENT)
 		return rerr_set(e, errno, "%s: cannot remove '%s/%s/%s'", v->name, v->snapshot_dir,
 				s->name, META_FILE);
 	(void) unlinkat(nfd, "." META_FILE ".tmp", 0);
+	FAULT("remove.uncommitted");
 	if (fstatat(nfd, SNAPSHOT_SUBVOL, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		bool subvol = S_ISDIR(st.st_mode) && st.st_ino == BTRFS_SUBVOL_INO;
 
@@ -443,10 +449,12 @@ static int btrfs_be_remove(const struct volume *v, const struct snapshot *s, str
 		if (be != BTRFS_UTIL_OK)
 			return btrfs_fail(e, be, "%s: cannot delete '%s/%s/%s'", v->name,
 					  v->snapshot_dir, s->name, SNAPSHOT_SUBVOL);
+		FAULT("remove.deleted");
 	}
 	if (unlinkat(dirfd, s->name, AT_REMOVEDIR) < 0)
 		return rerr_set(e, errno, "%s: cannot remove '%s/%s'", v->name, v->snapshot_dir,
 				s->name);
+	FAULT("remove.done");
 	DBG(BTRFS, "%s: deleted '%s/%s'", v->name, v->snapshot_dir, s->name);
 	return 0;
 }
@@ -454,6 +462,7 @@ static int btrfs_be_remove(const struct volume *v, const struct snapshot *s, str
 static int btrfs_be_update(const struct volume *v, const struct snapshot *s, struct rerr *e)
 {
 	_cleanup_close_ int dirfd = -1, nfd = -1;
+	int r;
 
 	if (!s->complete || s->foreign)
 		return rerr_set(e, EINVAL, "%s: '%s' is not a complete snapshot", v->name, s->name);
@@ -464,7 +473,11 @@ static int btrfs_be_update(const struct volume *v, const struct snapshot *s, str
 	if (nfd < 0)
 		return rerr_set(e, errno, "%s: cannot open '%s/%s'", v->name, v->snapshot_dir,
 				s->name);
-	return btrfs_write_info(v, nfd, s, e);
+	FAULT("update.begin");
+	r = btrfs_write_info(v, nfd, s, e);
+	if (r == 0)
+		FAULT("update.done");
+	return r;
 }
 
 /*

@@ -29,6 +29,7 @@
 #include <linux/magic.h>
 
 #include "backends/backend.h"
+#include "base/fault.h"
 #include "base/util.h"
 #include "format/meta.h"
 
@@ -149,28 +150,38 @@ int btrfs_restore_place(const struct volume *v, const char *root, const struct s
 	if (be != BTRFS_UTIL_OK)
 		return rerr_set(e, errno ?: EIO, "cannot make '%s' writable (%s)", src,
 				btrfs_util_strerror(be));
+	FAULT("restore.writable");
 	if (renameat(AT_FDCWD, src, dfd, hidden) < 0) {
 		r = rerr_set(e, errno, "cannot move '%s' to '%s'", src, tmp);
 		(void) btrfs_util_set_subvolume_read_only_fd(sfd, true);
 		return r;
 	}
+	FAULT("restore.moved");
 	/* The store's rest goes now: a kill from here on leaves only the hidden name. */
 	restore_unstage(v, root, c->name);
+	FAULT("restore.unstaged");
 	if ((r = restore_unreceive(sfd)) < 0)
 		r = rerr_set(e, -r, "cannot clear the received uuid of '%s'", tmp);
 	/* Its files' data, its move and its flags on disk before any name says it is whole. */
 	else if (syncfs(dfd) < 0)
 		r = rerr_set(e, errno, "cannot sync '%s'", dir);
-	else if ((r = write_file_atomic_at(dfd, info, text, strlen(text), 0600)) < 0)
-		r = rerr_set(e, -r, "cannot write '%s/%s'", dir, info);
-	else if (renameat2(dfd, hidden, dfd, base, RENAME_NOREPLACE) < 0)
+	if (r == 0) {
+		FAULT("restore.synced");
+		if ((r = write_file_atomic_at(dfd, info, text, strlen(text), 0600)) < 0)
+			r = rerr_set(e, -r, "cannot write '%s/%s'", dir, info);
+	}
+	if (r == 0 && renameat2(dfd, hidden, dfd, base, RENAME_NOREPLACE) < 0)
 		r = rerr_set(e, errno, "cannot rename '%s' to '%s'", tmp, to);
-	else if (fsync(dfd) < 0)
-		r = rerr_set(e, errno, "cannot sync '%s'", dir);
+	if (r == 0) {
+		FAULT("restore.renamed");
+		if (fsync(dfd) < 0)
+			r = rerr_set(e, errno, "cannot sync '%s'", dir);
+	}
 	if (r < 0) {
 		/* The next restore fetches the copy again, into a store made anew. */
 		(void) btrfs_util_delete_subvolume(tmp, 0);
 		return r;
 	}
+	FAULT("restore.done");
 	return 0;
 }

@@ -34,6 +34,7 @@
 #include <json-c/json.h>
 
 #include "backends/backend.h"
+#include "base/fault.h"
 #include "base/util.h"
 #include "format/meta.h"
 #include "os/mounts.h"
@@ -348,6 +349,7 @@ static int rb_recover(const struct volume *v, uint64_t keep_id, char *note, size
 		uint64_t old_id = 0;
 
 		rb_follow(v, &p, followed, sizeof(followed));
+		FAULT("rollback.followed");
 		snprintf(rb_followed, sizeof(rb_followed), "%s", followed);
 		if (keep_id && btrfs_util_subvolume_id(p.new_path, &old_id) == BTRFS_UTIL_OK &&
 		    old_id == keep_id) {
@@ -370,6 +372,7 @@ static int rb_recover(const struct volume *v, uint64_t keep_id, char *note, size
 		rb_plan_done(&p);
 		return r;
 	}
+	FAULT("rollback.deleted");
 	if (unlinkat(dfd, p.journal, 0) < 0 || fsync(dfd) < 0)
 		r = rerr_set(e, errno, "%s: cannot remove '%s/%s'", v->name, p.dir, p.journal);
 	else
@@ -513,6 +516,7 @@ static int rb_swap(const struct volume *v, const char *src, struct rb_plan *p, i
 	if (be != BTRFS_UTIL_OK)
 		return rerr_set(e, errno ?: EIO, "%s: cannot snapshot '%s' as '%s' (%s)", v->name,
 				src, p->new_path, btrfs_util_strerror(be));
+	FAULT("rollback.snapshotted");
 	r = rb_uuid(p->new_path, p->new_uuid);
 	if (r == 0)
 		r = rb_journal_write(dfd, p, e);
@@ -523,10 +527,14 @@ static int rb_swap(const struct volume *v, const char *src, struct rb_plan *p, i
 		if (r < 0)
 			r = rerr_set(e, -r, "%s: cannot carry the nested subvolume '%s' over",
 				     v->name, p->nested[i]);
+		else
+			FAULT("rollback.carried");
 	}
 	if (r == 0 && renameat2(dfd, p->base, dfd, p->new_name, RENAME_EXCHANGE) < 0)
 		r = rerr_set(e, errno, "%s: cannot exchange '%s' and '%s'", v->name, v->path,
 			     p->new_path);
+	if (r == 0)
+		FAULT("rollback.exchanged");
 	if (r == 0 && fsync(dfd) < 0)
 		r = rerr_set(e, errno, "%s: cannot sync '%s'", v->name, p->dir);
 	return r;

@@ -31,6 +31,7 @@
 #include "backends/lvmthin.h"
 #include "os/mounts.h"
 #include "base/debug.h"
+#include "base/fault.h"
 #include "base/util.h"
 #include "base/version.h"
 #include "format/meta.h"
@@ -429,6 +430,7 @@ static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr
 
 		snprintf(size, sizeof(size), " %s %s", strchr(sz, '%') ? "--extents" : "--size", sz);
 	}
+	FAULT("snapshot.begin");
 	r = lvm_run(e, "lvcreate --snapshot --name %s%s%s %s/%s", name, size, tags, vg, lv);
 	if (r < 0) {
 		/* A half-made LV (suspend refused) carries our tags: take it away now. */
@@ -437,6 +439,7 @@ static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr
 		(void) lvm_run(&e2, "lvremove --yes --force %s/%s", vg, name);
 		return r;
 	}
+	FAULT("snapshot.created");
 	{
 		_cleanup_(json_object_putp) struct json_object *x = NULL;
 		char what[300];
@@ -450,6 +453,7 @@ static int lvm_be_create(const struct volume *v, struct snapshot *s, struct rerr
 		}
 	}
 	s->complete = true;
+	FAULT("snapshot.done");
 	return 0;
 }
 
@@ -468,7 +472,11 @@ static int lvm_be_remove(const struct volume *v, const struct snapshot *s, struc
 	if (r < 0)
 		return r;
 	/* list() only calls an LV ours when it carries the marker tag. */
-	return lvm_run(e, "lvremove --yes %s/%s", vg, s->name);
+	FAULT("remove.begin");
+	r = lvm_run(e, "lvremove --yes %s/%s", vg, s->name);
+	if (r == 0)
+		FAULT("remove.done");
+	return r;
 }
 
 static int lvm_be_update(const struct volume *v, const struct snapshot *s, struct rerr *e)
@@ -507,7 +515,11 @@ static int lvm_be_update(const struct volume *v, const struct snapshot *s, struc
 		return rerr_set(e, -r, "%s: too much metadata for LV tags", v->name);
 	if (!cmd_del[0] && !cmd_add[0])
 		return 0;
-	return lvm_run(e, "lvchange%s%s %s/%s", cmd_del, cmd_add, vg, s->name);
+	FAULT("update.begin");
+	r = lvm_run(e, "lvchange%s%s %s/%s", cmd_del, cmd_add, vg, s->name);
+	if (r == 0)
+		FAULT("update.done");
+	return r;
 }
 
 static int lvm_be_space(const struct volume *v, struct fs_space *ret, struct rerr *e)
@@ -576,9 +588,11 @@ static int lvm_be_rollback(const struct volume *v, const struct snapshot *s,
 	if (h.merge_pending)
 		return rerr_set(e, EBUSY, "%s: a rollback%s%s is already pending", v->name,
 				*h.merging ? " to " : "", h.merging);
+	FAULT("rollback.begin");
 	r = lvm_run(e, "lvconvert --merge --interval 1 %s/%s", vg, s->name);
 	if (r < 0)
 		return r;
+	FAULT("rollback.merged");
 	json_object_put(o);
 	o = NULL;
 	r = lvm_scan(v, vg, lv, sizeof(vg), &o, &origin, e);

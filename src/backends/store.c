@@ -10,6 +10,7 @@
 #include <btrfsutil.h>
 
 #include "backends/store.h"
+#include "base/fault.h"
 #include "base/util.h"
 #include "format/meta.h"
 
@@ -144,11 +145,14 @@ int store_retire(const struct store_dir *d, const char *name)
 
 	snprintf(staged, sizeof(staged), STORE_DELETING "%s", name);
 	store_remove_staged(d, staged);
+	FAULT("retire.begin");
 	if (renameat(d->vfd, name, d->vfd, staged) < 0)
 		return -errno;
 	if (fsync(d->vfd) < 0)
 		return -errno;
+	FAULT("retire.staged");
 	store_remove_staged(d, staged);
+	FAULT("retire.done");
 	return 0;
 }
 
@@ -177,6 +181,7 @@ int store_stage(const struct store_dir *d, const char *staging)
 	store_remove_staged(d, staging);
 	if (mkdirat(d->vfd, staging, 0700) < 0)
 		return -errno;
+	FAULT("receive.staged");
 	return open_beneath(d->vfd, staging, O_RDONLY | O_DIRECTORY, 0);
 }
 
@@ -186,6 +191,7 @@ int store_commit(const struct store_dir *d, int nfd, const char *staging, const 
 	_cleanup_free_ char *info = NULL;
 	int r;
 
+	FAULT("receive.received");
 	/* sent_to is the source's business; the copy records what it is. */
 	while (s->n_sent > 0)
 		snapshot_sent_remove(s, s->sent[0].target);
@@ -197,11 +203,14 @@ int store_commit(const struct store_dir *d, int nfd, const char *staging, const 
 		  : write_file_atomic_at(nfd, META_FILE, info, strlen(info), 0644);
 	if (r == 0 && renameat(d->vfd, staging, d->vfd, name) < 0)
 		r = -errno;
+	if (r == 0)
+		FAULT("receive.committed");
 	if (r == 0 && fsync(d->vfd) < 0)
 		r = -errno;
 	if (r < 0) {
 		store_remove_staged(d, staging);
 		return rerr_say(e, r, "%s: cannot store '%s': %s", d->volume, name, strerror(-r));
 	}
+	FAULT("receive.done");
 	return 0;
 }

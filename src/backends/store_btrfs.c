@@ -31,6 +31,7 @@
 #include "backends/backend.h"
 #include "backends/receive.h"
 #include "backends/store.h"
+#include "base/fault.h"
 #include "base/util.h"
 #include "format/meta.h"
 #include "format/sendcheck.h"
@@ -343,6 +344,7 @@ static int rx_feed(void *user, const void *buf, size_t len)
 {
 	struct btrfs_rx *rx = user;
 
+	FAULT("receive.chunk");
 	return sendcheck_feed(rx->check, buf, len, &rx->refusal);
 }
 

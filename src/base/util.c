@@ -9,6 +9,7 @@
 
 #include <linux/openat2.h>
 
+#include "base/fault.h"
 #include "base/util.h"
 
 int write_all(int fd, const void *buf, size_t len)
@@ -115,6 +116,7 @@ int write_file_atomic_btrfs_at(int dirfd, const char *name, const void *buf, siz
 	fd = atomic_tmp_write(dirfd, name, buf, len, mode, tmp);
 	if (fd < 0)
 		return fd;
+	FAULT("atomic.written");
 	if (renameat(dirfd, tmp, dirfd, name) < 0) {
 		int r = -errno;
 
@@ -127,6 +129,7 @@ int write_file_atomic_btrfs_at(int dirfd, const char *name, const void *buf, siz
 	 * before it leaves no file, or an empty or partial one, which readers
 	 * take for invalid.
 	 */
+	FAULT("atomic.renamed");
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
@@ -141,12 +144,14 @@ int write_file_atomic_at(int dirfd, const char *name, const void *buf, size_t le
 		return fd;
 	if (fsync(fd) < 0)
 		r = -errno;
+	FAULT("atomic.written");
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = -errno;
 	if (r < 0) {
 		(void) unlinkat(dirfd, tmp, 0);
 		return r;
 	}
+	FAULT("atomic.renamed");
 	/* The rename is durable only once the directory is. */
 	if (fsync(dirfd) < 0)
 		return -errno;

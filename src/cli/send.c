@@ -2,6 +2,7 @@
 /*
  * send and serve: the two ends of a target.
  */
+#include "base/fault.h"
 #include "transport/serve.h"
 #include "internal.h"
 
@@ -81,6 +82,7 @@ int verb_serve(struct engine *eng, int argc, char **argv)
 		return cli_usage("serve needs --root DIR");
 	if (arg.root[0] != '/')
 		return cli_usage("serve --root '%s': the root must be an absolute path", arg.root);
+	FAULT_ROLE("serve");
 	r = serve_main(arg.root, STDIN_FILENO, STDOUT_FILENO, &e);
 	if (r < 0) {
 		char text[sizeof(e.msg) + 64];

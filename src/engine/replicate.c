@@ -20,6 +20,7 @@
 
 #include "backends/backend.h"
 #include "base/debug.h"
+#include "base/fault.h"
 #include "base/util.h"
 #include "engine/replicate.h"
 #include "engine/snapshots.h"
@@ -286,6 +287,8 @@ static int replicate_send(const struct volume *v, struct target_conn *tc, struct
 			snapshot_done(&copy);
 			return -ENOMEM;
 		}
+		if (!o->dry_run)
+			FAULT("send.done");
 		if (!o->dry_run && snapshot_sent_set(s, t->name, now) == 0)
 			(void) replicate_update(v, s, false, r);
 	}

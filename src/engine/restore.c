@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "backends/backend.h"
+#include "base/fault.h"
 #include "base/util.h"
 #include "engine/restore.h"
 #include "transport/target.h"
@@ -58,6 +59,8 @@ static int restore_one(struct target_conn *tc, const struct volume *v, const str
 		return rerr_prefix(e, a.r, "%s: '%s' from target '%s'", v->name, c->name,
 				   tc->target->name);
 	}
+	if (fr == 0)
+		FAULT("restore.applied");
 	return fr;
 }
 

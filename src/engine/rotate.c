@@ -22,6 +22,7 @@
 
 #include "backends/backend.h"
 #include "base/debug.h"
+#include "base/fault.h"
 #include "base/util.h"
 #include "engine/rotate.h"
 #include "format/meta.h"
@@ -320,8 +321,13 @@ static bool rotate_create_all(const struct config *cfg, struct take *t, size_t n
 			ok = false;
 		}
 	}
-	for (size_t i = 0; i < n && ok; i++)
+	if (fz)
+		FAULT("freeze.frozen");
+	for (size_t i = 0; i < n && ok; i++) {
 		ok = rotate_create_one(&t[i], &reports[i]);
+		if (ok && n > 1)
+			FAULT("group.taken");
+	}
 	if (fz && freeze_end(fz, &e) < 0) {
 		volume_report_error(&reports[0], -e.code, &e);
 		ok = false;

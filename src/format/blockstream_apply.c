@@ -18,6 +18,7 @@
 #include <linux/fs.h>
 
 #include "base/debug.h"
+#include "base/fault.h"
 #include "base/util.h"
 #include "format/blockstream.h"
 
@@ -309,6 +310,7 @@ static int bs_apply(struct bs_reader *rd, const struct blockstream_expect *x, un
 			rd->st.zero_bytes += len;
 		rd->st.extents++;
 		rd->end = off + len;
+		FAULT("apply.extent");
 		if (progress) {
 			int stop = progress(user, &rd->st);
 
