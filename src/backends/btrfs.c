@@ -492,6 +492,7 @@ static int btrfs_be_settle(const struct volume *v, unsigned max_pending, struct 
 	struct timespec poll = { .tv_nsec = 5 * 1000 * 1000 };
 	enum btrfs_util_error be;
 	bool committed = false;
+	time_t committed_at = 0;
 
 	fd = open(v->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -521,11 +522,19 @@ static int btrfs_be_settle(const struct volume *v, unsigned max_pending, struct 
 			    BTRFS_SETTLE_STALL_SEC);
 			return (int)n;
 		}
-		if (!committed) {
+		/*
+		 * The cleaner wakes at a commit. One that a subvolume was still held open
+		 * at (a killed receive's mount namespace going away) leaves it for the
+		 * next periodic commit, 30 s away: commit again after a second without
+		 * progress.
+		 */
+		if (!committed || (now.tv_sec - committed_at >= 1 &&
+				   now.tv_sec - progress.tv_sec >= 1)) {
 			be = btrfs_util_sync_fd(fd);
 			if (be != BTRFS_UTIL_OK)
 				return btrfs_fail(e, be, "%s: cannot commit '%s'", v->name, v->path);
 			committed = true;
+			committed_at = now.tv_sec;
 		}
 		DBG(BTRFS, "%s: %zu deleted subvolumes await the cleaner", v->name, n);
 		(void) nanosleep(&poll, NULL);
