@@ -171,6 +171,14 @@ static int restore_by_store(const struct volume *v, struct sessions *ss, const c
 		k = target_open(&local, &ltc, e);
 	if (k < 0)
 		return k;
+	{
+		_cleanup_snapshot_list_ struct snapshot_list held = { 0 };
+		struct rerr de = { 0 };
+
+		/* A copy that a killed restore left whole in the store is fetched anew. */
+		if (target_list(&ltc, v->name, &held, &de) == 0 && restore_find(&held, c->name))
+			(void) target_delete(&ltc, v->name, c->name, &de);
+	}
 	k = target_receive_from(&ltc, v->name, c, tc, &r->bytes[0], e);
 	target_close(&ltc);
 	if (k < 0)
