@@ -8,7 +8,9 @@
  *   2. every subvolume nested in the volume (a nested snapshot directory,
  *      /var/lib/docker, ...) is moved into it, where the snapshot shows an
  *      empty directory in its place: nothing nested is lost, and a nested
- *      snapshot directory keeps the history listed;
+ *      snapshot directory keeps the history listed. Users own directories on
+ *      those paths, in the volume and in the snapshot: each is opened from
+ *      the one above, and a symlink on the way refuses the rollback;
  *   3. one renameat2(RENAME_EXCHANGE) swaps the two: at no moment is the
  *      volume missing;
  *   4. what was the volume (now under the hidden name, its nested subvolumes
@@ -17,6 +19,8 @@
  * names the plan and both subvolumes' uuids, so that after a kill at any
  * point btrfs_rollback_recover() completes the swap (the volume is the new
  * subvolume) or undoes it (the nested subvolumes go back; the new one goes).
+ * A journal not written by us, or a hidden subvolume other than the one it
+ * names, is not acted on.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -98,6 +103,16 @@ static int rb_uuid(const char *path, char out[UUID_STRING_LEN + 1])
 	return 0;
 }
 
+static int rb_uuid_fd(int fd, char out[UUID_STRING_LEN + 1])
+{
+	struct btrfs_util_subvolume_info info;
+
+	if (btrfs_util_subvolume_info_fd(fd, 0, &info) != BTRFS_UTIL_OK)
+		return -(errno ?: EIO);
+	uuid_format(info.uuid, out);
+	return 0;
+}
+
 /* The subvolumes nested in @path, outermost only (the deeper ones move with them). */
 static int rb_nested(const char *path, struct rb_plan *p, struct rerr *e)
 {
@@ -157,15 +172,27 @@ static int rb_journal_write(int dfd, const struct rb_plan *p, struct rerr *e)
 	return r < 0 ? rerr_set(e, r, "cannot write '%s/%s'", p->dir, p->journal) : 0;
 }
 
-static int rb_journal_read(int dfd, struct rb_plan *p)
+/* Return: 0, -EPERM for a journal that is not ours (then @st says whose), or -errno. */
+static int rb_journal_read(int dfd, struct rb_plan *p, struct stat *st)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
 	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -1;
 	struct json_object *x, *nested;
 	size_t len;
 	int r;
 
-	r = read_all_at(dfd, p->journal, 1 << 20, &text, &len);
+	fd = openat(dfd, p->journal, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0)
+		return -errno;
+	if (!S_ISREG(st->st_mode))
+		return -EINVAL;
+	/* Planted (or linked) there by someone else, it would drive the moves of an undo. */
+	if (st->st_uid != geteuid() || st->st_nlink != 1 || (st->st_mode & 022))
+		return -EPERM;
+	r = read_all_fd(fd, 1 << 20, &text, &len);
 	if (r < 0)
 		return r;
 	o = json_tokener_parse(text);
@@ -191,41 +218,128 @@ static int rb_journal_read(int dfd, struct rb_plan *p)
 	return 0;
 }
 
-/* @from/@rel to @to/@rel, where @to may show an empty directory in its place. */
-static int rb_move(const char *from, const char *to, const char *rel)
+/*
+ * The directory that holds @rel's last component, opened beneath @root one
+ * component at a time: no symlink, no "..", no mount on the way, so a path
+ * through directories the volume's users own never leads elsewhere. With
+ * @make, a missing directory is made. On failure @bad names the component
+ * refused, or is "".
+ * Return: an fd, or -errno (-ELOOP: a symlink; -ENOTDIR; -EXDEV: a mount point).
+ */
+static int rb_parent_at(int root, const char *rel, bool make, char *bad, size_t len)
 {
-	char src[PATH_MAX], dst[PATH_MAX], parent[PATH_MAX], *slash;
-	int r;
+	char buf[PATH_MAX];
+	int fd;
 
-	if (rb_path(src, sizeof(src), from, rel) < 0 || rb_path(dst, sizeof(dst), to, rel) < 0)
+	bad[0] = '\0';
+	if ((size_t)snprintf(buf, sizeof(buf), "%s", rel) >= sizeof(buf))
 		return -ENAMETOOLONG;
-	(void) rmdir(dst);	/* the snapshot's empty placeholder; never content */
-	snprintf(parent, sizeof(parent), "%s", dst);
-	slash = strrchr(parent, '/');
-	if (slash) {
+	fd = fcntl(root, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -errno;
+	for (char *comp = buf, *slash; (slash = strchr(comp, '/')); comp = slash + 1) {
+		int next;
+
 		*slash = '\0';
-		r = mkdir_parents(parent, 0755);
-		if (r < 0)
-			return r;
+		next = open_beneath(fd, comp, O_RDONLY | O_DIRECTORY, 0);
+		if (next == -ENOENT && make && (mkdirat(fd, comp, 0755) == 0 || errno == EEXIST))
+			next = open_beneath(fd, comp, O_RDONLY | O_DIRECTORY, 0);
+		if (next < 0) {
+			struct stat st;
+
+			/* O_DIRECTORY says ENOTDIR for a symlink it does not follow. */
+			if (next == -ENOTDIR && fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISLNK(st.st_mode))
+				next = -ELOOP;
+			close(fd);
+			snprintf(bad, len, "%s", buf);
+			return next;
+		}
+		close(fd);
+		*slash = '/';
+		fd = next;
 	}
-	return rename(src, dst) < 0 ? -errno : 0;
+	return fd;
 }
 
-static bool rb_exists(const char *dir, const char *rel)
+/*
+ * Moves the subvolume @rel beneath @from to the same place beneath @to, by fds
+ * only. With @placeholder, an empty directory there (what a snapshot shows in
+ * place of a nested subvolume) goes first; nothing else is ever replaced.
+ * On failure @bad names what was refused and *@in_to says beneath which.
+ * Return: 0 or -errno.
+ */
+static int rb_carry(int from, int to, const char *rel, bool placeholder, char *bad, size_t len,
+		    bool *in_to)
 {
-	char path[PATH_MAX];
+	_cleanup_close_ int sp = -1, dp = -1;
+	const char *slash = strrchr(rel, '/'), *base = slash ? slash + 1 : rel;
 	struct stat st;
 
-	return rb_path(path, sizeof(path), dir, rel) == 0 && lstat(path, &st) == 0;
+	*in_to = false;
+	sp = rb_parent_at(from, rel, false, bad, len);
+	if (sp < 0)
+		return sp;
+	if (fstatat(sp, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_ino != BTRFS_SUBVOL_INO) {
+		snprintf(bad, len, "%s", rel);
+		return S_ISLNK(st.st_mode) ? -ELOOP : -EINVAL;
+	}
+	*in_to = true;
+	dp = rb_parent_at(to, rel, true, bad, len);
+	if (dp < 0)
+		return dp;
+	/* Removes an empty directory only: never content, never through a symlink. */
+	if (placeholder)
+		(void) unlinkat(dp, base, AT_REMOVEDIR);
+	if (renameat2(sp, base, dp, base, RENAME_NOREPLACE) < 0) {
+		int r = -errno;
+
+		if (fstatat(dp, base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			snprintf(bad, len, "%s", rel);
+			return S_ISLNK(st.st_mode) ? -ELOOP : -EEXIST;
+		}
+		return r;
+	}
+	return 0;
 }
 
-static bool rb_is_subvol(const char *dir, const char *rel)
+/*
+ * Why the nested subvolume @rel could not be carried over (or @back): what
+ * rb_carry() said (@r, @bad), @bad being in @where.
+ */
+static int rb_carry_fail(const struct volume *v, const char *rel, int r, const char *bad,
+			 const char *where, bool back, struct rerr *e)
 {
-	char path[PATH_MAX];
-	struct stat st;
+	const char *what;
 
-	return rb_path(path, sizeof(path), dir, rel) == 0 && lstat(path, &st) == 0 &&
-	       S_ISDIR(st.st_mode) && st.st_ino == BTRFS_SUBVOL_INO;
+	switch (-r) {
+	case ELOOP:
+		what = "is a symlink";
+		break;
+	case ENOTDIR:
+		what = "is not a directory";
+		break;
+	case EXDEV:
+		what = "is a mount point";
+		break;
+	case EEXIST:
+		what = "is in the way";
+		break;
+	case EINVAL:
+		what = "is not a subvolume";
+		break;
+	default:
+		what = NULL;
+	}
+	if (what && bad[0])
+		return rerr_say(e, -r, "%s: cannot carry the nested subvolume '%s' %s: '%s' %s in %s; "
+				"%s", v->name, rel, back ? "back" : "over", bad, what, where,
+				back ? "the interrupted rollback is left as it is" :
+				"refusing to roll back");
+	return rerr_set(e, r, "%s: cannot carry the nested subvolume '%s' %s", v->name, rel,
+			back ? "back" : "over");
 }
 
 /*
@@ -262,7 +376,7 @@ static bool rb_fstab_line(char *line, size_t cap, uint64_t old, uint64_t new)
  * subvolid= in the new content's own /etc/fstab (a root that pins its id).
  * Run after the exchange, again after a kill: each step is idempotent.
  */
-static void rb_follow(const struct volume *v, const struct rb_plan *p, char *said, size_t len)
+static void rb_follow(const struct volume *v, int old_fd, char *said, size_t len)
 {
 	_cleanup_free_ char *text = NULL, *out = NULL;
 	_cleanup_close_ int etc = -1;
@@ -271,7 +385,7 @@ static void rb_follow(const struct volume *v, const struct rb_plan *p, char *sai
 	bool changed = false;
 
 	said[0] = '\0';
-	if (btrfs_util_subvolume_id(p->new_path, &old_id) != BTRFS_UTIL_OK ||
+	if (btrfs_util_subvolume_id_fd(old_fd, &old_id) != BTRFS_UTIL_OK ||
 	    btrfs_util_subvolume_id(v->path, &new_id) != BTRFS_UTIL_OK)
 		return;
 	if (btrfs_util_get_default_subvolume(v->path, &def) == BTRFS_UTIL_OK && def == old_id &&
@@ -315,9 +429,11 @@ static void rb_follow(const struct volume *v, const struct rb_plan *p, char *sai
 static int rb_recover(const struct volume *v, uint64_t keep_id, char *note, size_t len,
 		      struct rerr *e)
 {
-	_cleanup_close_ int dfd = -1;
+	_cleanup_close_ int dfd = -1, hfd = -1;
 	struct rb_plan p = { 0 };
-	char now_uuid[UUID_STRING_LEN + 1] = "", followed[200] = "";
+	char now_uuid[UUID_STRING_LEN + 1] = "", hid_uuid[UUID_STRING_LEN + 1] = "";
+	char followed[200] = "";
+	const char *want;
 	struct stat st;
 	bool swapped;
 	int r;
@@ -337,7 +453,15 @@ static int rb_recover(const struct volume *v, uint64_t keep_id, char *note, size
 	}
 	if (fstatat(dfd, p.journal, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0;
-	r = rb_journal_read(dfd, &p);
+	r = rb_journal_read(dfd, &p, &st);
+	if (r == -EPERM) {
+		rb_plan_done(&p);
+		return rerr_say(e, EPERM, "%s: '%s/%s' is not a rollback journal of snaprotate's "
+				"(owner uid %u, mode %04o, link count %lu), not acted on: remove it if no "
+				"rollback of '%s' is under way", v->name, p.dir, p.journal,
+				(unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+				(unsigned long)st.st_nlink, v->path);
+	}
 	if (r < 0) {
 		rb_plan_done(&p);
 		return rerr_set(e, -r, "%s: cannot read the rollback journal '%s/%s'", v->name,
@@ -345,13 +469,26 @@ static int rb_recover(const struct volume *v, uint64_t keep_id, char *note, size
 	}
 	(void) rb_uuid(v->path, now_uuid);
 	swapped = p.new_uuid[0] && streq(now_uuid, p.new_uuid);
-	if (swapped && fstatat(dfd, p.new_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	/* The hidden subvolume: the old one once swapped, else the new one (if made). */
+	if (fstatat(dfd, p.new_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		want = swapped ? p.old_uuid : p.new_uuid;
+		hfd = open_beneath(dfd, p.new_name, O_RDONLY | O_DIRECTORY, 0);
+		if (hfd < 0 || fstat(hfd, &st) < 0 || st.st_ino != BTRFS_SUBVOL_INO ||
+		    rb_uuid_fd(hfd, hid_uuid) < 0 || (want[0] && !streq(hid_uuid, want))) {
+			r = rerr_say(e, EINVAL, "%s: '%s' is not the subvolume the rollback journal "
+				     "'%s/%s' names, not acted on: look at both, and remove them if no "
+				     "rollback of '%s' is under way", v->name, p.new_path, p.dir, p.journal, v->path);
+			rb_plan_done(&p);
+			return r;
+		}
+	}
+	if (swapped && hfd >= 0) {
 		uint64_t old_id = 0;
 
-		rb_follow(v, &p, followed, sizeof(followed));
+		rb_follow(v, hfd, followed, sizeof(followed));
 		FAULT("rollback.followed");
 		snprintf(rb_followed, sizeof(rb_followed), "%s", followed);
-		if (keep_id && btrfs_util_subvolume_id(p.new_path, &old_id) == BTRFS_UTIL_OK &&
+		if (keep_id && btrfs_util_subvolume_id_fd(hfd, &old_id) == BTRFS_UTIL_OK &&
 		    old_id == keep_id) {
 			snprintf(note, len, "%s: rolled back to %s%s; the old subvolume is still "
 				 "mounted: it is deleted by the first run after the next boot (or "
@@ -360,13 +497,28 @@ static int rb_recover(const struct volume *v, uint64_t keep_id, char *note, size
 			return 2;
 		}
 	}
-	if (!swapped)
-		/* Undo: what was carried goes back; then the new subvolume goes. */
-		for (size_t i = 0; i < p.n_nested; i++)
-			if (rb_is_subvol(p.new_path, p.nested[i]) && !rb_exists(v->path, p.nested[i]))
-				(void) rb_move(p.new_path, v->path, p.nested[i]);
-	if (fstatat(dfd, p.new_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    btrfs_util_delete_subvolume(p.new_path, 0) != BTRFS_UTIL_OK) {
+	if (!swapped && hfd >= 0 && p.new_uuid[0]) {
+		/* Undo: what was carried goes back (where nothing is now); then the new one goes. */
+		_cleanup_close_ int vfd = open(v->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		r = vfd < 0 ? rerr_set(e, errno, "%s: cannot open '%s'", v->name, v->path) : 0;
+		for (size_t i = 0; vfd >= 0 && i < p.n_nested; i++) {
+			char bad[PATH_MAX], where[PATH_MAX + 2];
+			bool in_to;
+			int k = rb_carry(hfd, vfd, p.nested[i], false, bad, sizeof(bad), &in_to);
+
+			/* Not in the new one (never carried): nothing to bring back. */
+			if (k < 0 && in_to && r == 0) {
+				snprintf(where, sizeof(where), "'%s'", v->path);
+				r = rb_carry_fail(v, p.nested[i], k, bad, where, true, e);
+			}
+		}
+		if (r < 0) {
+			rb_plan_done(&p);
+			return r;
+		}
+	}
+	if (hfd >= 0 && btrfs_util_delete_subvolume_fd(dfd, p.new_name, 0) != BTRFS_UTIL_OK) {
 		r = rerr_set(e, errno ?: EIO, "%s: cannot delete '%s' after an interrupted rollback",
 			     v->name, p.new_path);
 		rb_plan_done(&p);
@@ -502,33 +654,45 @@ int btrfs_rollback_recover(const struct volume *v, char *note, size_t len, struc
 	return r < 0 ? r : rb_recover(&w, mounted_id, note, len, e);
 }
 
-/* Steps 1-3; the plan is journalled before each change. */
-static int rb_swap(const struct volume *v, const char *src, struct rb_plan *p, int dfd,
-		   struct rerr *e)
+/* Steps 1-3 from @vfd (the volume) and @sfd (the target); journalled before each change. */
+static int rb_swap(const struct volume *v, int vfd, int sfd, const char *src, struct rb_plan *p,
+		   int dfd, struct rerr *e)
 {
+	_cleanup_close_ int nfd = -1;
 	enum btrfs_util_error be;
 	int r;
 
 	r = rb_journal_write(dfd, p, e);
 	if (r < 0)
 		return r;
-	be = btrfs_util_create_snapshot(src, p->new_path, 0, NULL, NULL);
+	be = btrfs_util_create_snapshot_fd2(sfd, dfd, p->new_name, 0, NULL, NULL);
 	if (be != BTRFS_UTIL_OK)
 		return rerr_set(e, errno ?: EIO, "%s: cannot snapshot '%s' as '%s' (%s)", v->name,
 				src, p->new_path, btrfs_util_strerror(be));
 	FAULT("rollback.snapshotted");
-	r = rb_uuid(p->new_path, p->new_uuid);
+	nfd = open_beneath(dfd, p->new_name, O_RDONLY | O_DIRECTORY, 0);
+	r = nfd < 0 ? nfd : rb_uuid_fd(nfd, p->new_uuid);
 	if (r == 0)
 		r = rb_journal_write(dfd, p, e);
 	else
 		r = rerr_set(e, -r, "%s: cannot read '%s'", v->name, p->new_path);
 	for (size_t i = 0; r == 0 && i < p->n_nested; i++) {
-		r = rb_move(v->path, p->new_path, p->nested[i]);
-		if (r < 0)
-			r = rerr_set(e, -r, "%s: cannot carry the nested subvolume '%s' over",
-				     v->name, p->nested[i]);
-		else
+		char bad[PATH_MAX];
+		bool in_to;
+
+		r = rb_carry(vfd, nfd, p->nested[i], true, bad, sizeof(bad), &in_to);
+		if (r < 0) {
+			char where[PATH_MAX + SNAP_NAME_MAX + 40];
+
+			if (in_to)
+				snprintf(where, sizeof(where), "%s, the snapshot rolled back to",
+					 p->target);
+			else
+				snprintf(where, sizeof(where), "'%s'", v->path);
+			r = rb_carry_fail(v, p->nested[i], r, bad, where, false, e);
+		} else {
 			FAULT("rollback.carried");
+		}
 	}
 	if (r == 0 && renameat2(dfd, p->base, dfd, p->new_name, RENAME_EXCHANGE) < 0)
 		r = rerr_set(e, errno, "%s: cannot exchange '%s' and '%s'", v->name, v->path,
@@ -540,11 +704,55 @@ static int rb_swap(const struct volume *v, const char *src, struct rb_plan *p, i
 	return r;
 }
 
+/*
+ * The target's subvolume, opened from the snapshot directory's fd: a symlink
+ * at NAME or NAME/snapshot, or another subvolume put in its place since it was
+ * listed, is refused. Return: its fd, or -errno with @e.
+ */
+static int rb_open_target(const struct volume *v, const struct snapshot *s, const char *src,
+			  struct rerr *e)
+{
+	_cleanup_close_ int dir = -1, fd = -1;
+	char rel[SNAP_NAME_MAX + sizeof("/" SNAPSHOT_SUBVOL)], uuid[UUID_STRING_LEN + 1];
+	struct stat st;
+	int r;
+
+	dir = btrfs_open_dir(v, false, e);
+	if (dir == -ENOENT)
+		return rerr_set(e, ENOENT, "%s: cannot open snapshot_dir '%s'", v->name,
+				v->snapshot_dir);
+	if (dir < 0)
+		return dir;
+	if ((size_t)snprintf(rel, sizeof(rel), "%s/%s", s->name, SNAPSHOT_SUBVOL) >= sizeof(rel))
+		return rerr_set(e, ENAMETOOLONG, "%s: cannot open '%s'", v->name, src);
+	fd = open_beneath(dir, rel, O_RDONLY | O_DIRECTORY, 0);
+	if (fd == -ENOTDIR && fstatat(dir, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+		fd = -ELOOP;
+	if (fd == -ELOOP)
+		return rerr_say(e, ELOOP, "%s: '%s' is or passes through a symlink: refusing to roll "
+				"back to it", v->name, src);
+	if (fd < 0)
+		return rerr_set(e, -fd, "%s: cannot open '%s'", v->name, src);
+	if (fstat(fd, &st) < 0)
+		return rerr_set(e, errno, "%s: cannot open '%s'", v->name, src);
+	if (st.st_ino != BTRFS_SUBVOL_INO)
+		return rerr_say(e, EINVAL, "%s: '%s' is not a subvolume: refusing to roll back to it",
+				v->name, src);
+	r = rb_uuid_fd(fd, uuid);
+	if (r < 0)
+		return rerr_set(e, -r, "%s: cannot read '%s'", v->name, src);
+	if (!s->uuid || strcasecmp(uuid, s->uuid) != 0)
+		return rerr_say(e, EINVAL, "%s: '%s' is subvolume %s, not %s that %s was taken as: "
+				"refusing to roll back to it", v->name, src, uuid,
+				s->uuid ? s->uuid : "(none recorded)", s->name);
+	return TAKE_FD(fd);
+}
+
 int btrfs_be_rollback(const struct volume *v, const struct snapshot *s,
 		      enum rollback_result *ret, struct rerr *e)
 {
 	struct mount_info m = { 0 };
-	_cleanup_close_ int dfd = -1;
+	_cleanup_close_ int dfd = -1, vfd = -1, sfd = -1;
 	struct rb_plan p = { 0 };
 	char src[PATH_MAX], note[400], top_path[PATH_MAX];
 	struct volume w;
@@ -584,15 +792,21 @@ int btrfs_be_rollback(const struct volume *v, const struct snapshot *s,
 		return rerr_set(e, EINVAL, "%s: cannot roll back '%s'", v->name, v->path);
 	snprintf(p.target, sizeof(p.target), "%s", s->name);
 	snprintf(src, sizeof(src), "%s/%s/" SNAPSHOT_SUBVOL, v->snapshot_dir, s->name);
+	sfd = rb_open_target(v, s, src, e);
+	if (sfd < 0)
+		return sfd;
 	dfd = open(p.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return rerr_set(e, errno, "%s: cannot open '%s'", v->name, p.dir);
-	r = rb_uuid(v->path, p.old_uuid);
+	vfd = open(v->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (vfd < 0)
+		return rerr_set(e, errno, "%s: cannot open '%s'", v->name, v->path);
+	r = rb_uuid_fd(vfd, p.old_uuid);
 	if (r < 0)
 		return rerr_set(e, -r, "%s: cannot read '%s'", v->name, v->path);
 	r = rb_nested(v->path, &p, e);
 	if (r == 0)
-		r = rb_swap(v, src, &p, dfd, e);
+		r = rb_swap(v, vfd, sfd, src, &p, dfd, e);
 	if (r < 0) {
 		/* Undone now, as the next run would; the snapshot of the state before stays. */
 		struct rerr ue = { 0 };
