@@ -230,7 +230,8 @@ build/fuzz/obj/%.o: src/%.c
 	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
 
 build/fuzz/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz-util.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
-	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -Itests/fuzz $(PKG_CFLAGS) -o $@ \
+	$(FUZZ_CC) $(ALL_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -DSNAPROTATE_LIBFUZZER -Itests/fuzz \
+		$(PKG_CFLAGS) -o $@ \
 		$< tests/fuzz/fuzz-util.c $(FUZZ_OBJS) $(PKG_LIBS) -ldl -pthread
 
 # Each harness for FUZZ_TIME seconds from its seeds; a crash stops here, its input in
