@@ -12,7 +12,6 @@ import json
 import os
 import re
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -403,15 +402,12 @@ def test_kill_at_every_point(env, target_fs, op, tmp_path):
     names = {p.split("@")[0] for p in points}
     assert MUST[op] <= names, MUST[op] - names
     for i, point in enumerate(points, start=1):
-        t0 = time.monotonic()
         rd, argv, after = setup_round(env, target_fs, op, i)
-        t1 = time.monotonic()
         killed_at(env, argv, point)
         try:
             after()
         except AssertionError as e:
             raise AssertionError(f"killed at {point}: {e}") from e
-        print(f"{op} {point}: setup {t1 - t0:.2f}s, rest {time.monotonic() - t1:.2f}s")
 
 
 def test_every_point_in_the_source_is_killed_somewhere():

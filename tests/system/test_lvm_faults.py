@@ -161,7 +161,7 @@ for op in snapshot_thick snapshot_thin delete pin group rollback send restore; d
 	           if (p[2] <= 2 || p[2] == last[p[1]]) print seen[i] } }' /tmp/trace \
 		> out/f/$op.points
 	k=0
-	while read -r point; do
+	while read -r point <&3; do
 		k=$((k + 1)); D=out/f/$op.$k
 		reset; setup_$op
 		echo "$point" > "$D.point"
@@ -172,7 +172,7 @@ for op in snapshot_thick snapshot_thin delete pin group rollback send restore; d
 		$SR list --json > "$D.kill.json"
 		digs > "$D.kill.dig"
 		repair "$op"
-	done < out/f/$op.points
+	done 3< out/f/$op.points
 done
 echo done > out/done
 """
