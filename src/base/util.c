@@ -94,7 +94,12 @@ static int atomic_tmp_write(int dirfd, const char *name, const void *buf, size_t
 	r = snprintf(tmp, NAME_MAX + 1, ".%s.tmp", name);
 	if (r < 0 || r > NAME_MAX)
 		return -ENAMETOOLONG;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	/*
+	 * Always a new file: one found under that name (left by a kill, or planted)
+	 * is never reused, so never owned by another user nor a FIFO to block on.
+	 */
+	(void) unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
 	/* The mode asked for, whatever the umask (the service's is 0077). */

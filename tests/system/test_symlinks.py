@@ -93,3 +93,24 @@ def test_a_fifo_in_place_of_a_state_file_never_blocks(env):
     r = env.run("run", "--now", T0, timeout=30)
     assert r.returncode == 0, r.stderr
     assert (state / "data.json").is_file()
+
+
+def test_a_planted_temporary_file_is_never_reused(env):
+    """A FIFO, or a file another user owns, at NAME/.info.json.tmp (where info.json
+    is written first): pin neither blocks on the FIFO nor writes into that file,
+    which would leave info.json owned by that user once renamed into place."""
+    env.ok("snapshot", "data", "--now", T0)
+    env.ok("snapshot", "data", "--now", "2026-12-01T11:00:00Z")
+    fifo_name, file_name = env.names()
+    os.mkfifo(env.snapdir / fifo_name / ".info.json.tmp")
+    planted = env.snapdir / file_name / ".info.json.tmp"
+    planted.write_text("{}")
+    os.chown(planted, 65534, 65534)
+    for name in (fifo_name, file_name):
+        r = env.run("pin", "data", name, timeout=30)
+        assert r.returncode == 0, r.stderr
+        info = env.snapdir / name / "info.json"
+        st = os.lstat(info)
+        assert st.st_uid == 0 and st.st_gid == 0 and (st.st_mode & 0o7777) == 0o644, st
+        assert json.loads(info.read_text())["pinned"] is True
+        assert not os.path.lexists(env.snapdir / name / ".info.json.tmp")
