@@ -2,10 +2,15 @@
 reads and writes (#16): in the snapshot directory (as an entry, as its `snapshot`,
 as its info.json) and in the state directory (the last-run record, the package pair).
 None of them redirects a read, a write or a delete; a FIFO never makes a command wait."""
+import fcntl
 import json
 import os
+import uuid
 
-from conftest import run
+import pytest
+
+from conftest import run, subvol_uuid
+from test_send import Sshd, complete_copies, copies, target_fs  # noqa: F401
 
 T0 = "2026-12-01T10:00:00Z"
 
@@ -114,3 +119,66 @@ def test_a_planted_temporary_file_is_never_reused(env):
         assert st.st_uid == 0 and st.st_gid == 0 and (st.st_mode & 0o7777) == 0o644, st
         assert json.loads(info.read_text())["pinned"] is True
         assert not os.path.lexists(env.snapdir / name / ".info.json.tmp")
+
+
+# _IOWR(BTRFS_IOCTL_MAGIC, 37, struct btrfs_ioctl_received_subvol_args), 200 bytes
+BTRFS_IOC_SET_RECEIVED_SUBVOL = 0xc0c89425
+
+
+def forge(src, path, claims):
+    """A read-only subvolume at path: a snapshot of src with a file of its own, announced
+    (its received uuid, which a send stream carries as its uuid) as subvolume claims."""
+    run("btrfs", "subvolume", "snapshot", src, path)
+    (path / "planted").write_text("not from the volume\n")
+    args = bytearray(200)
+    args[:16] = uuid.UUID(claims).bytes
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.ioctl(fd, BTRFS_IOC_SET_RECEIVED_SUBVOL, args)
+    finally:
+        os.close(fd)
+    run("btrfs", "property", "set", "-ts", path, "ro", "true")
+
+
+@pytest.mark.parametrize("swap", ["symlink", "subvolume"])
+def test_send_sends_only_the_snapshot_its_info_names(env, target_fs, tmp_path, swap):
+    """NAME/snapshot replaced, after send listed it complete, by a symlink to another
+    read-only subvolume, or by another subvolume: one that claims to be the snapshot
+    (its received uuid), so the target would take it. Send refuses; the target never
+    holds it. The swap is done by the ssh ProxyCommand, which runs between the listing
+    and the send."""
+    sshd = Sshd(tmp_path, target_fs.mnt / "backup")
+    try:
+        section = sshd.target_section("nas", target_fs.mnt / "backup", "retain = hourly=24\n")
+        env.write_config(extra_volume="retain = hourly=24\ntargets = nas\n", extra=section)
+        (env.data / "file").write_text("the volume's\n")
+        env.ok("snapshot", "data", "--now", T0)
+        env.ok("send", "data", "--now", T0)
+        env.ok("snapshot", "data", "--now", "2026-12-01T11:00:00Z")
+        first, second = env.names()
+        snap = env.snapdir / second / "snapshot"
+        if swap == "symlink":
+            # Named "snapshot" too, as the stream says.
+            (env.fs.mnt / "elsewhere").mkdir()
+            forged = env.fs.mnt / "elsewhere" / "snapshot"
+            plant = f"ln -s {forged} {snap}"
+        else:
+            # Beside it: a read-only subvolume is renamed only within its directory.
+            forged = env.snapdir / second / "forged"
+            plant = f"mv {forged} {snap}"
+        forge(env.snapdir / first / "snapshot", forged, subvol_uuid(snap))
+        proxy = tmp_path / "proxy"
+        proxy.write_text(f"#!/bin/sh\nmv {snap} {snap}.real && {plant}\n"
+                         f"exec socat - TCP:127.0.0.1:{sshd.port}\n")
+        proxy.chmod(0o755)
+        env.write_config(extra_volume="retain = hourly=24\ntargets = nas\n",
+                         extra=section.replace("ssh_options = ",
+                                               f"ssh_options = -oProxyCommand={proxy} "))
+        r = env.run("send", "data", "--now", "2026-12-01T11:00:00Z")
+        assert os.path.lexists(snap) and os.path.lexists(f"{snap}.real"), r.stderr  # swapped
+        assert r.returncode != 0 and "not sending it" in r.stderr, r.stderr
+        assert copies(target_fs) == [first] and complete_copies(target_fs) == [first]
+        for d, _, files in os.walk(target_fs.mnt / "backup"):
+            assert "planted" not in files, d
+    finally:
+        sshd.stop()
