@@ -64,27 +64,52 @@ bool store_dir_used(int vfd)
 	return used;
 }
 
-/* Removes @name in @dfd and all it holds, subvolumes too, never leaving @dfd's mount. */
-static int store_remove_tree(int dfd, const char *name, int depth)
+/*
+ * Deletes subvolume @name in @dfd, never recursively: libbtrfsutil's recursive
+ * delete opens @name following a symlink (one swapped in since the caller's
+ * fstatat) and deletes what is nested in whatever it leads to. The ioctl looks
+ * @name up itself, following nothing. Return: 0; -ENOTEMPTY when subvolumes
+ * are nested in it; -ENOTTY when it is no subvolume; -errno.
+ */
+static int store_delete_subvol(int dfd, const char *name)
+{
+	enum btrfs_util_error be = btrfs_util_delete_subvolume_fd(dfd, name, 0);
+
+	if (be == BTRFS_UTIL_OK)
+		return 0;
+	/* Not btrfs (ENOTTY), or not a subvolume (EINVAL, ENOTDIR): a plain directory. */
+	if (errno == ENOTTY || errno == EINVAL || errno == ENOTDIR)
+		return -ENOTTY;
+	return -(errno ?: EIO);
+}
+
+/*
+ * Removes @name in @dfd and all it holds, subvolumes too, never leaving @dfd's
+ * mount. With @nested (inside a subvolume being deleted) only the subvolumes
+ * nested in it go: the rest goes with it.
+ */
+static int store_remove_tree(int dfd, const char *name, bool nested, int depth)
 {
 	_cleanup_close_ int fd = -1;
 	struct dirent *de;
 	struct stat st;
+	bool subvol;
 	DIR *d;
 	int r = 0;
 
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode) && nested)
+		return 0;
 	if (!S_ISDIR(st.st_mode))
 		return unlinkat(dfd, name, 0) < 0 ? -errno : 0;
-	if (st.st_ino == BTRFS_SUBVOL_INO) {
-		enum btrfs_util_error be = btrfs_util_delete_subvolume_fd(
-			dfd, name, BTRFS_UTIL_DELETE_SUBVOLUME_RECURSIVE);
-
-		if (be == BTRFS_UTIL_OK)
-			return 0;
-		if (be != BTRFS_UTIL_ERROR_NOT_SUBVOLUME && be != BTRFS_UTIL_ERROR_NOT_BTRFS)
-			return -(errno ?: EIO);
+	subvol = st.st_ino == BTRFS_SUBVOL_INO;
+	if (subvol) {
+		r = store_delete_subvol(dfd, name);
+		if (r != -ENOTEMPTY && r != -ENOTTY)
+			return r;
+		subvol = r == -ENOTEMPTY;
+		r = 0;
 	}
 	if (depth >= STORE_TREE_DEPTH)
 		return -ELOOP;
@@ -100,19 +125,24 @@ static int store_remove_tree(int dfd, const char *name, int depth)
 
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
-		k = store_remove_tree(dirfd(d), de->d_name, depth + 1);
+		k = store_remove_tree(dirfd(d), de->d_name, nested || subvol, depth + 1);
 		if (k < 0 && r == 0)
 			r = k;
 	}
 	closedir(d);
-	if (r == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0)
-		r = -errno;
-	return r;
+	if (r < 0)
+		return r;
+	/* Its nested subvolumes gone, the subvolume itself (the kernel looks it up again). */
+	if (subvol)
+		return store_delete_subvol(dfd, name);
+	if (nested)
+		return 0;
+	return unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
 void store_remove_staged(const struct store_dir *d, const char *name)
 {
-	int r = store_remove_tree(d->vfd, name, 0);
+	int r = store_remove_tree(d->vfd, name, false, 0);
 
 	if (r < 0)
 		d->note(d->volume, "cannot remove '%s': %s", name, strerror(-r));

@@ -5,11 +5,13 @@ None of them redirects a read, a write or a delete; a FIFO never makes a command
 import fcntl
 import json
 import os
+import shutil
+import subprocess
 import uuid
 
 import pytest
 
-from conftest import run, subvol_uuid
+from conftest import BINARY, run, subvol_uuid
 from test_send import Sshd, complete_copies, copies, target_fs  # noqa: F401
 
 T0 = "2026-12-01T10:00:00Z"
@@ -182,3 +184,109 @@ def test_send_sends_only_the_snapshot_its_info_names(env, target_fs, tmp_path, s
             assert "planted" not in files, d
     finally:
         sshd.stop()
+
+
+# Swaps the name SWAP_NAME for a symlink to SWAP_TO the first time it is used
+# (opened, or deleted as a subvolume) after the check that found it a subvolume:
+# the race an attacker who can write the store's directory runs, won every time.
+SWAP_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <linux/btrfs.h>
+
+static void swap(int dfd, const char *name)
+{
+	static int done;
+	const char *want = getenv("SWAP_NAME"), *to = getenv("SWAP_TO");
+
+	if (done || !want || !to || strcmp(name, want) != 0)
+		return;
+	done = 1;
+	renameat(dfd, name, dfd, ".swapped-away");
+	symlinkat(to, dfd, name);
+}
+
+int openat(int dfd, const char *name, int flags, ...)
+{
+	static int (*real)(int, const char *, int, ...);
+	mode_t mode = 0;
+
+	if (flags & (O_CREAT | __O_TMPFILE)) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	if (!real)
+		real = dlsym(RTLD_NEXT, "openat");
+	swap(dfd, name);
+	return real(dfd, name, flags, mode);
+}
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	static int (*real)(int, unsigned long, ...);
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!real)
+		real = dlsym(RTLD_NEXT, "ioctl");
+	if (req == BTRFS_IOC_SNAP_DESTROY)
+		swap(fd, ((struct btrfs_ioctl_vol_args *)arg)->name);
+	if (req == BTRFS_IOC_SNAP_DESTROY_V2)
+		swap(fd, ((struct btrfs_ioctl_vol_args_v2 *)arg)->name);
+	return real(fd, req, arg);
+}
+"""
+
+
+def serve_once(root, line, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([str(BINARY), "serve", "--root", str(root)], input=line + "\n",
+                          env=e, capture_output=True, text=True, timeout=60)
+
+
+def test_a_staged_name_swapped_for_a_symlink_is_not_deleted_through(btrfs, tmp_path):
+    """A serve removes what an interrupted transfer staged (.incoming.*, .deleting.*)
+    in a volume's directory. Swapped, between its check and its delete, for a symlink
+    to a subvolume elsewhere: nothing nested in that subvolume is deleted. A staged
+    subvolume with one nested in it still goes whole."""
+    cc = shutil.which("cc")
+    if not cc:
+        pytest.skip("no C compiler for the swapping shim")
+    (tmp_path / "shim.c").write_text(SWAP_SHIM)
+    shim = tmp_path / "shim.so"
+    run(cc, "-shared", "-fPIC", "-o", shim, tmp_path / "shim.c", "-ldl")
+    root = btrfs.mnt / "backup"
+    root.mkdir()
+    vol = root / "data"
+    run("btrfs", "subvolume", "create", vol)
+    victim = btrfs.subvolume("victim")
+    run("btrfs", "subvolume", "create", victim / "inner")
+    run("btrfs", "subvolume", "create", vol / ".incoming.x")
+    (vol / ".deleting.y").mkdir()
+    run("btrfs", "subvolume", "create", vol / ".deleting.y" / "snapshot")
+    (vol / ".deleting.y" / "snapshot" / "d").mkdir()
+    run("btrfs", "subvolume", "create", vol / ".deleting.y" / "snapshot" / "d" / "nested")
+    r = serve_once(root, "DELETE data data.20261201T100000Z",
+                   {"LD_PRELOAD": str(shim), "SWAP_NAME": ".incoming.x", "SWAP_TO": str(victim)})
+    assert "no copy" in r.stdout, (r.stdout, r.stderr)
+    assert os.path.islink(vol / ".incoming.x"), r.stderr        # the swap happened
+    assert (victim / "inner").is_dir(), r.stderr
+    assert run("btrfs", "subvolume", "show", victim / "inner", check=False).returncode == 0
+    assert not os.path.lexists(vol / ".deleting.y"), r.stderr
+    # The next session removes the symlink itself, and only that.
+    serve_once(root, "DELETE data data.20261201T100000Z")
+    assert not os.path.lexists(vol / ".incoming.x")
+    assert (victim / "inner").is_dir()
