@@ -12,10 +12,12 @@
  * with one.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <btrfsutil.h>
 #include <json-c/json.h>
@@ -58,20 +60,28 @@ static bool rescue_uuid_null(const uint8_t u[16])
 	return true;
 }
 
-/* One snapshot: NAME/info.json beside the subvolume @rel ("DIR/NAME/snapshot"). */
-static void rescue_snapshot(struct rescue *x, const char *mnt, const char *rel)
+/*
+ * One snapshot: NAME/info.json beside the subvolume @rel ("DIR/NAME/snapshot"),
+ * read beneath the top level @mfd: users make subvolumes and directories
+ * anywhere, so no symlink is followed and only a small regular file is read
+ * (a FIFO there never blocks the scan).
+ */
+static void rescue_snapshot(struct rescue *x, int mfd, const char *rel)
 {
 	_cleanup_(json_object_putp) struct json_object *o = NULL;
+	_cleanup_free_ char *text = NULL;
 	char path[PATH_MAX], dir[PATH_MAX];
 	struct json_object *f;
 	const char *vol, *src, *slash, *created;
 	struct rescue_volume *v = NULL;
 	time_t t = 0;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%.*s/" META_FILE, mnt,
+	if ((size_t)snprintf(path, sizeof(path), "%.*s/" META_FILE,
 			     (int)(strlen(rel) - strlen("/" SNAPSHOT_SUBVOL)), rel) >= sizeof(path))
 		return;
-	o = json_object_from_file(path);
+	if (read_regular_beneath(mfd, path, META_MAX_SIZE, &text, NULL) < 0)
+		return;
+	o = json_tokener_parse(text);
 	if (!o || !json_object_object_get_ex(o, "volume", &f) || !(vol = json_object_get_string(f)) ||
 	    strlen(vol) > VOLUME_NAME_MAX)
 		return;
@@ -107,10 +117,14 @@ static int rescue_scan(struct rescue *x, const char *mnt, struct rerr *e)
 {
 	struct btrfs_util_subvolume_iterator *it;
 	struct btrfs_util_subvolume_info info;
+	_cleanup_close_ int mfd = -1;
 	enum btrfs_util_error be;
 	char *rel;
 
-	be = btrfs_util_create_subvolume_iterator(mnt, BTRFS_FS_TREE_OBJECTID, 0, &it);
+	mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return rerr_set(e, errno, "--fs '%s': cannot open it", mnt);
+	be = btrfs_util_create_subvolume_iterator_fd(mfd, BTRFS_FS_TREE_OBJECTID, 0, &it);
 	if (be != BTRFS_UTIL_OK)
 		return rerr_set(e, errno ?: EIO, "--fs '%s': cannot list its subvolumes (%s)", mnt,
 				btrfs_util_strerror(be));
@@ -121,7 +135,7 @@ static int rescue_scan(struct rescue *x, const char *mnt, struct rerr *e)
 
 		/* A received subvolume is a target's copy, not a snapshot of a volume here. */
 		if (snap && rescue_uuid_null(info.received_uuid))
-			rescue_snapshot(x, mnt, rel);
+			rescue_snapshot(x, mfd, rel);
 		if (x->n_sub < RESCUE_MAX) {
 			x->sub[x->n_sub].path = rel;
 			uuid_format(info.uuid, x->sub[x->n_sub++].uuid);

@@ -12,6 +12,7 @@ import uuid
 import pytest
 
 from conftest import BINARY, run, subvol_uuid
+from test_rescue import distro, rescue  # noqa: F401
 from test_send import Sshd, complete_copies, copies, target_fs  # noqa: F401
 
 T0 = "2026-12-01T10:00:00Z"
@@ -290,3 +291,28 @@ def test_a_staged_name_swapped_for_a_symlink_is_not_deleted_through(btrfs, tmp_p
     serve_once(root, "DELETE data data.20261201T100000Z")
     assert not os.path.lexists(vol / ".incoming.x")
     assert (victim / "inner").is_dir()
+
+
+def test_rescue_reads_no_info_json_but_a_small_regular_file(distro, tmp_path):
+    """Rescue looks beside every subvolume named "snapshot" on the filesystem, users'
+    too: a FIFO as its NAME/info.json never blocks the scan, and a symlink there (to a
+    file outside, which holds a valid info.json of a volume) is not followed."""
+    m, fstab, take = distro
+    fstab("subvol=@")
+    take("2026-11-27T10:00:00Z", "A")
+    user = m / "@home/user/x"
+    for name in ("root.20261127T110000Z", "root.20261127T120000Z"):
+        (user / name).mkdir(parents=True)
+        run("btrfs", "subvolume", "snapshot", "-r", m / "@", user / name / "snapshot")
+    os.mkfifo(user / "root.20261127T110000Z/info.json")
+    outside = tmp_path / "secret.json"
+    info = json.loads((m / "@snapshots/root.20261127T100000Z/info.json").read_text())
+    info.update(name="root.20261127T120000Z", volume="root", created="2026-11-27T12:00:00Z")
+    outside.write_text(json.dumps(info))
+    os.symlink(outside, user / "root.20261127T120000Z/info.json")
+    r = run(BINARY, "--fs", m, "config-check", check=False, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "home/user/x" not in r.stdout and f"snapshot_dir = {m}/@snapshots\n" in r.stdout
+    r = rescue(m, "list", "--json", "root")
+    names = [s["name"] for s in json.loads(r.stdout)["volumes"][0]["snapshots"]]
+    assert names == ["root.20261127T100000Z"], names
