@@ -148,6 +148,20 @@ struct btrfs_subvol_dirs {
 	size_t n;
 };
 
+/*
+ * fstatat(AT_SYMLINK_NOFOLLOW) of "NAME/snapshot" that follows no symlink on
+ * the way either: NAME was a directory at readdir, but may be one no more.
+ * Return: 0 or -errno (-ELOOP: a symlink on the way).
+ */
+static int btrfs_stat_beneath(int dirfd, const char *path, struct stat *st)
+{
+	_cleanup_close_ int fd = open_beneath(dirfd, path, O_PATH, 0);
+
+	if (fd < 0)
+		return fd;
+	return fstat(fd, st) < 0 ? -errno : 0;
+}
+
 static bool btrfs_has_snapshot(const struct btrfs_subvol_dirs *dirs, int dirfd,
 			       const char *name, ino_t ino)
 {
@@ -158,7 +172,7 @@ static bool btrfs_has_snapshot(const struct btrfs_subvol_dirs *dirs, int dirfd,
 	if (dirs->ids)
 		return bsearch(&key, dirs->ids, dirs->n, sizeof(*dirs->ids), btrfs_cmp_u64);
 	snprintf(path, sizeof(path), "%s/%s", name, SNAPSHOT_SUBVOL);
-	return fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	return btrfs_stat_beneath(dirfd, path, &st) == 0 && S_ISDIR(st.st_mode) &&
 	       st.st_ino == BTRFS_SUBVOL_INO;
 }
 
@@ -189,13 +203,13 @@ struct btrfs_list_ctx {
 static int btrfs_only_entries(int dir, const char *name, bool leftovers, char *other,
 			      size_t other_len)
 {
-	int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open_beneath(dir, name, O_RDONLY | O_DIRECTORY, 0);
 	struct dirent *de;
 	DIR *d;
 	int r = 1;
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	d = fdopendir(fd);
 	if (!d) {
 		close(fd);
@@ -291,7 +305,7 @@ static int btrfs_list_entry(void *user, size_t index, const char *text, ssize_t 
 			 * something else is there. An empty plain directory is what a snapshot
 			 * of the volume carries in place of a nested subvolume: a stale copy.
 			 */
-			if (fstatat(c->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			if (btrfs_stat_beneath(c->dirfd, path, &st) < 0)
 				;
 			else if (S_ISDIR(st.st_mode) && btrfs_dir_empty_at(c->dirfd, path) == 1)
 				n.stale = true;

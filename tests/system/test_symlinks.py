@@ -187,9 +187,10 @@ def test_send_sends_only_the_snapshot_its_info_names(env, target_fs, tmp_path, s
         sshd.stop()
 
 
-# Swaps the name SWAP_NAME for a symlink to SWAP_TO the first time it is used
-# (opened, or deleted as a subvolume) after the check that found it a subvolume:
-# the race an attacker who can write the store's directory runs, won every time.
+# A race an attacker who can write the directory runs, won every time: at the
+# (SWAP_SKIP + 1)th use of the path SWAP_AT (opened, stat'ed, or deleted as a
+# subvolume, relative to a directory fd), the entry SWAP_NAME of that directory
+# is moved aside and a symlink to SWAP_TO put in its place.
 SWAP_SHIM = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -198,22 +199,26 @@ SWAP_SHIM = r"""
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/btrfs.h>
 
-static void swap(int dfd, const char *name)
+static void swap(int dfd, const char *path)
 {
-	static int done;
-	const char *want = getenv("SWAP_NAME"), *to = getenv("SWAP_TO");
+	static int seen;
+	const char *at = getenv("SWAP_AT"), *name = getenv("SWAP_NAME"), *to = getenv("SWAP_TO");
+	char aside[300];
 
-	if (done || !want || !to || strcmp(name, want) != 0)
+	if (!at || !name || !to || !path || strcmp(path, at) != 0 ||
+	    seen++ != atoi(getenv("SWAP_SKIP") ?: "0"))
 		return;
-	done = 1;
-	renameat(dfd, name, dfd, ".swapped-away");
+	snprintf(aside, sizeof(aside), "%s.swapped-away", name);
+	renameat(dfd, name, dfd, aside);
 	symlinkat(to, dfd, name);
 }
 
-int openat(int dfd, const char *name, int flags, ...)
+int openat(int dfd, const char *path, int flags, ...)
 {
 	static int (*real)(int, const char *, int, ...);
 	mode_t mode = 0;
@@ -227,8 +232,35 @@ int openat(int dfd, const char *name, int flags, ...)
 	}
 	if (!real)
 		real = dlsym(RTLD_NEXT, "openat");
-	swap(dfd, name);
-	return real(dfd, name, flags, mode);
+	swap(dfd, path);
+	return real(dfd, path, flags, mode);
+}
+
+int fstatat(int dfd, const char *path, struct stat *st, int flags)
+{
+	static int (*real)(int, const char *, struct stat *, int);
+
+	if (!real)
+		real = dlsym(RTLD_NEXT, "fstatat");
+	swap(dfd, path);
+	return real(dfd, path, st, flags);
+}
+
+long syscall(long nr, ...)
+{
+	static long (*real)(long, ...);
+	long a[6];
+	va_list ap;
+
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (!real)
+		real = dlsym(RTLD_NEXT, "syscall");
+	if (nr == SYS_openat2)
+		swap((int)a[0], (const char *)a[1]);
+	return real(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 int ioctl(int fd, unsigned long req, ...)
@@ -251,6 +283,21 @@ int ioctl(int fd, unsigned long req, ...)
 """
 
 
+def swap_shim(tmp_path):
+    """The shim above, built; its LD_PRELOAD environment is swap_env()."""
+    cc = shutil.which("cc")
+    if not cc:
+        pytest.skip("no C compiler for the swapping shim")
+    (tmp_path / "shim.c").write_text(SWAP_SHIM)
+    run(cc, "-shared", "-fPIC", "-o", tmp_path / "shim.so", tmp_path / "shim.c", "-ldl")
+    return tmp_path / "shim.so"
+
+
+def swap_env(shim, at, to, name=None, skip=0):
+    return {"LD_PRELOAD": str(shim), "SWAP_AT": at, "SWAP_NAME": name or at, "SWAP_TO": str(to),
+            "SWAP_SKIP": str(skip)}
+
+
 def serve_once(root, line, env=None):
     e = dict(os.environ)
     e.update(env or {})
@@ -263,12 +310,7 @@ def test_a_staged_name_swapped_for_a_symlink_is_not_deleted_through(btrfs, tmp_p
     in a volume's directory. Swapped, between its check and its delete, for a symlink
     to a subvolume elsewhere: nothing nested in that subvolume is deleted. A staged
     subvolume with one nested in it still goes whole."""
-    cc = shutil.which("cc")
-    if not cc:
-        pytest.skip("no C compiler for the swapping shim")
-    (tmp_path / "shim.c").write_text(SWAP_SHIM)
-    shim = tmp_path / "shim.so"
-    run(cc, "-shared", "-fPIC", "-o", shim, tmp_path / "shim.c", "-ldl")
+    shim = swap_shim(tmp_path)
     root = btrfs.mnt / "backup"
     root.mkdir()
     vol = root / "data"
@@ -280,8 +322,9 @@ def test_a_staged_name_swapped_for_a_symlink_is_not_deleted_through(btrfs, tmp_p
     run("btrfs", "subvolume", "create", vol / ".deleting.y" / "snapshot")
     (vol / ".deleting.y" / "snapshot" / "d").mkdir()
     run("btrfs", "subvolume", "create", vol / ".deleting.y" / "snapshot" / "d" / "nested")
+    # Swapped right after the check (fstatat) that found it a subvolume.
     r = serve_once(root, "DELETE data data.20261201T100000Z",
-                   {"LD_PRELOAD": str(shim), "SWAP_NAME": ".incoming.x", "SWAP_TO": str(victim)})
+                   swap_env(shim, ".incoming.x", victim, skip=1))
     assert "no copy" in r.stdout, (r.stdout, r.stderr)
     assert os.path.islink(vol / ".incoming.x"), r.stderr        # the swap happened
     assert (victim / "inner").is_dir(), r.stderr
@@ -316,3 +359,22 @@ def test_rescue_reads_no_info_json_but_a_small_regular_file(distro, tmp_path):
     r = rescue(m, "list", "--json", "root")
     names = [s["name"] for s in json.loads(r.stdout)["volumes"][0]["snapshots"]]
     assert names == ["root.20261127T100000Z"], names
+
+
+def test_the_listing_never_looks_through_an_entry_swapped_for_a_symlink(env, tmp_path):
+    """An entry whose subvolume is gone but whose info.json is valid: incomplete. Its
+    NAME swapped for a symlink after the listing's readdir (at its look at
+    NAME/snapshot) to a directory whose "snapshot" is something else: the listing
+    does not look there (it made the entry damaged, which is kept for ever, or stale)."""
+    shim = swap_shim(tmp_path)
+    env.ok("snapshot", "data", "--now", T0)
+    name = env.names()[0]
+    run("btrfs", "subvolume", "delete", env.snapdir / name / "snapshot")
+    elsewhere = env.fs.mnt / "elsewhere"
+    (elsewhere / "snapshot").mkdir(parents=True)
+    (elsewhere / "snapshot" / "file").write_text("not ours\n")
+    r = env.run("list", "--json", env=swap_env(shim, f"{name}/snapshot", elsewhere, name=name))
+    assert r.returncode == 0, r.stderr
+    assert os.path.islink(env.snapdir / name)          # the swap happened
+    s = {s["name"]: s for s in json.loads(r.stdout)["volumes"][0]["snapshots"]}[name]
+    assert not s["complete"] and not s.get("damaged") and not s.get("stale"), s
