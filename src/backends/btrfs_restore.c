@@ -8,6 +8,9 @@
  * received, made durable (syncfs), TO.info.json beside it, one rename.
  * A crash leaves the store's staging (removed by the next restore's session)
  * or the hidden name (removed by the next restore), never a TO that is not whole.
+ * The store is root's alone (--to's directory and those above it writable by
+ * root only, the store a directory of root's, 0700), and all in it is reached
+ * by fd and name: nothing there is another's to plant or swap.
  *
  * Not a snapshot of the copy and then a delete of it: that delete has the kernel
  * drop every cached page of the copy's files on the spot (some 150 ms a GiB),
@@ -50,48 +53,136 @@ static int restore_split(const char *to, char *dir, size_t len, const char **bas
 	return 0;
 }
 
+/*
+ * The store is made in @dir and its path is handed to the local serve, so
+ * nobody but root may plant or swap anything on that path: @dir and every
+ * directory above it root's and writable by nobody else (above @dir, sticky
+ * will do, as /tmp is; in @dir itself anyone could plant the store first).
+ */
+static int restore_check_dirs(const char *to, const char *dir, struct rerr *e)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s", dir);
+	for (bool parent = true;; parent = false) {
+		struct stat st;
+		char *slash;
+
+		if (stat(p, &st) < 0)
+			return rerr_set(e, errno, "--to '%s': cannot check '%s'", to, p);
+		if (st.st_uid != 0 || ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+				       (parent || !(st.st_mode & S_ISVTX))))
+			return rerr_usage(e, EPERM, "--to '%s': directory '%s' must be owned by root "
+					  "and not writable by group or others (owner %u, mode %04o)",
+					  to, p, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		if (streq(p, "/"))
+			return 0;
+		slash = strrchr(p, '/');
+		if (slash == p)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+}
+
+/*
+ * The directory of --to, resolved (@dir, PATH_MAX) and checked, and its last
+ * component (@base). Return: 0 or -errno with @e.
+ */
+static int restore_dir(const char *to, char dir[static PATH_MAX], const char **base,
+		       struct rerr *e)
+{
+	char given[PATH_MAX];
+
+	if (restore_split(to, given, sizeof(given), base) < 0)
+		return rerr_usage(e, EINVAL, "--to '%s': expected the absolute path of a new subvolume",
+				  to);
+	if (!realpath(given, dir))
+		return rerr_usage(e, errno, "--to '%s': its directory '%s' %s", to, given,
+				  errno == ENOENT ? "does not exist" : "cannot be read");
+	return restore_check_dirs(to, dir, e);
+}
+
+/*
+ * The store in @dfd, opened: a directory of root's that nobody else may enter
+ * (what restore made), never a symlink or another's, which would make all it
+ * holds another's to swap. Return: its fd; -ENOENT when missing; -errno with @e.
+ */
+static int restore_open_store(int dfd, const char *root, struct rerr *e)
+{
+	_cleanup_close_ int fd = openat(dfd, RESTORE_STORE,
+					O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 && errno == ENOENT)
+		return -ENOENT;
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
+		return rerr_say(e, errno, "'%s' is in the way: not a directory (a symlink?); remove it",
+				root);
+	if (fd < 0)
+		return rerr_set(e, errno, "cannot open '%s'", root);
+	if (fstat(fd, &st) < 0)
+		return rerr_set(e, errno, "cannot read '%s'", root);
+	if (st.st_uid != 0 || (st.st_mode & 077))
+		return rerr_say(e, EPERM, "'%s' is in the way: not restore's (owner %u, mode %04o, "
+				"not root and 0700); remove it", root, (unsigned)st.st_uid,
+				(unsigned)(st.st_mode & 07777));
+	return TAKE_FD(fd);
+}
+
 int btrfs_restore_stage(const struct volume *v, const char *to, char *root, size_t len,
 			bool make, struct rerr *e)
 {
-	char dir[PATH_MAX];
+	_cleanup_close_ int dfd = -1, rfd = -1;
+	char given[PATH_MAX], dir[PATH_MAX];
 	const char *base;
 	struct statfs sf;
 	struct stat st;
+	int r;
 
 	(void) v;
-	if (restore_split(to, dir, sizeof(dir), &base) < 0)
+	if (restore_split(to, given, sizeof(given), &base) < 0)
 		return rerr_usage(e, EINVAL, "--to '%s': expected the absolute path of a new subvolume",
 				  to);
 	if (lstat(to, &st) == 0)
 		return rerr_usage(e, EEXIST, "--to '%s' exists already: restore makes it", to);
-	if (statfs(dir, &sf) < 0)
-		return rerr_usage(e, errno, "--to '%s': its directory '%s' %s", to, dir,
+	if (statfs(given, &sf) < 0)
+		return rerr_usage(e, errno, "--to '%s': its directory '%s' %s", to, given,
 				  errno == ENOENT ? "does not exist" : "cannot be read");
 	if (sf.f_type != BTRFS_SUPER_MAGIC)
-		return rerr_usage(e, ENOTTY, "--to '%s': '%s' is not on btrfs", to, dir);
+		return rerr_usage(e, ENOTTY, "--to '%s': '%s' is not on btrfs", to, given);
+	r = restore_dir(to, dir, &base, e);
+	if (r < 0)
+		return r;
 	if ((size_t)snprintf(root, len, "%s%s" RESTORE_STORE, dir, streq(dir, "/") ? "" : "/") >= len)
 		return rerr_usage(e, ENAMETOOLONG, "--to '%s': too long", to);
-	if (make && mkdir(root, 0700) < 0 && errno != EEXIST)
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return rerr_set(e, errno, "cannot open '%s'", dir);
+	if (make && mkdirat(dfd, RESTORE_STORE, 0700) < 0 && errno != EEXIST)
 		return rerr_set(e, errno, "cannot create '%s'", root);
-	return 0;
+	/* One found there (what an interrupted restore left) must be restore's own. */
+	rfd = restore_open_store(dfd, root, e);
+	if (rfd == -ENOENT && !make)
+		return 0;
+	if (rfd == -ENOENT)
+		return rerr_set(e, ENOENT, "cannot open '%s'", root);
+	return rfd < 0 ? rfd : 0;
 }
 
-/* The copy the store holds (NAME/snapshot, NAME/info.json, NAME), then the store itself. */
-static void restore_unstage(const struct volume *v, const char *root, const char *name)
+/*
+ * The copy the store holds (NAME/snapshot, NAME/info.json, NAME in @vfd), then
+ * the store itself (@rfd in @dfd): each by its directory's fd and its name.
+ */
+static void restore_unstage(int dfd, int rfd, int vfd, int nfd, const char *vol,
+			    const char *name)
 {
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s/%s/" SNAPSHOT_SUBVOL, root, v->name, name);
-	(void) btrfs_util_delete_subvolume(path, 0);
-	snprintf(path, sizeof(path), "%s/%s/%s/%s", root, v->name, name, META_FILE);
-	(void) unlink(path);
-	snprintf(path, sizeof(path), "%s/%s/%s", root, v->name, name);
-	(void) rmdir(path);
-	snprintf(path, sizeof(path), "%s/%s/.lock", root, v->name);
-	(void) unlink(path);
-	snprintf(path, sizeof(path), "%s/%s", root, v->name);
-	(void) btrfs_util_delete_subvolume(path, 0);
-	(void) rmdir(root);
+	(void) btrfs_util_delete_subvolume_fd(nfd, SNAPSHOT_SUBVOL, 0);
+	(void) unlinkat(nfd, META_FILE, 0);
+	(void) unlinkat(vfd, name, AT_REMOVEDIR);
+	(void) unlinkat(vfd, ".lock", 0);
+	(void) btrfs_util_delete_subvolume_fd(rfd, vol, 0);
+	(void) unlinkat(dfd, RESTORE_STORE, AT_REMOVEDIR);
 }
 
 /*
@@ -110,29 +201,41 @@ static int restore_unreceive(int sfd)
 int btrfs_restore_place(const struct volume *v, const char *root, const struct snapshot *c,
 			const char *to, struct rerr *e)
 {
-	char dir[PATH_MAX], src[PATH_MAX], tmp[PATH_MAX], info[PATH_MAX];
+	char dir[PATH_MAX], src[PATH_MAX], tmp[PATH_MAX], hidden[NAME_MAX + 1], info[NAME_MAX + 1];
 	_cleanup_free_ char *text = meta_format_info(c, v->name);
-	_cleanup_close_ int dfd = -1, sfd = -1;
+	_cleanup_close_ int dfd = -1, rfd = -1, vfd = -1, nfd = -1, sfd = -1;
 	enum btrfs_util_error be;
-	const char *base, *hidden;
-	struct stat st;
+	struct stat st, moved;
+	const char *base;
 	int r = 0;
 
 	if (!text)
 		return rerr_set(e, ENOMEM, "out of memory");
-	if (restore_split(to, dir, sizeof(dir), &base) < 0)
-		return rerr_usage(e, EINVAL, "--to '%s': not an absolute path", to);
+	r = restore_dir(to, dir, &base, e);
+	if (r < 0)
+		return r;
 	if ((size_t)snprintf(src, sizeof(src), "%s/%s/%s/" SNAPSHOT_SUBVOL, root, v->name,
 			     c->name) >= sizeof(src) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.restoring", dir, base) >= sizeof(tmp) ||
+	    (size_t)snprintf(hidden, sizeof(hidden), ".%s.restoring", base) >= sizeof(hidden) ||
 	    (size_t)snprintf(info, sizeof(info), "%s.%s", base, META_FILE) >= sizeof(info))
 		return rerr_usage(e, ENAMETOOLONG, "--to '%s': too long", to);
-	hidden = strrchr(tmp, '/') + 1;
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return rerr_set(e, errno, "cannot open '%s'", dir);
+	rfd = restore_open_store(dfd, root, e);
+	if (rfd == -ENOENT)
+		return rerr_set(e, ENOENT, "cannot open '%s'", root);
+	if (rfd < 0)
+		return rfd;
+	vfd = open_beneath(rfd, v->name, O_RDONLY | O_DIRECTORY, 0);
+	if (vfd < 0)
+		return rerr_set(e, -vfd, "cannot open '%s/%s'", root, v->name);
+	nfd = open_beneath(vfd, c->name, O_RDONLY | O_DIRECTORY, 0);
+	if (nfd < 0)
+		return rerr_set(e, -nfd, "cannot open '%s/%s/%s'", root, v->name, c->name);
 	/* What an interrupted restore left under the hidden name goes first. */
-	(void) btrfs_util_delete_subvolume(tmp, 0);
+	(void) btrfs_util_delete_subvolume_fd(dfd, hidden, 0);
 	{
 		char stale[NAME_MAX + 8];
 
@@ -140,9 +243,9 @@ int btrfs_restore_place(const struct volume *v, const char *root, const struct s
 		if ((size_t)snprintf(stale, sizeof(stale), ".%s.tmp", info) < sizeof(stale))
 			(void) unlinkat(dfd, stale, 0);
 	}
-	sfd = open(src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	sfd = open_beneath(nfd, SNAPSHOT_SUBVOL, O_RDONLY | O_DIRECTORY, 0);
 	if (sfd < 0)
-		return rerr_set(e, errno, "cannot open '%s'", src);
+		return rerr_set(e, -sfd, "cannot open '%s'", src);
 	if (fstat(sfd, &st) < 0 || st.st_ino != BTRFS_SUBVOL_INO)
 		return rerr_set(e, ENOTDIR, "'%s' is not a subvolume", src);
 	/* btrfs moves a read-only subvolume to another directory only once it is writable. */
@@ -151,14 +254,22 @@ int btrfs_restore_place(const struct volume *v, const char *root, const struct s
 		return rerr_set(e, errno ?: EIO, "cannot make '%s' writable (%s)", src,
 				btrfs_util_strerror(be));
 	FAULT("restore.writable");
-	if (renameat(AT_FDCWD, src, dfd, hidden) < 0) {
+	if (renameat(nfd, SNAPSHOT_SUBVOL, dfd, hidden) < 0) {
 		r = rerr_set(e, errno, "cannot move '%s' to '%s'", src, tmp);
+		(void) btrfs_util_set_subvolume_read_only_fd(sfd, true);
+		return r;
+	}
+	/* What moved is what was checked and made writable (each subvolume has its own st_dev). */
+	if (fstatat(dfd, hidden, &moved, AT_SYMLINK_NOFOLLOW) < 0 || moved.st_dev != st.st_dev ||
+	    moved.st_ino != st.st_ino) {
+		r = rerr_set(e, EIO, "'%s' changed while it was moved to '%s'", src, tmp);
+		(void) renameat(dfd, hidden, nfd, SNAPSHOT_SUBVOL);
 		(void) btrfs_util_set_subvolume_read_only_fd(sfd, true);
 		return r;
 	}
 	FAULT("restore.moved");
 	/* The store's rest goes now: a kill from here on leaves only the hidden name. */
-	restore_unstage(v, root, c->name);
+	restore_unstage(dfd, rfd, vfd, nfd, v->name, c->name);
 	FAULT("restore.unstaged");
 	if ((r = restore_unreceive(sfd)) < 0)
 		r = rerr_set(e, -r, "cannot clear the received uuid of '%s'", tmp);
@@ -179,7 +290,7 @@ int btrfs_restore_place(const struct volume *v, const char *root, const struct s
 	}
 	if (r < 0) {
 		/* The next restore fetches the copy again, into a store made anew. */
-		(void) btrfs_util_delete_subvolume(tmp, 0);
+		(void) btrfs_util_delete_subvolume_fd(dfd, hidden, 0);
 		return r;
 	}
 	FAULT("restore.done");

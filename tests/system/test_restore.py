@@ -126,3 +126,71 @@ def test_a_restore_that_fails_after_the_receive_leaves_nothing_and_can_be_retrie
     assert sorted(os.listdir(newfs.mnt)) == ["@", "@.info.json"]
     show = subvol_show(to)
     assert show["Flags"] == "-" and show["Received UUID"] == "-", show
+
+
+def tree_state(root):
+    """Names, types, owners and modes of everything under root (subvolumes too)."""
+    out = []
+    for d, dirs, files in os.walk(root):
+        for n in sorted(dirs + files):
+            st = os.lstat(os.path.join(d, n))
+            out.append((os.path.relpath(os.path.join(d, n), root), st.st_mode, st.st_uid,
+                        st.st_ino))
+    return sorted(out)
+
+
+@pytest.mark.parametrize("planted", ["symlink", "another's"])
+def test_restore_refuses_a_store_it_did_not_make(env, target_fs, newfs, planted):
+    """The store beside --to (.snaprotate-restore), found there already: a symlink to a
+    directory elsewhere, or a directory another user owns (who could then swap what it
+    holds while restore deletes, moves and writes there by name). Refused before the
+    target is asked; nothing it leads to changes, and nothing is restored."""
+    configure(env, target_fs)
+    env.ok("snapshot", "data")
+    env.ok("send", "data")
+    store = newfs.mnt / ".snaprotate-restore"
+    outside = newfs.mnt / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("precious\n")
+    run("btrfs", "subvolume", "create", outside / "data")
+    if planted == "symlink":
+        os.symlink(outside, store)
+    else:
+        store.mkdir(mode=0o700)
+        os.chown(store, 65534, 65534)
+    before = tree_state(outside), tree_state(store)
+    r = env.run("restore", "data", "latest", "--to", newfs.mnt / "@")
+    assert r.returncode == 1 and "is in the way" in r.stderr and "remove it" in r.stderr, r.stderr
+    assert (tree_state(outside), tree_state(store)) == before
+    assert sorted(os.listdir(newfs.mnt)) == [".snaprotate-restore", "outside"]
+
+
+@pytest.mark.parametrize("where", ["world-writable", "sticky", "group-writable", "another's",
+                                   "above it another's"])
+def test_restore_refuses_a_to_whose_directory_others_can_write(env, target_fs, newfs, where):
+    """Whoever can write --to's directory (or any directory above it but a sticky one)
+    could plant the store, or swap the path restore hands its local serve: refused as a
+    wrong --to (exit 2), before the target is asked, with nothing made there."""
+    configure(env, target_fs)
+    env.ok("snapshot", "data")
+    env.ok("send", "data")
+    top = newfs.mnt / "shared"
+    top.mkdir()
+    parent = top
+    if where == "world-writable":
+        os.chmod(top, 0o777)
+    elif where == "sticky":
+        os.chmod(top, 0o1777)
+    elif where == "group-writable":
+        os.chmod(top, 0o775)
+    elif where == "another's":
+        os.chown(top, 65534, 65534)
+    else:
+        os.chown(top, 65534, 65534)
+        parent = top / "root-owned"
+        parent.mkdir()
+    r = env.run("restore", "data", "latest", "--to", parent / "@")
+    assert r.returncode == 2, r.stderr
+    assert "must be owned by root and not writable by group or others" in r.stderr, r.stderr
+    assert f"'{top}'" in r.stderr, r.stderr
+    assert os.listdir(parent) == []
