@@ -58,6 +58,8 @@ typedef int (*btrfs_root_ref_fn)(void *user, uint64_t child, uint64_t dirid, con
 int btrfs_root_refs(int fd, uint64_t parent, btrfs_root_ref_fn fn, void *user);
 
 int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e);
+/* The same for the directory open as @fd (taken, closed on return), as @v's snapshot_dir. */
+int btrfs_list_at(const struct volume *v, int fd, struct snapshot_list *ret, struct rerr *e);
 int btrfs_be_get(const struct volume *v, const char *name, struct snapshot *ret, struct rerr *e);
 
 /* backend_btrfs.stream_open and .stream_close (btrfs_send.c). */

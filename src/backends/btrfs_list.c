@@ -427,21 +427,14 @@ static int btrfs_list_read(const struct volume *v, int fd, struct btrfs_candidat
 	return r;
 }
 
-int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e)
+int btrfs_list_at(const struct volume *v, int fd, struct snapshot_list *ret, struct rerr *e)
 {
 	struct snapshot_list l = { 0 };
 	_cleanup_free_ struct btrfs_candidate *cand = NULL;
 	size_t n_cand = 0;
 	DIR *d;
-	int fd, r;
+	int r;
 
-	fd = btrfs_open_dir(v, false, e);
-	if (fd == -ENOENT) {
-		*ret = l;
-		return 0;
-	}
-	if (fd < 0)
-		return fd;
 	d = fdopendir(fd);
 	if (!d) {
 		r = rerr_set(e, errno, "%s: cannot read '%s'", v->name, v->snapshot_dir);
@@ -459,6 +452,17 @@ int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr
 	snapshot_list_sort(&l);
 	*ret = l;
 	return 0;
+}
+
+int btrfs_be_list(const struct volume *v, struct snapshot_list *ret, struct rerr *e)
+{
+	int fd = btrfs_open_dir(v, false, e);
+
+	if (fd == -ENOENT) {
+		*ret = (struct snapshot_list){ 0 };
+		return 0;
+	}
+	return fd < 0 ? fd : btrfs_list_at(v, fd, ret, e);
 }
 
 /* The entry list() reads, for one name: the same checks, no other entry read. */

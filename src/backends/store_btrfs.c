@@ -59,19 +59,26 @@ static bool btrfs_store_holds(const struct store_dir *d)
 	return d->btrfs && !store_block_marked(d->vfd);
 }
 
-/* The copies of @d, listed as the btrfs backend lists a source's snapshot_dir. */
+/*
+ * The copies of @d, listed as the btrfs backend lists a source's snapshot_dir:
+ * the directory serve opened and checked (@d->vfd), never its path again.
+ */
 static int btrfs_store_list(const struct store_dir *d, struct snapshot_list *ret, struct rerr *e)
 {
 	char dir[PATH_MAX];
 	struct volume v = { .name = (char *)d->volume, .backend = BACKEND_BTRFS,
 			    .path = (char *)d->root, .snapshot_dir = dir, .ops = &backend_btrfs };
+	int fd;
 
 	if (!d->btrfs) {
 		*ret = (struct snapshot_list){ 0 };	/* nothing of btrfs can be here */
 		return 0;
 	}
 	snprintf(dir, sizeof(dir), "%s/%s", d->root, d->volume);
-	return backend_btrfs.list(&v, ret, e);
+	fd = openat(d->vfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return rerr_set(e, errno, "%s: cannot open '%s'", d->volume, dir);
+	return btrfs_list_at(&v, fd, ret, e);
 }
 
 #define BTRFS_CONVERT_PREFIX	".snaprotate-convert."

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import BINARY, run, subvol_uuid
+from conftest import BINARY, Serve, run, send_stream, subvol_uuid
 from test_rescue import distro, rescue  # noqa: F401
 from test_send import Sshd, complete_copies, copies, target_fs  # noqa: F401
 
@@ -189,8 +189,8 @@ def test_send_sends_only_the_snapshot_its_info_names(env, target_fs, tmp_path, s
 
 # A race an attacker who can write the directory runs, won every time: at the
 # (SWAP_SKIP + 1)th use of the path SWAP_AT (opened, stat'ed, or deleted as a
-# subvolume, relative to a directory fd), the entry SWAP_NAME of that directory
-# is moved aside and a symlink to SWAP_TO put in its place.
+# subvolume, relative to a directory fd or the working directory), the entry
+# SWAP_NAME there is moved aside and a symlink to SWAP_TO put in its place.
 SWAP_SHIM = r"""
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -234,6 +234,24 @@ int openat(int dfd, const char *path, int flags, ...)
 		real = dlsym(RTLD_NEXT, "openat");
 	swap(dfd, path);
 	return real(dfd, path, flags, mode);
+}
+
+int open(const char *path, int flags, ...)
+{
+	static int (*real)(const char *, int, ...);
+	mode_t mode = 0;
+
+	if (flags & (O_CREAT | __O_TMPFILE)) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		va_end(ap);
+	}
+	if (!real)
+		real = dlsym(RTLD_NEXT, "open");
+	swap(AT_FDCWD, path);
+	return real(path, flags, mode);
 }
 
 int fstatat(int dfd, const char *path, struct stat *st, int flags)
@@ -378,3 +396,26 @@ def test_the_listing_never_looks_through_an_entry_swapped_for_a_symlink(env, tmp
     assert os.path.islink(env.snapdir / name)          # the swap happened
     s = {s["name"]: s for s in json.loads(r.stdout)["volumes"][0]["snapshots"]}[name]
     assert not s["complete"] and not s.get("damaged") and not s.get("stale"), s
+
+
+def test_a_store_lists_the_directory_serve_checked(env, tmp_path):
+    """serve opens a volume's directory beneath its root (no symlink) and then lists
+    it: swapped for a symlink to another directory when the listing opened it again
+    by its path, LIST showed that directory's copies. It lists the one it checked."""
+    shim = swap_shim(tmp_path)
+    env.ok("snapshot", "data", "--now", T0)
+    name = env.names()[0]
+    snap = env.snapdir / name / "snapshot"
+    root = env.fs.mnt / "backup"
+    root.mkdir()
+    s = Serve(root)
+    try:
+        assert s.receive(name, subvol_uuid(snap), send_stream(snap)).startswith("OK ")
+    finally:
+        s.close()
+    decoy = env.fs.mnt / "decoy"
+    decoy.mkdir()
+    r = serve_once(root, "LIST data", swap_env(shim, str(root / "data"), decoy))
+    reply = r.stdout.splitlines()[1]
+    assert reply.startswith("OK "), (r.stdout, r.stderr)
+    assert [c["name"] for c in json.loads(reply[3:])["snapshots"]] == [name]
