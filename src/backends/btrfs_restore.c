@@ -32,6 +32,7 @@
 #include <linux/magic.h>
 
 #include "backends/backend.h"
+#include "backends/store.h"
 #include "base/fault.h"
 #include "base/util.h"
 #include "format/meta.h"
@@ -202,6 +203,7 @@ int btrfs_restore_place(const struct volume *v, const char *root, const struct s
 			const char *to, struct rerr *e)
 {
 	char dir[PATH_MAX], src[PATH_MAX], tmp[PATH_MAX], hidden[NAME_MAX + 1], info[NAME_MAX + 1];
+	char staged[STORE_STAGING_MAX];
 	_cleanup_free_ char *text = meta_format_info(c, v->name);
 	_cleanup_close_ int dfd = -1, rfd = -1, vfd = -1, nfd = -1, sfd = -1;
 	enum btrfs_util_error be;
@@ -243,6 +245,13 @@ int btrfs_restore_place(const struct volume *v, const char *root, const struct s
 		if ((size_t)snprintf(stale, sizeof(stale), ".%s.tmp", info) < sizeof(stale))
 			(void) unlinkat(dfd, stale, 0);
 	}
+	/*
+	 * Out of the copies' names first: a kill from here on leaves a staged name,
+	 * which the store's next session removes, never a copy that is not whole.
+	 */
+	snprintf(staged, sizeof(staged), STORE_DELETING "%s", c->name);
+	if (renameat(vfd, c->name, vfd, staged) < 0)
+		return rerr_set(e, errno, "cannot stage '%s/%s/%s'", root, v->name, c->name);
 	sfd = open_beneath(nfd, SNAPSHOT_SUBVOL, O_RDONLY | O_DIRECTORY, 0);
 	if (sfd < 0)
 		return rerr_set(e, -sfd, "cannot open '%s'", src);
@@ -269,7 +278,7 @@ int btrfs_restore_place(const struct volume *v, const char *root, const struct s
 	}
 	FAULT("restore.moved");
 	/* The store's rest goes now: a kill from here on leaves only the hidden name. */
-	restore_unstage(dfd, rfd, vfd, nfd, v->name, c->name);
+	restore_unstage(dfd, rfd, vfd, nfd, v->name, staged);
 	FAULT("restore.unstaged");
 	if ((r = restore_unreceive(sfd)) < 0)
 		r = rerr_set(e, -r, "cannot clear the received uuid of '%s'", tmp);
