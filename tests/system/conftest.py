@@ -140,6 +140,17 @@ def env(btrfs, tmp_path):
     return Env(btrfs, tmp_path)
 
 
+@pytest.fixture
+def vol(env, btrfs):
+    """'data' with its snapshots in a nested .snapshots and a nested docker subvolume."""
+    env.conf.write_text(env.conf.read_text().replace(f"snapshot_dir = {env.snapdir}\n", ""))
+    (env.data / "var/lib").mkdir(parents=True)
+    run("btrfs", "subvolume", "create", env.data / "var/lib/docker")
+    (env.data / "var/lib/docker/image").write_text("a container image\n")
+    env.snapdir = env.data / ".snapshots"
+    return env
+
+
 def wait_until(pred, timeout=20.0, what="condition"):
     """Polls an observable condition (never a fixed sleep standing in for one)."""
     deadline = time.monotonic() + timeout

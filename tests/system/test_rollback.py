@@ -5,11 +5,8 @@ before is kept (pinned until the next successful run), and a SIGKILL at any step
 completed or undone by the next run."""
 import hashlib
 import os
-import shutil
 import subprocess
 from pathlib import Path
-
-import pytest
 
 from conftest import BINARY, run
 
@@ -42,17 +39,6 @@ def state(data, which):
     else:
         (data / "b").write_text("BETA, changed\n")
         (data / "c").write_text("gamma, new\n")
-
-
-@pytest.fixture
-def vol(env, btrfs):
-    """'data' with its snapshots in a nested .snapshots and a nested docker subvolume."""
-    env.conf.write_text(env.conf.read_text().replace(f"snapshot_dir = {env.snapdir}\n", ""))
-    (env.data / "var/lib").mkdir(parents=True)
-    run("btrfs", "subvolume", "create", env.data / "var/lib/docker")
-    (env.data / "var/lib/docker/image").write_text("a container image\n")
-    env.snapdir = env.data / ".snapshots"
-    return env
 
 
 def take_a_and_b(env):

@@ -19,15 +19,10 @@ T = ["2026-11-27T10:00:00Z", "2026-11-27T11:00:00Z", "2026-11-27T12:00:00Z"]
 
 
 @pytest.fixture
-def vol(env, btrfs):
-    """'data' with its snapshots in a nested .snapshots and a nested docker subvolume."""
-    env.conf.write_text(env.conf.read_text().replace(f"snapshot_dir = {env.snapdir}\n", ""))
-    (env.data / "var/lib").mkdir(parents=True)
-    run("btrfs", "subvolume", "create", env.data / "var/lib/docker")
-    (env.data / "var/lib/docker/image").write_text("a container image\n")
-    (env.data / "state").write_text("A\n")
-    env.snapdir = env.data / ".snapshots"
-    return env
+def vol(vol):
+    """conftest's nested volume, with a state file to tell its contents apart."""
+    (vol.data / "state").write_text("A\n")
+    return vol
 
 
 def listing(root, skip=()):
