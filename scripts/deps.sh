@@ -34,6 +34,32 @@ fetch_promtool() {
 	rm -rf "$tmp"
 }
 
+# valgrind for `make check-valgrind`: bookworm's 3.19 answers openat2 with ENOSYS,
+# and snaprotate opens every path beneath a directory with it. Debian 13's (3.24)
+# runs here as it is: unpacked beside promtool, never installed; apt reads a
+# private source list and state directory, so the system's apt is not touched.
+fetch_valgrind() {
+	dest=/var/tmp/snaprotate-tools/valgrind
+	[ -x "$dest/usr/bin/valgrind.bin" ] && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: no valgrind 3.24 (run as root to fetch it)" >&2
+		return 1
+	fi
+	w=$(mktemp -d)
+	chmod 755 "$w"
+	mkdir -p "$w/lists/partial" "$w/cache/archives/partial"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
+		"http://deb.debian.org/debian trixie main" >"$w/sources.list"
+	set -- -o "Dir::Etc::SourceList=$w/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+		-o "Dir::State::Lists=$w/lists" -o "Dir::Cache=$w/cache"
+	apt-get -qq "$@" update
+	(cd "$w" && apt-get -qq "$@" download valgrind)
+	rm -rf "$dest.new"
+	dpkg-deb -x "$w"/valgrind_*.deb "$dest.new"
+	rm -rf "$dest" "$w"
+	mv "$dest.new" "$dest"
+}
+
 missing=""
 for p in $PKGS; do
 	if ! dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed; then
@@ -42,6 +68,7 @@ for p in $PKGS; do
 done
 if [ -z "$missing" ]; then
 	fetch_promtool
+	fetch_valgrind
 	exit 0
 fi
 
@@ -55,3 +82,4 @@ apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
 fetch_promtool
+fetch_valgrind

@@ -32,6 +32,12 @@
 
 #include "btrfs_internal.h"
 
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#else
+#define VALGRIND_MAKE_MEM_DEFINED(p, n) ((void)(p), (void)(n))
+#endif
+
 static int btrfs_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -61,6 +67,8 @@ int btrfs_root_refs(int fd, uint64_t parent, btrfs_root_ref_fn fn, void *user)
 		a->buf_size = sizeof(u.raw) - sizeof(*a);
 		if (ioctl(fd, BTRFS_IOC_TREE_SEARCH_V2, a) < 0)
 			return -errno;
+		/* memcheck knows the 112-byte header of this ioctl, not that the kernel fills buf[]. */
+		(void) VALGRIND_MAKE_MEM_DEFINED(a->buf, sizeof(u.raw) - sizeof(*a));
 		if (a->key.nr_items == 0)
 			break;
 		for (uint32_t i = 0; i < a->key.nr_items; i++) {
