@@ -96,7 +96,10 @@ def test_an_interrupted_restore_leaves_nothing_that_looks_complete(env, target_f
     p.wait()
     assert not to.exists() and not (newfs.mnt / "@.info.json").exists()
     # Its serve processes (the target's and the local one) see it gone, and end.
-    wait_until(lambda: not find_procs(lambda c: str(BINARY) in c[:1] and "serve" in c),
+    # (By their --root: under valgrind the command line starts with valgrind.)
+    roots = (str(target_fs.mnt), str(newfs.mnt))
+    wait_until(lambda: not find_procs(lambda c: "serve" in c and
+                                      any(a.startswith(roots) for a in c)),
                timeout=60, what="the orphaned serve processes to end")
     # The next restore cleans up after it and succeeds.
     env.ok("restore", "data", "latest", "--to", to)
