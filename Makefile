@@ -216,7 +216,7 @@ VALGRIND_DESELECT := test_messages.py::test_in_a_chroot_whose_root_is_not_a_moun
 	test_send.py::test_a_failed_send_says_so_and_names_the_volume
 VG_RUN := /var/tmp/snaprotate-tools/valgrind-run
 
-check-valgrind: deps all
+check-valgrind: deps all $(TOOLS)
 	@rm -rf $(VG_RUN) && mkdir -p -m 755 $(VG_RUN)/bin && mkdir -m 1777 $(VG_RUN)/logs
 	install -m 755 snaprotate $(VG_RUN)/bin/snaprotate
 	install -m 644 tests/valgrind/snaprotate.supp $(VG_RUN)/snaprotate.supp
